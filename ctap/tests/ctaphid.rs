@@ -1,0 +1,357 @@
+//! CTAPHID framing and the HidDevice glue: INIT, fragmentation, sequence errors, timeouts,
+//! busy channels, cancel during a prompt and keepalive cadence.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    reason = "tests: failing loudly is the point"
+)]
+
+use std::time::{Duration, Instant};
+
+use ctap::cbor::{self, Value, int_map, map_get_int};
+use ctap::ctaphid::{BROADCAST_CID, CtapHid, HidEvent, Report, Request, cmd, err, fragment};
+use ctap::device::{HidDevice, REBOOT_MAGIC};
+use ctap::testing::{ManualClock, MemoryStore, seeded_rng};
+use ctap::{Authenticator, Clock, Config, PromptOutcome, PromptReason, StatusCode};
+use rand_chacha::ChaCha20Rng;
+
+fn init_report(cid: u32, command: u8, total: u16, data: &[u8]) -> Vec<u8> {
+    let mut r = vec![0u8; 64];
+    r[..4].copy_from_slice(&cid.to_be_bytes());
+    r[4] = command | 0x80;
+    r[5..7].copy_from_slice(&total.to_be_bytes());
+    r[7..7 + data.len()].copy_from_slice(data);
+    r
+}
+
+fn cont_report(cid: u32, seq: u8, data: &[u8]) -> Vec<u8> {
+    let mut r = vec![0u8; 64];
+    r[..4].copy_from_slice(&cid.to_be_bytes());
+    r[4] = seq;
+    r[5..5 + data.len()].copy_from_slice(data);
+    r
+}
+
+fn sends(events: Vec<HidEvent>) -> Vec<Report> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            HidEvent::Send(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Reassembles reports into (cid, cmd, payload).
+fn reassemble(reports: &[Report]) -> (u32, u8, Vec<u8>) {
+    let first = &reports[0];
+    let cid = u32::from_be_bytes(first[..4].try_into().unwrap());
+    assert!(first[4] & 0x80 != 0, "starts with an init packet");
+    let len = usize::from(u16::from_be_bytes([first[5], first[6]]));
+    let mut data = first[7..].to_vec();
+    for (seq, r) in reports[1..].iter().enumerate() {
+        assert_eq!(u32::from_be_bytes(r[..4].try_into().unwrap()), cid);
+        assert_eq!(usize::from(r[4]), seq, "sequence numbers in order");
+        data.extend_from_slice(&r[5..]);
+    }
+    data.truncate(len);
+    (cid, first[4] & 0x7F, data)
+}
+
+fn is_error(r: &Report, cid: u32, code: u8) -> bool {
+    r[..4] == cid.to_be_bytes() && r[4] == 0x80 | cmd::ERROR && r[5..7] == [0, 1] && r[7] == code
+}
+
+fn hid() -> CtapHid<ChaCha20Rng> {
+    CtapHid::new(seeded_rng(3))
+}
+
+fn allocate(h: &mut CtapHid<ChaCha20Rng>, now: Instant) -> u32 {
+    let nonce = [1, 2, 3, 4, 5, 6, 7, 8];
+    let out = sends(h.handle_report(&init_report(BROADCAST_CID, cmd::INIT, 8, &nonce), now));
+    let (cid, c, data) = reassemble(&out);
+    assert_eq!((cid, c), (BROADCAST_CID, cmd::INIT));
+    assert_eq!(data.len(), 17);
+    assert_eq!(&data[..8], &nonce);
+    u32::from_be_bytes(data[8..12].try_into().unwrap())
+}
+
+#[test]
+fn init_allocates_channel_and_reports_capabilities() {
+    let now = ManualClock::new().now();
+    let mut h = hid();
+    let out = sends(h.handle_report(&init_report(BROADCAST_CID, cmd::INIT, 8, &[9; 8]), now));
+    let (_, _, data) = reassemble(&out);
+    let cid = u32::from_be_bytes(data[8..12].try_into().unwrap());
+    assert_ne!(cid, 0);
+    assert_ne!(cid, BROADCAST_CID);
+    assert_eq!(data[12], 2, "CTAPHID protocol version");
+    assert_eq!(data[16], 0x01 | 0x04 | 0x08, "WINK | CBOR | NMSG");
+    let cid2 = allocate(&mut h, now);
+    assert_ne!(cid, cid2, "fresh channel each time");
+    // INIT on an allocated channel answers on that channel with the same CID.
+    let out = sends(h.handle_report(&init_report(cid, cmd::INIT, 8, &[7; 8]), now));
+    let (c, _, data) = reassemble(&out);
+    assert_eq!(c, cid);
+    assert_eq!(&data[8..12], &cid.to_be_bytes());
+    // Bad INIT length.
+    let out = sends(h.handle_report(&init_report(BROADCAST_CID, cmd::INIT, 7, &[0; 7]), now));
+    assert!(is_error(&out[0], BROADCAST_CID, err::INVALID_LEN));
+}
+
+#[test]
+fn fragmented_ping_round_trips() {
+    let now = ManualClock::new().now();
+    let mut h = hid();
+    let cid = allocate(&mut h, now);
+    let payload: Vec<u8> = (0..300u16).map(|i| (i % 251) as u8).collect();
+    let reports = fragment(cid, cmd::PING, &payload);
+    assert_eq!(reports.len(), 1 + (300 - 57usize).div_ceil(59));
+    let mut out = Vec::new();
+    for r in &reports {
+        out.extend(sends(h.handle_report(r, now)));
+    }
+    let (c, command, data) = reassemble(&out);
+    assert_eq!((c, command), (cid, cmd::PING));
+    assert_eq!(data, payload);
+}
+
+#[test]
+fn cbor_request_is_reassembled_and_response_fragmented() {
+    let now = ManualClock::new().now();
+    let mut h = hid();
+    let cid = allocate(&mut h, now);
+    let payload = vec![0xAB; 1000];
+    let mut events = Vec::new();
+    for r in fragment(cid, cmd::CBOR, &payload) {
+        events.extend(h.handle_report(&r, now));
+    }
+    assert_eq!(
+        events,
+        vec![HidEvent::Request(Request {
+            cid,
+            cmd: cmd::CBOR,
+            payload
+        })]
+    );
+    assert_eq!(h.busy_channel(), Some(cid));
+    let resp = h.respond(cid, cmd::CBOR, &[0; 200]);
+    assert_eq!(reassemble(&resp).2, vec![0; 200]);
+    assert_eq!(h.busy_channel(), None);
+}
+
+#[test]
+fn wrong_sequence_is_invalid_seq() {
+    let now = ManualClock::new().now();
+    let mut h = hid();
+    let cid = allocate(&mut h, now);
+    h.handle_report(&init_report(cid, cmd::PING, 100, &[1; 57]), now);
+    let out = sends(h.handle_report(&cont_report(cid, 1, &[1; 43]), now));
+    assert!(is_error(&out[0], cid, err::INVALID_SEQ));
+    // The channel is usable again afterwards.
+    let out = sends(h.handle_report(&init_report(cid, cmd::PING, 1, &[5]), now));
+    assert_eq!(reassemble(&out).2, vec![5]);
+}
+
+#[test]
+fn incomplete_message_times_out() {
+    let clock = ManualClock::new();
+    let mut h = hid();
+    let cid = allocate(&mut h, clock.now());
+    h.handle_report(&init_report(cid, cmd::CBOR, 100, &[1; 57]), clock.now());
+    let deadline = h.next_deadline().unwrap();
+    assert_eq!(deadline, clock.now() + Duration::from_millis(500));
+    clock.advance(Duration::from_millis(499));
+    assert!(h.on_timeout(clock.now()).is_empty());
+    clock.advance(Duration::from_millis(1));
+    let out = sends(h.on_timeout(clock.now()));
+    assert!(is_error(&out[0], cid, err::MSG_TIMEOUT));
+    assert_eq!(h.next_deadline(), None);
+}
+
+#[test]
+fn other_channel_is_busy_during_a_transaction() {
+    let now = ManualClock::new().now();
+    let mut h = hid();
+    let a = allocate(&mut h, now);
+    let b = allocate(&mut h, now);
+    h.handle_report(&init_report(a, cmd::CBOR, 100, &[1; 57]), now);
+    let out = sends(h.handle_report(&init_report(b, cmd::PING, 1, &[1]), now));
+    assert!(is_error(&out[0], b, err::CHANNEL_BUSY));
+    let out = sends(h.handle_report(&cont_report(b, 0, &[1]), now));
+    assert!(is_error(&out[0], b, err::CHANNEL_BUSY));
+    // Complete A's message; B is still refused while A's request is processed.
+    let ev = h.handle_report(&cont_report(a, 0, &[1; 43]), now);
+    assert!(matches!(ev.as_slice(), [HidEvent::Request(_)]));
+    let out = sends(h.handle_report(&init_report(b, cmd::PING, 1, &[1]), now));
+    assert!(is_error(&out[0], b, err::CHANNEL_BUSY));
+    // CANCEL on A surfaces as an event.
+    let ev = h.handle_report(&init_report(a, cmd::CANCEL, 0, &[]), now);
+    assert_eq!(ev, vec![HidEvent::Cancel { cid: a }]);
+}
+
+#[test]
+fn channel_and_length_errors() {
+    let now = ManualClock::new().now();
+    let mut h = hid();
+    let out = sends(h.handle_report(&init_report(0x1234_5678, cmd::PING, 1, &[1]), now));
+    assert!(is_error(&out[0], 0x1234_5678, err::INVALID_CHANNEL));
+    let out = sends(h.handle_report(&init_report(BROADCAST_CID, cmd::PING, 1, &[1]), now));
+    assert!(is_error(&out[0], BROADCAST_CID, err::INVALID_CHANNEL));
+    let cid = allocate(&mut h, now);
+    let out = sends(h.handle_report(&init_report(cid, cmd::CBOR, 7610, &[1; 57]), now));
+    assert!(is_error(&out[0], cid, err::INVALID_LEN));
+    let out = sends(h.handle_report(&init_report(cid, 0x55, 1, &[1]), now));
+    assert!(is_error(&out[0], cid, err::INVALID_CMD));
+    let out = sends(h.handle_report(&init_report(cid, cmd::WINK, 0, &[]), now));
+    assert_eq!(reassemble(&out).1, cmd::WINK);
+}
+
+// ----- HidDevice -----
+
+type Dev = HidDevice<MemoryStore, ManualClock, ChaCha20Rng, ChaCha20Rng>;
+
+fn device() -> (Dev, ManualClock) {
+    let clock = ManualClock::new();
+    let auth = Authenticator::new(
+        MemoryStore::new(),
+        clock.clone(),
+        seeded_rng(1),
+        Config::default(),
+    )
+    .unwrap();
+    (HidDevice::new(auth, seeded_rng(2)), clock)
+}
+
+fn dev_allocate(d: &mut Dev, now: Instant) -> u32 {
+    let out = d.handle_report(&init_report(BROADCAST_CID, cmd::INIT, 8, &[0; 8]), now);
+    u32::from_be_bytes(reassemble(&out).2[8..12].try_into().unwrap())
+}
+
+fn send_cbor(d: &mut Dev, cid: u32, msg: &[u8], now: Instant) -> Vec<Report> {
+    let mut out = Vec::new();
+    for r in fragment(cid, cmd::CBOR, msg) {
+        out.extend(d.handle_report(&r, now));
+    }
+    out
+}
+
+fn make_credential_msg() -> Vec<u8> {
+    let t = |s: &str| Value::Text(s.into());
+    let params = int_map([
+        (1, Some(Value::Bytes(vec![0; 32]))),
+        (2, Some(Value::Map(vec![(t("id"), t("example.com"))]))),
+        (3, Some(Value::Map(vec![(t("id"), Value::Bytes(vec![1]))]))),
+        (
+            4,
+            Some(Value::Array(vec![Value::Map(vec![
+                (t("alg"), Value::Integer((-7).into())),
+                (t("type"), t("public-key")),
+            ])])),
+        ),
+    ]);
+    [vec![0x01], cbor::encode(&params).unwrap()].concat()
+}
+
+fn is_keepalive(r: &Report, cid: u32) -> bool {
+    r[..4] == cid.to_be_bytes() && r[4] == 0x80 | cmd::KEEPALIVE && r[7] == 2
+}
+
+#[test]
+fn device_get_info_over_cbor() {
+    let (mut d, clock) = device();
+    let cid = dev_allocate(&mut d, clock.now());
+    let out = send_cbor(&mut d, cid, &[0x04], clock.now());
+    let (c, command, data) = reassemble(&out);
+    assert_eq!((c, command, data[0]), (cid, cmd::CBOR, 0));
+    let info = cbor::decode(&data[1..]).unwrap();
+    let Value::Map(m) = info else { panic!() };
+    assert_eq!(
+        map_get_int(&m, 3),
+        Some(&Value::Bytes(ctap::AAGUID.to_vec()))
+    );
+    // CTAPHID_MSG answers SW_INS_NOT_SUPPORTED.
+    let out = d.handle_report(&init_report(cid, cmd::MSG, 4, &[0, 1, 0, 0]), clock.now());
+    assert_eq!(reassemble(&out).2, vec![0x6D, 0x00]);
+}
+
+#[test]
+fn device_prompt_keepalives_then_approval() {
+    let (mut d, clock) = device();
+    let cid = dev_allocate(&mut d, clock.now());
+    let out = send_cbor(&mut d, cid, &make_credential_msg(), clock.now());
+    assert_eq!(out.len(), 1);
+    assert!(is_keepalive(&out[0], cid), "immediate UPNEEDED keepalive");
+    assert_eq!(d.prompt().unwrap().reason, PromptReason::Register);
+    // Keepalive cadence: never more than 100 ms apart when polled at the deadline.
+    let mut last = clock.now();
+    for _ in 0..20 {
+        let next = d.next_deadline().unwrap();
+        assert!(next - last <= Duration::from_millis(100));
+        clock.advance(next - clock.now());
+        let out = d.poll(clock.now());
+        assert_eq!(out.len(), 1);
+        assert!(is_keepalive(&out[0], cid));
+        last = clock.now();
+    }
+    // Another channel is told the device is busy.
+    let other = dev_allocate(&mut d, clock.now());
+    let out = send_cbor(&mut d, other, &[0x04], clock.now());
+    assert!(is_error(&out[0], other, err::CHANNEL_BUSY));
+    let out = d.resolve_prompt(PromptOutcome::approved(), clock.now());
+    let (_, _, data) = reassemble(&out);
+    assert_eq!(data[0], 0);
+    assert!(d.prompt().is_none());
+    assert_eq!(d.next_deadline(), None);
+}
+
+#[test]
+fn device_cancel_during_prompt() {
+    let (mut d, clock) = device();
+    let cid = dev_allocate(&mut d, clock.now());
+    send_cbor(&mut d, cid, &make_credential_msg(), clock.now());
+    let out = d.handle_report(&init_report(cid, cmd::CANCEL, 0, &[]), clock.now());
+    let (_, command, data) = reassemble(&out);
+    assert_eq!(
+        (command, data),
+        (cmd::CBOR, vec![StatusCode::KeepaliveCancel.code()])
+    );
+    assert!(d.prompt().is_none());
+}
+
+#[test]
+fn device_prompt_times_out() {
+    let (mut d, clock) = device();
+    let cid = dev_allocate(&mut d, clock.now());
+    send_cbor(&mut d, cid, &make_credential_msg(), clock.now());
+    clock.advance(Duration::from_secs(31));
+    let out = d.poll(clock.now());
+    let (_, _, data) = reassemble(&out);
+    assert_eq!(data, vec![StatusCode::UserActionTimeout.code()]);
+}
+
+#[test]
+fn device_reboot_datagram_power_cycles() {
+    let (mut d, clock) = device();
+    let cid = dev_allocate(&mut d, clock.now());
+    clock.advance(Duration::from_secs(20));
+    let out = send_cbor(&mut d, cid, &[0x07], clock.now());
+    assert_eq!(reassemble(&out).2, vec![StatusCode::NotAllowed.code()]);
+    assert!(
+        d.handle_report(&REBOOT_MAGIC, clock.now()).is_empty(),
+        "no reply"
+    );
+    let out = send_cbor(&mut d, cid, &[0x04], clock.now());
+    assert!(
+        is_error(&out[0], cid, err::INVALID_CHANNEL),
+        "channels forgotten"
+    );
+    let cid = dev_allocate(&mut d, clock.now());
+    let out = send_cbor(&mut d, cid, &[0x07], clock.now());
+    assert!(is_keepalive(&out[0], cid), "reset window reopened");
+    let out = d.resolve_prompt(PromptOutcome::approved(), clock.now());
+    assert_eq!(reassemble(&out).2, vec![0]);
+}
