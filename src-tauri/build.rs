@@ -1,0 +1,22 @@
+//! Runs tauri-build only for the desktop build; the headless CLI needs no build step.
+//!
+//! The app manifest lists our commands so Tauri generates an `allow-<command>` permission for
+//! each; `capabilities/default.json` then grants exactly those, and any command not granted is
+//! refused by the IPC layer (Tauri's ACL applies to app commands once a manifest lists them).
+
+/// Every Tauri command the window may be granted. Keep in step with `desktop::commands`.
+#[cfg(feature = "desktop")]
+const COMMANDS: &[&str] = &["app_info"];
+
+fn main() {
+    #[cfg(feature = "desktop")]
+    {
+        let attributes = tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+        if let Err(error) = tauri_build::try_build(attributes) {
+            // A build script reports failure by exiting non-zero with a message.
+            eprintln!("tauri-build failed: {error:#}");
+            std::process::exit(1);
+        }
+    }
+}

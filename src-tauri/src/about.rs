@@ -1,0 +1,40 @@
+//! Facts about this build, shared by `passbridge info` and the window's `app_info` command.
+
+use serde::Serialize;
+
+/// What this binary is and what it was built with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppInfo {
+    /// Product name shown to people.
+    pub name: &'static str,
+    /// Semantic version from Cargo.
+    pub version: &'static str,
+    /// Whether this binary has the Tauri window (`desktop` feature).
+    pub desktop: bool,
+    /// Target operating system (`linux`, `macos`, `windows`).
+    pub os: &'static str,
+}
+
+/// The facts of the running binary.
+pub fn app_info() -> AppInfo {
+    AppInfo {
+        name: "Passbridge",
+        version: env!("CARGO_PKG_VERSION"),
+        desktop: cfg!(feature = "desktop"),
+        os: std::env::consts::OS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_reports_cargo_version_and_build_flavour() {
+        let info = app_info();
+        assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(info.desktop, cfg!(feature = "desktop"));
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(json["name"], "Passbridge");
+    }
+}
