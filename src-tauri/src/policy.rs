@@ -1,0 +1,179 @@
+//! Administrator policy for profiles and vaults.
+//!
+//! A small TOML file, `/etc/passbridge/policy.toml` by default or the path in `PASSBRIDGE_POLICY`
+//! (tests, managed deployments). Every key is optional; a missing system file means the
+//! defaults. A *named* file that is missing or malformed is an error rather than a silent
+//! fallback, because an admin who points Passbridge at a policy expects it to apply.
+//!
+//! ```toml
+//! auto_lock_idle_secs = 900      # 0 disables auto-lock
+//! allow_passphrase_only = false  # vault key wrapped only by the passphrase when no keychain
+//! min_pin_length = 4
+//! argon2_memory_kib = 19456      # Argon2id cost for PIN/passphrase wrapping keys
+//! argon2_iterations = 2
+//! argon2_parallelism = 1
+//! ```
+//!
+//! Note that `PASSBRIDGE_POLICY` is honoured for anyone who can set the environment of the
+//! process; it is a deployment convenience, not a security boundary against the local user.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the system-wide policy lives unless `PASSBRIDGE_POLICY` names another file.
+pub const SYSTEM_POLICY_PATH: &str = "/etc/passbridge/policy.toml";
+
+/// Environment variable naming an alternative policy file.
+pub const POLICY_ENV: &str = "PASSBRIDGE_POLICY";
+
+/// Profile and vault policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Seconds of inactivity after which an unlocked PIN/passphrase profile locks again.
+    /// 0 disables auto-lock.
+    pub auto_lock_idle_secs: u64,
+    /// Whether a profile may keep its vault key wrapped only by its passphrase (no keychain).
+    /// Off by default: the OS keychain is the intended protection.
+    pub allow_passphrase_only: bool,
+    /// Minimum PIN/passphrase length in characters.
+    pub min_pin_length: usize,
+    /// Argon2id memory cost in KiB.
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations.
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            auto_lock_idle_secs: 900,
+            allow_passphrase_only: false,
+            min_pin_length: 4,
+            // OWASP's Argon2id recommendation (m = 19 MiB, t = 2, p = 1), also argon2's default.
+            argon2_memory_kib: argon2::Params::DEFAULT_M_COST,
+            argon2_iterations: argon2::Params::DEFAULT_T_COST,
+            argon2_parallelism: argon2::Params::DEFAULT_P_COST,
+        }
+    }
+}
+
+/// Why the policy could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("cannot read policy file {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid policy TOML.
+    #[error("invalid policy file {}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// The Argon2 parameters are out of range.
+    #[error("invalid Argon2 parameters in policy")]
+    Argon2(#[source] argon2::Error),
+}
+
+impl Policy {
+    /// Loads the policy from `PASSBRIDGE_POLICY` or [`SYSTEM_POLICY_PATH`].
+    ///
+    /// # Errors
+    /// A named file that cannot be read, or any file that does not parse.
+    pub fn load() -> Result<Self, PolicyError> {
+        match std::env::var_os(POLICY_ENV) {
+            Some(path) if !path.is_empty() => Self::from_path(Path::new(&path)),
+            _ => match std::fs::read_to_string(SYSTEM_POLICY_PATH) {
+                Ok(text) => Self::from_toml_str(&text, Path::new(SYSTEM_POLICY_PATH)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+                Err(source) => Err(PolicyError::Read {
+                    path: PathBuf::from(SYSTEM_POLICY_PATH),
+                    source,
+                }),
+            },
+        }
+    }
+
+    /// Loads the policy from `path`.
+    ///
+    /// # Errors
+    /// Unreadable or invalid file.
+    pub fn from_path(path: &Path) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text, path)
+    }
+
+    fn from_toml_str(text: &str, path: &Path) -> Result<Self, PolicyError> {
+        let policy: Self = toml::from_str(text).map_err(|source| PolicyError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        policy.argon2_params()?;
+        Ok(policy)
+    }
+
+    /// The Argon2id parameters this policy asks for.
+    ///
+    /// # Errors
+    /// Parameters argon2 rejects (e.g. memory below 8 KiB per lane).
+    pub fn argon2_params(&self) -> Result<argon2::Params, PolicyError> {
+        argon2::Params::new(
+            self.argon2_memory_kib,
+            self.argon2_iterations,
+            self.argon2_parallelism,
+            Some(32),
+        )
+        .map_err(PolicyError::Argon2)
+    }
+
+    /// The auto-lock idle time, or `None` when auto-lock is disabled.
+    pub fn auto_lock_idle(&self) -> Option<u64> {
+        (self.auto_lock_idle_secs > 0).then_some(self.auto_lock_idle_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let policy = Policy::from_toml_str("", Path::new("x")).unwrap();
+        assert_eq!(policy, Policy::default());
+        assert!(!policy.allow_passphrase_only);
+    }
+
+    #[test]
+    fn partial_file_overrides_only_named_keys() {
+        let policy = Policy::from_toml_str(
+            "allow_passphrase_only = true\nauto_lock_idle_secs = 0\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        assert!(policy.allow_passphrase_only);
+        assert_eq!(policy.auto_lock_idle(), None);
+        assert_eq!(policy.min_pin_length, 4);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_argon2_are_rejected() {
+        assert!(Policy::from_toml_str("allow_everything = true", Path::new("x")).is_err());
+        assert!(Policy::from_toml_str("argon2_memory_kib = 1", Path::new("x")).is_err());
+    }
+}

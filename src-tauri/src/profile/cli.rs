@@ -1,0 +1,471 @@
+//! `passbridge profile …` and `passbridge passkeys …`.
+//!
+//! PINs and passphrases come from `PASSBRIDGE_PIN` or, with `--pin-stdin`, the first line of
+//! stdin; never from an argument (visible to every user in `ps`). See the [module
+//! docs](super) for what "unlocked" means between invocations.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{Error, NewProtection, PasskeyInfo, ProfileManager, Protection, Secret};
+
+/// Environment variable carrying the PIN or passphrase for scripts.
+pub const PIN_ENV: &str = "PASSBRIDGE_PIN";
+
+/// Options shared by the profile and passkey commands.
+#[derive(Debug, clap::Args)]
+pub struct CommonOpts {
+    /// Data directory (default: $XDG_DATA_HOME/passbridge or ~/.local/share/passbridge).
+    #[arg(long, env = "PASSBRIDGE_DATA_DIR", global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Read the PIN or passphrase from the first line of stdin instead of PASSBRIDGE_PIN.
+    #[arg(long, global = true)]
+    pin_stdin: bool,
+}
+
+/// `passbridge profile`.
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    opts: CommonOpts,
+    #[command(subcommand)]
+    command: ProfileCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ProfileCommand {
+    /// Create a profile with its own vault key in the OS keychain.
+    Create {
+        /// Display name.
+        name: String,
+        /// Also protect the vault key with a PIN (from PASSBRIDGE_PIN or --pin-stdin).
+        #[arg(long, conflicts_with = "passphrase_only")]
+        pin: bool,
+        /// No keychain: protect the vault key only with a passphrase (policy must allow it).
+        #[arg(long)]
+        passphrase_only: bool,
+    },
+    /// List profiles: name, lock state, protection, and passkey count when unlocked.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a PIN profile's unlock session.
+    Lock {
+        /// Profile name.
+        name: String,
+    },
+    /// Unlock a PIN profile until the policy's idle time passes without use.
+    Unlock {
+        /// Profile name.
+        name: String,
+    },
+    /// Delete a profile and destroy its keys (crypto-shredding).
+    Delete {
+        /// Profile name.
+        name: String,
+        /// Confirm: the profile's passkeys cannot be recovered afterwards.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Rename a profile.
+    Rename {
+        /// Current name.
+        name: String,
+        /// New name.
+        new_name: String,
+    },
+}
+
+/// `passbridge passkeys`.
+#[derive(Debug, clap::Args)]
+pub struct PasskeysArgs {
+    #[command(flatten)]
+    opts: CommonOpts,
+    #[command(subcommand)]
+    command: PasskeysCommand,
+}
+
+#[derive(Debug, clap::Args)]
+struct ProfileSelector {
+    /// Profile whose passkeys to use.
+    #[arg(long, env = "PASSBRIDGE_PROFILE")]
+    profile: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum PasskeysCommand {
+    /// List a profile's passkeys.
+    List {
+        #[command(flatten)]
+        selector: ProfileSelector,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a passkey (by credential ID in hex, or a unique prefix of it).
+    Delete {
+        #[command(flatten)]
+        selector: ProfileSelector,
+        /// Credential ID (hex) or unique prefix.
+        credential_id: String,
+    },
+    /// Change the user name or display name shown for a passkey.
+    Rename {
+        #[command(flatten)]
+        selector: ProfileSelector,
+        /// Credential ID (hex) or unique prefix.
+        credential_id: String,
+        /// New display name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// New user name.
+        #[arg(long)]
+        user_name: Option<String>,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Profile(#[from] Error),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read the PIN from stdin")]
+    Stdin(#[source] std::io::Error),
+}
+
+fn report(result: Result<(), CliError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("passbridge: {error}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            if let CliError::Profile(Error::Locked { profile }) = &error {
+                eprintln!(
+                    "  hint: pass the PIN in {PIN_ENV} or on stdin with --pin-stdin, or run \
+                     `passbridge profile unlock '{profile}'` first"
+                );
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl CommonOpts {
+    fn manager(&self) -> Result<ProfileManager, CliError> {
+        Ok(ProfileManager::system(self.data_dir.as_deref())?)
+    }
+
+    /// The PIN/passphrase if one was supplied.
+    fn secret(&self) -> Result<Option<Secret>, CliError> {
+        if self.pin_stdin {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(CliError::Stdin)?;
+            let secret = Secret::new(line.trim_end_matches(['\n', '\r']).to_owned());
+            zeroize::Zeroize::zeroize(&mut line);
+            return Ok(Some(secret));
+        }
+        Ok(std::env::var(PIN_ENV)
+            .ok()
+            .filter(|pin| !pin.is_empty())
+            .map(Secret::new))
+    }
+
+    fn required_secret(&self, what: &str) -> Result<Secret, CliError> {
+        self.secret()?.ok_or_else(|| {
+            CliError::Usage(format!(
+                "{what}: supply it in {PIN_ENV} or on stdin with --pin-stdin"
+            ))
+        })
+    }
+}
+
+/// Runs `passbridge profile …`.
+pub fn run_profile(args: ProfileArgs) -> ExitCode {
+    report(profile_command(&args))
+}
+
+/// Runs `passbridge passkeys …`.
+pub fn run_passkeys(args: PasskeysArgs) -> ExitCode {
+    report(passkeys_command(&args))
+}
+
+fn profile_command(args: &ProfileArgs) -> Result<(), CliError> {
+    let manager = args.opts.manager()?;
+    match &args.command {
+        ProfileCommand::Create {
+            name,
+            pin,
+            passphrase_only,
+        } => {
+            let protection = if *passphrase_only {
+                NewProtection::PassphraseOnly(args.opts.required_secret("a passphrase is needed")?)
+            } else if *pin {
+                NewProtection::KeychainPin(args.opts.required_secret("a PIN is needed")?)
+            } else {
+                NewProtection::Keychain
+            };
+            let summary = manager.create(name, protection)?;
+            println!(
+                "Created profile '{}' ({}).",
+                summary.name, summary.protection
+            );
+            if summary.protection == Protection::PassphraseOnly {
+                println!(
+                    "Its vault key is protected only by your passphrase (no OS keychain). \
+                     Commands for this profile need the passphrase each time."
+                );
+            }
+        }
+        ProfileCommand::List { json } => {
+            let profiles = manager.list()?;
+            if *json {
+                let text = serde_json::to_string_pretty(&profiles).map_err(Error::Encode)?;
+                println!("{text}");
+            } else if profiles.is_empty() {
+                println!("No profiles. Create one with `passbridge profile create NAME`.");
+            } else {
+                let rows: Vec<[String; 4]> = profiles
+                    .iter()
+                    .map(|p| {
+                        [
+                            p.name.clone(),
+                            p.state.to_string(),
+                            p.protection.to_string(),
+                            p.passkey_count
+                                .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                        ]
+                    })
+                    .collect();
+                print_table(&["NAME", "STATE", "PROTECTION", "PASSKEYS"], &rows);
+            }
+        }
+        ProfileCommand::Lock { name } => {
+            if manager.lock(name)? {
+                println!("Locked profile '{name}'.");
+            } else {
+                println!("Profile '{name}' was already locked.");
+            }
+        }
+        ProfileCommand::Unlock { name } => {
+            if manager.protection(name)? == Protection::Keychain {
+                println!(
+                    "Profile '{name}' has no PIN: it is unlocked whenever your OS keychain is."
+                );
+                return Ok(());
+            }
+            let secret = args
+                .opts
+                .required_secret("the profile's PIN or passphrase is needed")?;
+            let (vault, deadline) = manager.unlock(name, &secret)?;
+            let count = vault.passkeys()?.len();
+            match deadline {
+                Some(u64::MAX) => println!("Unlocked profile '{name}' ({count} passkeys)."),
+                Some(_) => println!(
+                    "Unlocked profile '{name}' ({count} passkeys); it locks again after {} s \
+                     without use.",
+                    manager.policy().auto_lock_idle_secs
+                ),
+                None => println!(
+                    "Passphrase correct for '{name}' ({count} passkeys). A passphrase-only \
+                     profile has no OS keychain to hold an unlock session: every command needs \
+                     the passphrase."
+                ),
+            }
+        }
+        ProfileCommand::Delete { name, yes } => {
+            if !yes {
+                return Err(CliError::Usage(format!(
+                    "deleting '{name}' destroys its keys and its passkeys for good; re-run with \
+                     --yes to confirm"
+                )));
+            }
+            println!("{}", manager.delete(name)?);
+        }
+        ProfileCommand::Rename { name, new_name } => {
+            manager.rename(name, new_name)?;
+            println!("Renamed profile '{name}' to '{new_name}'.");
+        }
+    }
+    Ok(())
+}
+
+fn passkeys_command(args: &PasskeysArgs) -> Result<(), CliError> {
+    let manager = args.opts.manager()?;
+    let secret = args.opts.secret()?;
+    let open = |selector: &ProfileSelector| manager.open(&selector.profile, secret.as_ref());
+    match &args.command {
+        PasskeysCommand::List { selector, json } => {
+            let vault = open(selector)?;
+            for problem in vault.problems()? {
+                eprintln!("warning: {problem}; the other passkeys are unaffected");
+            }
+            let passkeys = vault.passkeys()?;
+            if *json {
+                let text = serde_json::to_string_pretty(&passkeys).map_err(Error::Encode)?;
+                println!("{text}");
+            } else if passkeys.is_empty() {
+                println!("Profile '{}' has no passkeys.", selector.profile);
+            } else {
+                let rows: Vec<[String; 9]> = passkeys.iter().map(passkey_row).collect();
+                print_table(
+                    &[
+                        "ID",
+                        "RP",
+                        "USER",
+                        "DISPLAY NAME",
+                        "CREATED",
+                        "LAST USED",
+                        "USES",
+                        "TYPE",
+                        "BACKUP",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        PasskeysCommand::Delete {
+            selector,
+            credential_id,
+        } => {
+            let vault = open(selector)?;
+            let id = resolve_id(&vault.passkeys()?, credential_id)?;
+            vault.delete_passkey(&id)?;
+            println!(
+                "Deleted passkey {} from profile '{}'.",
+                hex::encode(&id),
+                selector.profile
+            );
+        }
+        PasskeysCommand::Rename {
+            selector,
+            credential_id,
+            display_name,
+            user_name,
+        } => {
+            if display_name.is_none() && user_name.is_none() {
+                return Err(CliError::Usage(
+                    "nothing to change: give --display-name and/or --user-name".to_owned(),
+                ));
+            }
+            let vault = open(selector)?;
+            let id = resolve_id(&vault.passkeys()?, credential_id)?;
+            vault.rename_passkey(&id, user_name.clone(), display_name.clone())?;
+            println!(
+                "Updated passkey {} in profile '{}'.",
+                hex::encode(&id),
+                selector.profile
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Finds the one passkey whose hex ID starts with `prefix`.
+fn resolve_id(passkeys: &[PasskeyInfo], prefix: &str) -> Result<Vec<u8>, CliError> {
+    let prefix = prefix.to_ascii_lowercase();
+    let matches: Vec<&PasskeyInfo> = passkeys
+        .iter()
+        .filter(|p| hex::encode(&p.credential_id).starts_with(&prefix))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one.credential_id.clone()),
+        [] => Err(CliError::Usage(format!("no passkey with ID {prefix}"))),
+        _ => Err(CliError::Usage(format!(
+            "ID prefix {prefix} matches several passkeys"
+        ))),
+    }
+}
+
+fn passkey_row(p: &PasskeyInfo) -> [String; 9] {
+    let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
+    let id = hex::encode(&p.credential_id);
+    let backup = match (p.backup_eligible, p.backup_state) {
+        (false, _) => "no",
+        (true, false) => "eligible",
+        (true, true) => "backed up",
+    };
+    [
+        id.get(..16).unwrap_or(&id).to_owned(),
+        p.rp_name
+            .as_ref()
+            .map_or_else(|| p.rp_id.clone(), |name| format!("{} ({name})", p.rp_id)),
+        or_dash(&p.user_name),
+        or_dash(&p.user_display_name),
+        format_time(p.created_at),
+        p.last_used.map_or_else(|| "never".to_owned(), format_time),
+        p.use_count.to_string(),
+        if p.discoverable {
+            "discoverable"
+        } else {
+            "server-side"
+        }
+        .to_owned(),
+        backup.to_owned(),
+    ]
+}
+
+fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// `YYYY-MM-DD HH:MMZ` from Unix seconds (UTC), without a date library.
+fn format_time(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days, on unsigned values (dates after 1970).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_dates() {
+        assert_eq!(format_time(0), "1970-01-01 00:00Z");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00Z");
+        assert_eq!(format_time(1_700_000_000), "2023-11-14 22:13Z");
+    }
+}

@@ -1,0 +1,250 @@
+//! Profile manager and vault unit tests on the in-memory keychain. The Secret Service, isolation,
+//! tamper, crash and leak tests live in `src-tauri/tests/vault.rs`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ctap::platform::{CredProtect, CredentialStore, PersistentState, SecretKey, StoredCredential};
+
+use sha2::Digest;
+
+use super::keychain::MemoryKeychain;
+use super::*;
+
+struct ManualClock(AtomicU64);
+
+impl Clock for ManualClock {
+    fn unix_time(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn cheap_policy() -> Policy {
+    Policy {
+        argon2_memory_kib: 8,
+        argon2_iterations: 1,
+        allow_passphrase_only: true,
+        auto_lock_idle_secs: 60,
+        ..Policy::default()
+    }
+}
+
+fn manager(dir: &Path, policy: Policy) -> (ProfileManager, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock(AtomicU64::new(1_700_000_000)));
+    let manager =
+        ProfileManager::new(dir, policy, Arc::new(MemoryKeychain::new())).with_clock(clock.clone());
+    (manager, clock)
+}
+
+fn credential(id: u8, rp: &str, user: &[u8]) -> StoredCredential {
+    StoredCredential {
+        credential_id: vec![id; 16],
+        rp_id: rp.to_owned(),
+        rp_name: None,
+        user_id: user.to_vec(),
+        user_name: Some(format!("user{id}")),
+        user_display_name: None,
+        private_key: SecretKey::new([id; 32]),
+        public_key: vec![4; 65],
+        sign_count: 0,
+        cred_protect: CredProtect::UvOptional,
+        cred_random: None,
+        discoverable: true,
+        created_at: u64::from(id),
+        transports: vec!["internal".to_owned()],
+        backup_eligible: false,
+        backup_state: false,
+    }
+}
+
+fn pin(text: &str) -> Secret {
+    Secret::new(text.to_owned())
+}
+
+#[test]
+fn keychain_profile_round_trip_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _) = manager(dir.path(), cheap_policy());
+    manager.create("Alice", NewProtection::Keychain).unwrap();
+    let mut vault = manager.open("Alice", None).unwrap();
+    vault.insert(credential(1, "example.com", b"u1")).unwrap();
+    assert_eq!(vault.bump_sign_count(&[1; 16]).unwrap(), 1);
+    let state = PersistentState {
+        pin_hash: Some([7; 16]),
+        pin_retries: 5,
+        uv_retries: 8,
+        wrapping_key: SecretKey::new([9; 32]),
+        global_sign_count: 3,
+        min_pin_length: 4,
+    };
+    vault.save_state(&state).unwrap();
+    drop(vault);
+
+    let vault = manager.open("Alice", None).unwrap();
+    let stored = vault.credential(&[1; 16]).unwrap().unwrap();
+    assert_eq!(stored.sign_count, 1);
+    assert_eq!(vault.load_state().unwrap(), Some(state));
+    let info = vault.passkeys().unwrap();
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].use_count, 1);
+    assert!(info[0].last_used.is_some());
+    let hash: [u8; 32] = sha2::Sha256::digest(b"example.com").into();
+    assert_eq!(vault.credentials_for_rp(&hash).unwrap().len(), 1);
+}
+
+#[test]
+fn insert_replaces_same_rp_and_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _) = manager(dir.path(), cheap_policy());
+    manager.create("A", NewProtection::Keychain).unwrap();
+    let mut vault = manager.open("A", None).unwrap();
+    vault.insert(credential(1, "example.com", b"u")).unwrap();
+    vault.insert(credential(2, "example.com", b"u")).unwrap();
+    assert_eq!(vault.credentials().unwrap().len(), 1);
+    drop(vault);
+    let vault = manager.open("A", None).unwrap();
+    assert_eq!(vault.credentials().unwrap()[0].credential_id, vec![2; 16]);
+    assert_eq!(manager.list().unwrap()[0].passkey_count, Some(1));
+}
+
+#[test]
+fn pin_profile_locks_unlocks_and_auto_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, clock) = manager(dir.path(), cheap_policy());
+    manager
+        .create("Bob", NewProtection::KeychainPin(pin("1234")))
+        .unwrap();
+    assert!(matches!(
+        manager.open("Bob", None),
+        Err(Error::Locked { .. })
+    ));
+    assert!(matches!(
+        manager.open("Bob", Some(&pin("9999"))),
+        Err(Error::WrongSecret { .. })
+    ));
+    let summary = &manager.list().unwrap()[0];
+    assert_eq!(
+        (summary.state, summary.passkey_count),
+        (LockState::Locked, None)
+    );
+
+    let (mut vault, deadline) = manager.unlock("Bob", &pin("1234")).unwrap();
+    assert_eq!(deadline, Some(1_700_000_060));
+    vault.insert(credential(3, "rp.test", b"b")).unwrap();
+    assert_eq!(manager.list().unwrap()[0].state, LockState::Unlocked);
+    // Another "process" opens through the session without the PIN.
+    assert_eq!(
+        manager
+            .open("Bob", None)
+            .unwrap()
+            .credentials()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // In-process idle lock.
+    clock.0.fetch_add(61, Ordering::SeqCst);
+    assert!(vault.credentials().is_err());
+    assert!(vault.is_locked());
+    // Cross-process session expired as well.
+    assert!(matches!(
+        manager.open("Bob", None),
+        Err(Error::Locked { .. })
+    ));
+
+    manager.unlock("Bob", &pin("1234")).unwrap();
+    assert!(manager.lock("Bob").unwrap());
+    assert!(matches!(
+        manager.open("Bob", None),
+        Err(Error::Locked { .. })
+    ));
+}
+
+#[test]
+fn passphrase_only_needs_policy_and_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let (strict, _) = manager(
+        dir.path(),
+        Policy {
+            allow_passphrase_only: false,
+            ..cheap_policy()
+        },
+    );
+    assert!(matches!(
+        strict.create("C", NewProtection::PassphraseOnly(pin("long passphrase"))),
+        Err(Error::PassphraseOnlyNotAllowed)
+    ));
+    assert!(matches!(
+        strict.create("C", NewProtection::KeychainPin(pin("12"))),
+        Err(Error::SecretTooShort { min: 4 })
+    ));
+    let (manager, _) = manager(dir.path(), cheap_policy());
+    manager
+        .create("C", NewProtection::PassphraseOnly(pin("long passphrase")))
+        .unwrap();
+    assert!(matches!(manager.open("C", None), Err(Error::Locked { .. })));
+    let mut vault = manager.open("C", Some(&pin("long passphrase"))).unwrap();
+    vault.insert(credential(4, "rp", b"c")).unwrap();
+    assert_eq!(manager.list().unwrap()[0].state, LockState::Locked);
+}
+
+#[test]
+fn rename_delete_and_name_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _) = manager(dir.path(), cheap_policy());
+    manager.create("Dana", NewProtection::Keychain).unwrap();
+    manager
+        .create("Eve", NewProtection::PassphraseOnly(pin("passphrase")))
+        .unwrap();
+    assert!(matches!(
+        manager.create("dana", NewProtection::Keychain),
+        Err(Error::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        manager.create(" x", NewProtection::Keychain),
+        Err(Error::InvalidName(_))
+    ));
+    manager.rename("Dana", "Dana R").unwrap();
+    let mut vault = manager.open("Dana R", None).unwrap();
+    vault.insert(credential(5, "rp", b"d")).unwrap();
+    drop(vault);
+
+    let report = manager.delete("Dana R").unwrap();
+    assert_eq!(report.keychain_entries_destroyed, 1);
+    assert_eq!(report.records_removed, 1);
+    assert!(report.to_string().contains("crypto-shredded"));
+    let report = manager.delete("Eve").unwrap();
+    assert!(report.wrapped_key_overwritten);
+    assert!(manager.list().unwrap().is_empty());
+    assert!(matches!(
+        manager.open("Dana R", None),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn items_are_encrypted_per_profile_and_hidden_when_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _) = manager(dir.path(), cheap_policy());
+    manager
+        .create("F", NewProtection::KeychainPin(pin("1111")))
+        .unwrap();
+    manager.create("G", NewProtection::Keychain).unwrap();
+    let (f, _) = manager.unlock("F", &pin("1111")).unwrap();
+    let g = manager.open("G", None).unwrap();
+    f.put_item("linked-phone", b"pixel", b"pairing secret F")
+        .unwrap();
+    g.put_item("linked-phone", b"iphone", b"pairing secret G")
+        .unwrap();
+    let items = f.items("linked-phone").unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0].0.as_slice(), items[0].1.as_slice()),
+        (&b"pixel"[..], &b"pairing secret F"[..])
+    );
+    assert!(f.items("history").unwrap().is_empty());
+    assert!(g.remove_item("linked-phone", b"iphone").unwrap());
+    assert!(g.items("linked-phone").unwrap().is_empty());
+    f.lock();
+    assert!(f.items("linked-phone").is_err());
+}
