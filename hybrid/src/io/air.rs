@@ -1,0 +1,159 @@
+//! Loopback "air" standing in for BLE: each UDP datagram on 127.0.0.1 is a 2-byte
+//! little-endian service UUID (0xFFF9 or 0xFDE2) followed by the service data.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+/// caBLE service UUIDs.
+pub const SERVICE_UUIDS: [u16; 2] = [0xFFF9, 0xFDE2];
+
+/// Air errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AirError {
+    /// `--air` was not `udp://HOST:PORT`.
+    #[error("air address must look like udp://127.0.0.1:PORT, got {0:?}")]
+    BadAddress(String),
+    /// Only loopback addresses are allowed.
+    #[error("air address {0} is not a loopback address")]
+    NotLoopback(SocketAddr),
+    /// A socket failed.
+    #[error("air socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Parses `udp://127.0.0.1:PORT` (loopback only).
+///
+/// # Errors
+/// [`AirError::BadAddress`], [`AirError::NotLoopback`].
+pub fn parse_air(url: &str) -> Result<SocketAddr, AirError> {
+    let addr: SocketAddr = url
+        .strip_prefix("udp://")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| AirError::BadAddress(url.to_owned()))?;
+    if !addr.ip().is_loopback() {
+        return Err(AirError::NotLoopback(addr));
+    }
+    Ok(addr)
+}
+
+/// One received advert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceData {
+    /// Service UUID.
+    pub uuid: u16,
+    /// Service data bytes.
+    pub data: Vec<u8>,
+}
+
+/// The initiator's scanner seam (BLE later via btleplug).
+pub trait BleScanner {
+    /// The next advert under a caBLE UUID.
+    fn next_advert(&mut self) -> impl Future<Output = Result<ServiceData, AirError>> + Send;
+}
+
+/// Scans the loopback air: listens on the UDP address.
+#[derive(Debug)]
+pub struct UdpScanner {
+    socket: UdpSocket,
+}
+
+impl UdpScanner {
+    /// Binds the air address.
+    ///
+    /// # Errors
+    /// [`AirError::Io`].
+    pub async fn bind(addr: SocketAddr) -> Result<Self, AirError> {
+        Ok(Self {
+            socket: UdpSocket::bind(addr).await?,
+        })
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// [`AirError::Io`].
+    pub fn local_addr(&self) -> Result<SocketAddr, AirError> {
+        Ok(self.socket.local_addr()?)
+    }
+}
+
+impl BleScanner for UdpScanner {
+    async fn next_advert(&mut self) -> Result<ServiceData, AirError> {
+        let mut buf = [0u8; 64];
+        loop {
+            let n = self.socket.recv(&mut buf).await?;
+            let Some(datagram) = buf.get(..n) else {
+                continue;
+            };
+            let (Some(uuid), Some(data)) = (datagram.get(..2), datagram.get(2..)) else {
+                continue;
+            };
+            let uuid = u16::from_le_bytes([
+                uuid.first().copied().unwrap_or(0),
+                uuid.get(1).copied().unwrap_or(0),
+            ]);
+            if SERVICE_UUIDS.contains(&uuid) {
+                return Ok(ServiceData {
+                    uuid,
+                    data: data.to_vec(),
+                });
+            }
+        }
+    }
+}
+
+/// The phone's advertiser on the loopback air: repeats the advert every 100 ms until
+/// stopped or dropped.
+#[derive(Debug)]
+pub struct UdpAdvertiser {
+    target: SocketAddr,
+    stop: Option<watch::Sender<bool>>,
+}
+
+impl UdpAdvertiser {
+    /// An advertiser that sends to `target`.
+    pub fn new(target: SocketAddr) -> Self {
+        Self { target, stop: None }
+    }
+
+    /// Starts (or replaces) the advert.
+    ///
+    /// # Errors
+    /// [`AirError::Io`].
+    pub async fn start(&mut self, uuid: u16, payload: [u8; 20]) -> Result<(), AirError> {
+        self.stop();
+        let socket = UdpSocket::bind((self.target.ip(), 0)).await?;
+        let mut datagram = uuid.to_le_bytes().to_vec();
+        datagram.extend_from_slice(&payload);
+        let (tx, mut rx) = watch::channel(false);
+        let target = self.target;
+        tokio::spawn(async move {
+            loop {
+                let _ = socket.send_to(&datagram, target).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = rx.changed() => break,
+                }
+            }
+        });
+        self.stop = Some(tx);
+        Ok(())
+    }
+
+    /// Stops advertising.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(true);
+        }
+    }
+}
+
+impl Drop for UdpAdvertiser {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

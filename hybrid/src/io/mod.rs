@@ -1,0 +1,30 @@
+//! Async I/O adapters (feature `io`): a self-hostable tunnel relay, the WebSocket tunnel
+//! client, and the loopback "air" that stands in for BLE. Plain `ws://` on loopback for now;
+//! TLS (rustls) and btleplug come later.
+
+/// Loopback air (BLE stand-in).
+pub mod air;
+/// The tunnel relay server.
+pub mod relay;
+/// The tunnel client.
+pub mod tunnel;
+
+/// Parses an upper- or lower-case hex string.
+pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let bytes = s.as_bytes();
+    bytes
+        .chunks(2)
+        .map(|pair| {
+            let text = core::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(text, 16).ok()
+        })
+        .collect()
+}
+
+/// Upper-case hex.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}

@@ -1,0 +1,479 @@
+//! A self-hostable caBLE tunnel relay (spec §5): `GET /cable/new/{tunnel id}` (phone) and
+//! `GET /cable/connect/{routing id}/{tunnel id}` (client) join a pair; binary messages are
+//! forwarded unchanged and in order. `GET /metrics` answers in Prometheus text format.
+//!
+//! Limits: concurrent tunnels, message size, messages per peer, idle time and lifetime.
+//! A second client on the same tunnel, a second phone for the same tunnel ID, a wrong routing
+//! ID, a missing `fido.cable` subprotocol and an oversized message are all refused.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::{parse_hex, to_hex};
+use crate::tunnel_url::{ROUTING_ID_HEADER, WEBSOCKET_PROTOCOL};
+
+/// Relay limits and identity.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The routing ID that names this relay instance (sent in `X-caBLE-Routing-ID`).
+    pub routing_id: [u8; 3],
+    /// Maximum tunnels open or waiting at once.
+    pub max_tunnels: usize,
+    /// Maximum size of one message, in bytes.
+    pub max_message_size: usize,
+    /// Maximum messages each peer may send over a tunnel's life.
+    pub max_messages_per_peer: u64,
+    /// How long a tunnel may live in total (including the wait for the client).
+    pub tunnel_lifetime: Duration,
+    /// How long a joined tunnel may go without traffic.
+    pub idle_timeout: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            routing_id: [0x00, 0x00, 0x01],
+            max_tunnels: 1024,
+            max_message_size: 64 * 1024,
+            max_messages_per_peer: 256,
+            tunnel_lifetime: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Relay errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The listening socket could not be opened.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// Requested address.
+        addr: SocketAddr,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Accepting failed.
+    #[error("accept failed: {0}")]
+    Accept(#[source] std::io::Error),
+}
+
+/// Counters shown at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Tunnels currently open or waiting for their client.
+    pub tunnels_open: AtomicU64,
+    /// Tunnels that had both peers joined.
+    pub tunnels_joined_total: AtomicU64,
+    /// Payload bytes forwarded.
+    pub bytes_forwarded_total: AtomicU64,
+    /// Messages forwarded.
+    pub messages_forwarded_total: AtomicU64,
+    /// Requests refused (any reason).
+    pub refusals_total: AtomicU64,
+}
+
+impl Metrics {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, kind, help, v) in [
+            (
+                "cable_tunnels_open",
+                "gauge",
+                "Tunnels open or waiting.",
+                &self.tunnels_open,
+            ),
+            (
+                "cable_tunnels_joined_total",
+                "counter",
+                "Tunnels joined.",
+                &self.tunnels_joined_total,
+            ),
+            (
+                "cable_bytes_forwarded_total",
+                "counter",
+                "Bytes forwarded.",
+                &self.bytes_forwarded_total,
+            ),
+            (
+                "cable_messages_forwarded_total",
+                "counter",
+                "Messages forwarded.",
+                &self.messages_forwarded_total,
+            ),
+            (
+                "cable_refusals_total",
+                "counter",
+                "Requests refused.",
+                &self.refusals_total,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
+                v.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+type Ws = WebSocketStream<TcpStream>;
+
+struct Slot {
+    /// Taken by the first client; `None` afterwards.
+    join: Option<oneshot::Sender<Ws>>,
+}
+
+struct Shared {
+    config: RelayConfig,
+    metrics: Arc<Metrics>,
+    tunnels: Mutex<HashMap<[u8; 16], Slot>>,
+}
+
+/// A bound relay. [`Relay::run`] serves until the future is dropped.
+pub struct Relay {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl core::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Relay").finish_non_exhaustive()
+    }
+}
+
+enum Route {
+    New([u8; 16]),
+    Connect([u8; 16]),
+}
+
+impl Relay {
+    /// Binds the listening socket.
+    ///
+    /// # Errors
+    /// [`RelayError::Bind`].
+    pub async fn bind(addr: SocketAddr, config: RelayConfig) -> Result<Self, RelayError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RelayError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            shared: Arc::new(Shared {
+                config,
+                metrics: Arc::new(Metrics::default()),
+                tunnels: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    ///
+    /// # Errors
+    /// The socket's error.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The live counters.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.shared.metrics)
+    }
+
+    /// Accepts connections until an accept error or until dropped.
+    ///
+    /// # Errors
+    /// [`RelayError::Accept`].
+    pub async fn run(self) -> Result<(), RelayError> {
+        loop {
+            let (stream, _peer) = self.listener.accept().await.map_err(RelayError::Accept)?;
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                let limit = shared.config.tunnel_lifetime;
+                // Every connection, joined or not, ends at the tunnel lifetime.
+                let _ = tokio::time::timeout(limit, handle_connection(shared, stream)).await;
+            });
+        }
+    }
+}
+
+async fn handle_connection(shared: Arc<Shared>, stream: TcpStream) {
+    let mut head = [0u8; 16];
+    let n = match tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut head)).await {
+        Ok(Ok(n)) => n,
+        _ => return,
+    };
+    if head
+        .get(..n)
+        .is_some_and(|h| h.starts_with(b"GET /metrics"))
+    {
+        serve_metrics(&shared, stream).await;
+        return;
+    }
+    let max = shared.config.max_message_size;
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let mut route: Option<Route> = None;
+    let callback =
+        |request: &Request, response: Response| decide(&shared, request, response, &mut route);
+    let handshake =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config));
+    let ws = match tokio::time::timeout(Duration::from_secs(10), handshake).await {
+        Ok(Ok(ws)) => ws,
+        _ => {
+            // A refused (or broken) handshake that got through `decide` must free its slot.
+            if let Some(Route::New(id)) = route {
+                release(&shared, &id);
+            }
+            return;
+        }
+    };
+    match route {
+        Some(Route::New(id)) => run_phone_side(&shared, id, ws).await,
+        Some(Route::Connect(id)) => {
+            let sender = shared
+                .tunnels
+                .lock()
+                .ok()
+                .and_then(|mut t| t.get_mut(&id).and_then(|slot| slot.join.take()));
+            match sender {
+                Some(tx) => {
+                    if let Err(mut ws) = tx.send(ws) {
+                        let _ = ws.close(None).await;
+                    }
+                }
+                None => {
+                    shared
+                        .metrics
+                        .refusals_total
+                        .fetch_add(1, Ordering::Relaxed);
+                    let mut ws = ws;
+                    let _ = ws.close(None).await;
+                }
+            }
+        }
+        None => {}
+    }
+}
+
+fn refuse(shared: &Shared, status: StatusCode, why: &str) -> ErrorResponse {
+    shared
+        .metrics
+        .refusals_total
+        .fetch_add(1, Ordering::Relaxed);
+    let mut response = ErrorResponse::new(Some(why.to_owned()));
+    *response.status_mut() = status;
+    response
+}
+
+/// The handshake callback: routing, subprotocol and limit checks.
+fn decide(
+    shared: &Shared,
+    request: &Request,
+    mut response: Response,
+    route: &mut Option<Route>,
+) -> Result<Response, ErrorResponse> {
+    let has_protocol = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == WEBSOCKET_PROTOCOL);
+    if !has_protocol {
+        return Err(refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "subprotocol fido.cable required",
+        ));
+    }
+    let path = request.uri().path();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let tunnel_id = |s: &str| -> Option<[u8; 16]> { parse_hex(s)?.try_into().ok() };
+    let mut tunnels = match shared.tunnels.lock() {
+        Ok(t) => t,
+        Err(_) => {
+            return Err(refuse(
+                shared,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "relay error",
+            ));
+        }
+    };
+    match parts.as_slice() {
+        ["cable", "new", tid] => {
+            let Some(id) = tunnel_id(tid) else {
+                return Err(refuse(shared, StatusCode::BAD_REQUEST, "bad tunnel id"));
+            };
+            if tunnels.len() >= shared.config.max_tunnels {
+                return Err(refuse(
+                    shared,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many tunnels",
+                ));
+            }
+            if tunnels.contains_key(&id) {
+                return Err(refuse(shared, StatusCode::CONFLICT, "tunnel exists"));
+            }
+            let Ok(value) = HeaderValue::from_str(&to_hex(&shared.config.routing_id)) else {
+                return Err(refuse(
+                    shared,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "relay error",
+                ));
+            };
+            tunnels.insert(id, Slot { join: None });
+            shared.metrics.tunnels_open.fetch_add(1, Ordering::Relaxed);
+            response.headers_mut().insert(ROUTING_ID_HEADER, value);
+            *route = Some(Route::New(id));
+        }
+        ["cable", "connect", rid, tid] => {
+            let ours = parse_hex(rid).is_some_and(|r| r.as_slice() == shared.config.routing_id);
+            let Some(id) = tunnel_id(tid).filter(|_| ours) else {
+                return Err(refuse(shared, StatusCode::NOT_FOUND, "unknown tunnel"));
+            };
+            match tunnels.get(&id) {
+                Some(Slot { join: Some(_) }) => *route = Some(Route::Connect(id)),
+                Some(Slot { join: None }) => {
+                    return Err(refuse(
+                        shared,
+                        StatusCode::CONFLICT,
+                        "tunnel already joined",
+                    ));
+                }
+                None => return Err(refuse(shared, StatusCode::NOT_FOUND, "unknown tunnel")),
+            }
+        }
+        ["cable", "contact", _] => {
+            return Err(refuse(
+                shared,
+                StatusCode::NOT_IMPLEMENTED,
+                "contact not supported yet",
+            ));
+        }
+        _ => return Err(refuse(shared, StatusCode::NOT_FOUND, "not found")),
+    }
+    response.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(WEBSOCKET_PROTOCOL),
+    );
+    Ok(response)
+}
+
+fn release(shared: &Shared, id: &[u8; 16]) {
+    if let Ok(mut t) = shared.tunnels.lock()
+        && t.remove(id).is_some()
+    {
+        shared.metrics.tunnels_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn run_phone_side(shared: &Shared, id: [u8; 16], mut phone: Ws) {
+    let (tx, rx) = oneshot::channel();
+    if let Ok(mut t) = shared.tunnels.lock()
+        && let Some(slot) = t.get_mut(&id)
+    {
+        slot.join = Some(tx);
+    }
+    // Wait for the client; the phone may not send before the pair is joined (anything it
+    // sends meanwhile stays buffered in its socket).
+    let client = tokio::select! {
+        c = rx => c.ok(),
+        _ = async { while let Some(Ok(m)) = phone.next().await { if m.is_close() { break; } } } => None,
+    };
+    // The slot stays (joined) so a second client is refused until the tunnel ends.
+    if let Some(client) = client {
+        shared
+            .metrics
+            .tunnels_joined_total
+            .fetch_add(1, Ordering::Relaxed);
+        pump(shared, phone, client).await;
+    } else {
+        let _ = phone.close(None).await;
+    }
+    release(shared, &id);
+}
+
+async fn pump(shared: &Shared, a: Ws, b: Ws) {
+    let (mut a_tx, mut a_rx) = a.split();
+    let (mut b_tx, mut b_rx) = b.split();
+    let (mut from_a, mut from_b) = (0u64, 0u64);
+    let limit = shared.config.max_messages_per_peer;
+    loop {
+        let next = tokio::time::timeout(shared.config.idle_timeout, async {
+            tokio::select! {
+                m = a_rx.next() => (true, m),
+                m = b_rx.next() => (false, m),
+            }
+        })
+        .await;
+        let Ok((from_phone, message)) = next else {
+            break;
+        };
+        let message = match message {
+            Some(Ok(Message::Binary(data))) => data,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            // Close, text, errors (oversized messages among them) end the tunnel.
+            Some(Ok(_) | Err(_)) | None => break,
+        };
+        let count = if from_phone { &mut from_a } else { &mut from_b };
+        *count = count.saturating_add(1);
+        if *count > limit {
+            shared
+                .metrics
+                .refusals_total
+                .fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+        let len = u64::try_from(message.len()).unwrap_or(u64::MAX);
+        let sent = if from_phone {
+            b_tx.send(Message::Binary(message)).await
+        } else {
+            a_tx.send(Message::Binary(message)).await
+        };
+        if sent.is_err() {
+            break;
+        }
+        shared
+            .metrics
+            .bytes_forwarded_total
+            .fetch_add(len, Ordering::Relaxed);
+        shared
+            .metrics
+            .messages_forwarded_total
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    let bye = || Message::Close(None);
+    let _ = a_tx.send(bye()).await;
+    let _ = b_tx.send(bye()).await;
+}
+
+async fn serve_metrics(shared: &Shared, mut stream: TcpStream) {
+    // Drain the request head (small, bounded) before answering.
+    let mut buf = [0u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.readable()).await;
+    let _ = stream.try_read(&mut buf);
+    let body = shared.metrics.render();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,9 @@
+//! The platform authenticator as a process: `passbridge authenticator serve`.
+//!
+//! The CTAP engine and CTAPHID framing are the `ctap` crate's sans-IO [`ctap::device::HidDevice`];
+//! this module only moves reports and asks the user. Transports:
+//! - [`udp`]: the SoloKeys simulation convention, for independent CTAP clients in tests
+//!   (python-fido2, libfido2's tools) — loopback only.
+
+pub mod prompt;
+pub mod udp;

@@ -1,0 +1,150 @@
+//! CTAPHID over UDP (the SoloKeys simulation convention, see `shared/peers.md`): every 64-byte
+//! datagram to the listen address is one OUT report; every IN report (keepalives included) goes
+//! to the reply address as one 64-byte datagram. The 64-byte "magic reboot" datagram is a
+//! simulated power cycle (handled inside [`ctap::device::HidDevice`]).
+//!
+//! Loopback only: this transport has no peer authentication, so it must never face a network.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ctap::device::HidDevice;
+use ctap::{Authenticator, Clock, Config, CredentialStore};
+
+use super::prompt::PromptSource;
+use crate::system::{SystemClock, SystemRng};
+
+/// Longest the loop sleeps without a deadline, so a stop request is noticed promptly.
+const IDLE_TICK: Duration = Duration::from_millis(100);
+
+/// Where to listen and answer.
+#[derive(Debug, Clone, Copy)]
+pub struct UdpOptions {
+    /// OUT reports arrive here (default 127.0.0.1:8111).
+    pub listen: SocketAddr,
+    /// IN reports go here (default 127.0.0.1:7112).
+    pub reply_to: SocketAddr,
+    /// Attestation for new credentials.
+    pub attestation: ctap::Attestation,
+}
+
+/// Why the UDP authenticator stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum UdpError {
+    /// A non-loopback address was given.
+    #[error(
+        "{0} is not a loopback address; the UDP transport has no authentication and only serves local test clients"
+    )]
+    NotLoopback(SocketAddr),
+    /// The socket could not be bound or used.
+    #[error("UDP socket {addr}: {source}")]
+    Socket {
+        /// Address involved.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The credential store could not be opened.
+    #[error("the credential store failed: {0}")]
+    Store(#[source] ctap::StoreError),
+}
+
+/// Serves CTAPHID on UDP until `stop` is set. Prints one `listening on …` line on stdout once
+/// the socket is bound (test harnesses wait for it).
+///
+/// # Errors
+/// Non-loopback addresses, socket failures and store failures at start-up.
+pub fn serve<S: CredentialStore>(
+    store: S,
+    options: UdpOptions,
+    prompt: &mut dyn PromptSource,
+    stop: &Arc<AtomicBool>,
+) -> Result<(), UdpError> {
+    for addr in [options.listen, options.reply_to] {
+        if !addr.ip().is_loopback() {
+            return Err(UdpError::NotLoopback(addr));
+        }
+    }
+    let socket_error = |addr| move |source| UdpError::Socket { addr, source };
+    let socket = UdpSocket::bind(options.listen).map_err(socket_error(options.listen))?;
+
+    let clock = SystemClock;
+    let config = Config { attestation: options.attestation, ..Config::default() };
+    let authenticator =
+        Authenticator::new(store, clock, SystemRng::default(), config).map_err(UdpError::Store)?;
+    let mut device = HidDevice::new(authenticator, SystemRng::default());
+
+    println!(
+        "listening on {} (CTAPHID over UDP), replies to {}",
+        options.listen, options.reply_to
+    );
+    let _ = io::stdout().flush();
+    tracing::info!(listen = %options.listen, reply_to = %options.reply_to, "UDP authenticator up");
+
+    let send = |reports: Vec<[u8; 64]>| -> Result<(), UdpError> {
+        for report in reports {
+            socket
+                .send_to(&report, options.reply_to)
+                .map_err(socket_error(options.reply_to))?;
+        }
+        Ok(())
+    };
+
+    let mut buf = [0u8; 1024];
+    let mut prompt_shown = false;
+    while !stop.load(Ordering::Relaxed) {
+        let now = clock.now();
+        let wait = device
+            .next_deadline()
+            .map_or(IDLE_TICK, |deadline| {
+                deadline.saturating_duration_since(now)
+            })
+            .clamp(Duration::from_millis(1), IDLE_TICK);
+        socket
+            .set_read_timeout(Some(wait))
+            .map_err(socket_error(options.listen))?;
+        match socket.recv_from(&mut buf) {
+            Ok((len, from)) => match buf.get(..len) {
+                Some(report) if len == 64 => send(device.handle_report(report, clock.now()))?,
+                _ => {
+                    tracing::warn!(%from, len, "ignoring a datagram that is not one 64-byte report")
+                }
+            },
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            // A previous reply bounced (nobody listening on the reply port): not our problem.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {}
+            Err(source) => {
+                return Err(UdpError::Socket {
+                    addr: options.listen,
+                    source,
+                });
+            }
+        }
+        send(device.poll(clock.now()))?;
+
+        let outcome = match device.prompt() {
+            Some(request) => {
+                let first = !prompt_shown;
+                prompt_shown = true;
+                prompt.poll(request, first)
+            }
+            None => {
+                prompt_shown = false;
+                None
+            }
+        };
+        if let Some(outcome) = outcome {
+            prompt_shown = false;
+            send(device.resolve_prompt(outcome, clock.now()))?;
+        }
+    }
+    Ok(())
+}
