@@ -52,6 +52,8 @@
 pub mod advert;
 pub mod error;
 pub mod frame;
+#[cfg(feature = "io")]
+pub mod io;
 pub mod keys;
 pub mod noise;
 pub mod qr;

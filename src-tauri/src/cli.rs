@@ -1,0 +1,187 @@
+//! The `passbridge` command line. One parser for every build; subcommands that need the window
+//! exist only in the desktop build.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::{Parser, Subcommand};
+
+use crate::{about, telemetry};
+
+/// Passbridge: passkeys kept in the OS keychain, and your phone's passkeys on this computer.
+#[derive(Debug, Parser)]
+#[command(name = "passbridge", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the version and how this binary was built.
+    Info {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the platform authenticator for CTAP clients.
+    Authenticator {
+        #[command(subcommand)]
+        command: AuthenticatorCommand,
+    },
+    /// Open the Passbridge window (the default when a display is available).
+    #[cfg(feature = "desktop")]
+    Gui,
+    /// Manage profiles: create, list, lock, unlock, delete, rename.
+    Profile(crate::profile::cli::ProfileArgs),
+    /// Manage a profile's passkeys: list, delete, rename.
+    Passkeys(crate::profile::cli::PasskeysArgs),
+    /// Run a self-hostable caBLE tunnel relay (plain WebSocket, loopback by default).
+    Relay(crate::hybrid_cli::RelayArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthenticatorCommand {
+    /// Serve CTAPHID to local CTAP clients until interrupted.
+    Serve {
+        /// Transport: CTAPHID reports as UDP datagrams (SoloKeys simulation convention).
+        #[arg(long, required = true)]
+        udp: bool,
+        /// Where OUT reports arrive (loopback only).
+        #[arg(long, default_value = "127.0.0.1:8111")]
+        listen: SocketAddr,
+        /// Where IN reports are sent (loopback only).
+        #[arg(long, default_value = "127.0.0.1:7112")]
+        reply_to: SocketAddr,
+        /// Attestation statement for new credentials: "none" (default, nothing to track the
+        /// user by) or "packed-self" (self-attestation signed by the credential key).
+        #[arg(long, value_enum, default_value_t = AttestationArg::None)]
+        attestation: AttestationArg,
+        /// FOR TESTING ONLY: grant user presence to every request without asking anyone.
+        /// Never grants user verification.
+        #[arg(long)]
+        auto_approve_for_testing: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AttestationArg {
+    None,
+    PackedSelf,
+}
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    telemetry::init();
+    run(Cli::parse())
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Command::Info { json }) => {
+            let info = about::app_info();
+            if json {
+                match serde_json::to_string_pretty(&info) {
+                    Ok(text) => println!("{text}"),
+                    Err(error) => {
+                        eprintln!("passbridge: could not encode build info: {error}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                let flavour = if info.desktop { "desktop" } else { "headless" };
+                println!(
+                    "{} {} ({flavour} build, {})",
+                    info.name, info.version, info.os
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        #[cfg(feature = "desktop")]
+        Some(Command::Gui) => crate::desktop::run(),
+        Some(Command::Authenticator { command }) => run_authenticator(command),
+        Some(Command::Profile(args)) => crate::profile::cli::run_profile(args),
+        Some(Command::Passkeys(args)) => crate::profile::cli::run_passkeys(args),
+        Some(Command::Relay(args)) => crate::hybrid_cli::run_relay(args),
+        None => default_action(),
+    }
+}
+
+fn run_authenticator(command: AuthenticatorCommand) -> ExitCode {
+    use crate::authenticator::prompt::{AutoApproveForTesting, PromptSource, TerminalPrompt};
+    use crate::authenticator::udp::{self, UdpOptions};
+
+    let AuthenticatorCommand::Serve {
+        udp: _,
+        listen,
+        reply_to,
+        auto_approve_for_testing,
+    } = command;
+    let mut prompt: Box<dyn PromptSource> = if auto_approve_for_testing {
+        tracing::warn!("user presence is granted automatically (--auto-approve-for-testing)");
+        Box::new(AutoApproveForTesting)
+    } else {
+        Box::new(TerminalPrompt::new())
+    };
+    // An ephemeral store: credentials live as long as this process.
+    let store = ctap::MemoryStore::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    match udp::serve(
+        store,
+        UdpOptions { listen, reply_to },
+        prompt.as_mut(),
+        &stop,
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("passbridge: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "desktop")]
+fn default_action() -> ExitCode {
+    crate::desktop::run()
+}
+
+#[cfg(not(feature = "desktop"))]
+fn default_action() -> ExitCode {
+    // A headless build has no window to open: show what it can do instead.
+    let mut command = <Cli as clap::CommandFactory>::command();
+    if let Err(error) = command.print_help() {
+        eprintln!("passbridge: {error}");
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "\nThis is the headless build (no window). Rebuild with the `desktop` feature for the app."
+    );
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn parser_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn info_subcommand_parses_json_flag() {
+        let cli = Cli::try_parse_from(["passbridge", "info", "--json"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Info { json: true })));
+    }
+
+    #[test]
+    fn unknown_subcommand_is_an_error() {
+        let error = Cli::try_parse_from(["passbridge", "frobnicate"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::InvalidSubcommand);
+    }
+}
