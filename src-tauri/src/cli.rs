@@ -118,8 +118,13 @@ fn run_authenticator(command: AuthenticatorCommand) -> ExitCode {
         udp: _,
         listen,
         reply_to,
+        attestation,
         auto_approve_for_testing,
     } = command;
+    let attestation = match attestation {
+        AttestationArg::None => ctap::Attestation::None,
+        AttestationArg::PackedSelf => ctap::Attestation::PackedSelf,
+    };
     let mut prompt: Box<dyn PromptSource> = if auto_approve_for_testing {
         tracing::warn!("user presence is granted automatically (--auto-approve-for-testing)");
         Box::new(AutoApproveForTesting)
@@ -131,7 +136,11 @@ fn run_authenticator(command: AuthenticatorCommand) -> ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
     match udp::serve(
         store,
-        UdpOptions { listen, reply_to },
+        UdpOptions {
+            listen,
+            reply_to,
+            attestation,
+        },
         prompt.as_mut(),
         &stop,
     ) {

@@ -19,6 +19,12 @@ import pbfido
 
 # test node id (relative to the sdist's tests/device/) -> why it cannot pass here.
 DESELECTED: dict[str, str] = {
+    "test_credman.py::test_missing_permissions": (
+        "asks for a token with only the largeBlobWrite permission; Passbridge has no large "
+        "blobs, so it refuses that token itself (CTAP2_ERR_UNAUTHORIZED_PERMISSION, CTAP 2.1 "
+        "getPinUvAuthTokenUsingPinWithPermissions) before the credMgmt call the test expects "
+        "to fail with PIN_AUTH_INVALID"
+    ),
 }
 
 
@@ -31,7 +37,7 @@ def main() -> int:
         args = ["-p", "udp_fido_plugin", "-q", "-rs", str(sdist / "tests" / "device")]
         for node, reason in DESELECTED.items():
             print(f"deselected: {node} — {reason}")
-            args += ["--deselect", f"{sdist / 'tests' / 'device' / node}"]
+            args += ["--deselect", f"tests/device/{node}"]
         os.chdir(sdist)
         return int(pytest.main(args + sys.argv[2:]))
     finally:

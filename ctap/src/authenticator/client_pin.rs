@@ -59,6 +59,11 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
             PinProtocol::from_number(r.pin_uv_auth_protocol.ok_or(StatusCode::MissingParameter)?)
         };
         match r.sub_command {
+            // With no PIN there is nothing to count down; authenticators in the field (and
+            // python-fido2's device suite) answer PIN_NOT_SET rather than a meaningless 8.
+            sub_command::GET_PIN_RETRIES if self.state.pin_hash.is_none() => {
+                Err(StatusCode::PinNotSet)
+            }
             sub_command::GET_PIN_RETRIES => respond(&int_map([
                 (3, Some(Value::Integer(self.state.pin_retries.into()))),
                 (

@@ -11,7 +11,7 @@ pub mod tunnel;
 
 /// Parses an upper- or lower-case hex string.
 pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let bytes = s.as_bytes();

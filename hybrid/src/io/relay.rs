@@ -229,6 +229,11 @@ async fn handle_connection(shared: Arc<Shared>, stream: TcpStream) {
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
     let mut route: Option<Route> = None;
+    // tungstenite's handshake callback fixes the (large) error type; boxing is not an option.
+    #[allow(
+        clippy::result_large_err,
+        reason = "signature dictated by tungstenite's Callback"
+    )]
     let callback =
         |request: &Request, response: Response| decide(&shared, request, response, &mut route);
     let handshake =
@@ -282,6 +287,10 @@ fn refuse(shared: &Shared, status: StatusCode, why: &str) -> ErrorResponse {
 }
 
 /// The handshake callback: routing, subprotocol and limit checks.
+#[allow(
+    clippy::result_large_err,
+    reason = "signature dictated by tungstenite's Callback"
+)]
 fn decide(
     shared: &Shared,
     request: &Request,

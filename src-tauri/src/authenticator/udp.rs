@@ -73,7 +73,10 @@ pub fn serve<S: CredentialStore>(
     let socket = UdpSocket::bind(options.listen).map_err(socket_error(options.listen))?;
 
     let clock = SystemClock;
-    let config = Config { attestation: options.attestation, ..Config::default() };
+    let config = Config {
+        attestation: options.attestation,
+        ..Config::default()
+    };
     let authenticator =
         Authenticator::new(store, clock, SystemRng::default(), config).map_err(UdpError::Store)?;
     let mut device = HidDevice::new(authenticator, SystemRng::default());
