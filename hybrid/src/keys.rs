@@ -350,7 +350,7 @@ impl PrivateKey {
         // `peer` was validated on parsing (on the curve, not the identity), so aws-lc cannot
         // refuse it; should it anyway, the all-zero output fails the handshake's AEAD check
         // instead of panicking.
-        let _ = agreement::agree(&self.key, &peer, (), |shared| {
+        let _ = agreement::agree(&self.key, peer, (), |shared| {
             if let Some(dst) = out.get_mut(..shared.len()) {
                 dst.copy_from_slice(shared);
             }
