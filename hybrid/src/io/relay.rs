@@ -20,7 +20,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::{parse_hex, to_hex};
 use crate::tunnel_url::{ROUTING_ID_HEADER, WEBSOCKET_PROTOCOL};
@@ -158,8 +160,11 @@ impl core::fmt::Debug for Relay {
 }
 
 enum Route {
-    New([u8; 16]),
-    Connect([u8; 16]),
+    /// A phone opened a tunnel; the client's socket will arrive on the receiver.
+    New([u8; 16], oneshot::Receiver<Ws>),
+    /// A client joined; its socket goes to the phone's side through this sender, taken from
+    /// the slot at once so a second client is refused even before the first one's 101.
+    Connect(oneshot::Sender<Ws>),
 }
 
 impl Relay {
@@ -201,6 +206,8 @@ impl Relay {
     pub async fn run(self) -> Result<(), RelayError> {
         loop {
             let (stream, _peer) = self.listener.accept().await.map_err(RelayError::Accept)?;
+            // Small messages in lock-step: Nagle's algorithm would hold each one back.
+            let _ = stream.set_nodelay(true);
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move {
                 let limit = shared.config.tunnel_lifetime;
@@ -242,34 +249,18 @@ async fn handle_connection(shared: Arc<Shared>, stream: TcpStream) {
         Ok(Ok(ws)) => ws,
         _ => {
             // A refused (or broken) handshake that got through `decide` must free its slot.
-            if let Some(Route::New(id)) = route {
+            if let Some(Route::New(id, _)) = route {
                 release(&shared, &id);
             }
             return;
         }
     };
     match route {
-        Some(Route::New(id)) => run_phone_side(&shared, id, ws).await,
-        Some(Route::Connect(id)) => {
-            let sender = shared
-                .tunnels
-                .lock()
-                .ok()
-                .and_then(|mut t| t.get_mut(&id).and_then(|slot| slot.join.take()));
-            match sender {
-                Some(tx) => {
-                    if let Err(mut ws) = tx.send(ws) {
-                        let _ = ws.close(None).await;
-                    }
-                }
-                None => {
-                    shared
-                        .metrics
-                        .refusals_total
-                        .fetch_add(1, Ordering::Relaxed);
-                    let mut ws = ws;
-                    let _ = ws.close(None).await;
-                }
+        Some(Route::New(id, join)) => run_phone_side(&shared, id, join, ws).await,
+        Some(Route::Connect(join)) => {
+            if let Err(mut ws) = join.send(ws) {
+                // The phone left between the client's request and now.
+                let _ = ws.close(None).await;
             }
         }
         None => {}
@@ -346,10 +337,13 @@ fn decide(
                     "relay error",
                 ));
             };
-            tunnels.insert(id, Slot { join: None });
+            // The join channel exists from the moment the phone is accepted, so a client
+            // that connects right after the phone's 101 always finds it.
+            let (join, joined) = oneshot::channel();
+            tunnels.insert(id, Slot { join: Some(join) });
             shared.metrics.tunnels_open.fetch_add(1, Ordering::Relaxed);
             response.headers_mut().insert(ROUTING_ID_HEADER, value);
-            *route = Some(Route::New(id));
+            *route = Some(Route::New(id, joined));
         }
         ["cable", "connect", rid, tid] => {
             let ours = parse_hex(rid).is_some_and(|r| r.as_slice() == shared.config.routing_id);
@@ -357,7 +351,16 @@ fn decide(
                 return Err(refuse(shared, StatusCode::NOT_FOUND, "unknown tunnel"));
             };
             match tunnels.get(&id) {
-                Some(Slot { join: Some(_) }) => *route = Some(Route::Connect(id)),
+                Some(Slot { join: Some(_) }) => {
+                    let Some(join) = tunnels.get_mut(&id).and_then(|slot| slot.join.take()) else {
+                        return Err(refuse(
+                            shared,
+                            StatusCode::CONFLICT,
+                            "tunnel already joined",
+                        ));
+                    };
+                    *route = Some(Route::Connect(join));
+                }
                 Some(Slot { join: None }) => {
                     return Err(refuse(
                         shared,
@@ -392,36 +395,51 @@ fn release(shared: &Shared, id: &[u8; 16]) {
     }
 }
 
-async fn run_phone_side(shared: &Shared, id: [u8; 16], mut phone: Ws) {
-    let (tx, rx) = oneshot::channel();
-    if let Ok(mut t) = shared.tunnels.lock()
-        && let Some(slot) = t.get_mut(&id)
-    {
-        slot.join = Some(tx);
-    }
-    // Wait for the client; the phone may not send before the pair is joined (anything it
-    // sends meanwhile stays buffered in its socket).
+async fn run_phone_side(shared: &Shared, id: [u8; 16], rx: oneshot::Receiver<Ws>, mut phone: Ws) {
+    // Wait for the client. A phone has nothing to say before the client's first handshake
+    // message, but whatever it sends meanwhile is kept (within the per-peer message limit)
+    // and delivered first, so the relay never reorders or drops a frame.
+    let mut early: Vec<Message> = Vec::new();
+    let limit = usize::try_from(shared.config.max_messages_per_peer).unwrap_or(usize::MAX);
     let client = tokio::select! {
         c = rx => c.ok(),
-        _ = async { while let Some(Ok(m)) = phone.next().await { if m.is_close() { break; } } } => None,
+        () = async {
+            while let Some(Ok(m)) = phone.next().await {
+                match m {
+                    Message::Binary(_) if early.len() < limit => early.push(m),
+                    Message::Ping(_) | Message::Pong(_) => {}
+                    _ => break,
+                }
+            }
+        } => None,
     };
     // The slot stays (joined) so a second client is refused until the tunnel ends.
-    if let Some(client) = client {
+    if let Some(mut client) = client {
         shared
             .metrics
             .tunnels_joined_total
             .fetch_add(1, Ordering::Relaxed);
-        pump(shared, phone, client).await;
+        let queued = u64::try_from(early.len()).unwrap_or(u64::MAX);
+        for message in early {
+            if client.send(message).await.is_err() {
+                release(shared, &id);
+                return;
+            }
+        }
+        pump(shared, phone, client, queued).await;
     } else {
         let _ = phone.close(None).await;
     }
     release(shared, &id);
 }
 
-async fn pump(shared: &Shared, a: Ws, b: Ws) {
+/// Forwards between phone `a` and client `b`; `already_from_a` messages of the phone's were
+/// delivered before the pump started and count against its limit.
+async fn pump(shared: &Shared, a: Ws, b: Ws, already_from_a: u64) {
     let (mut a_tx, mut a_rx) = a.split();
     let (mut b_tx, mut b_rx) = b.split();
-    let (mut from_a, mut from_b) = (0u64, 0u64);
+    let (mut from_a, mut from_b) = (already_from_a, 0u64);
+    let mut ending = Ending::PeerLeft;
     let limit = shared.config.max_messages_per_peer;
     loop {
         let next = tokio::time::timeout(shared.config.idle_timeout, async {
@@ -432,12 +450,22 @@ async fn pump(shared: &Shared, a: Ws, b: Ws) {
         })
         .await;
         let Ok((from_phone, message)) = next else {
+            ending = Ending::Idle;
             break;
         };
         let message = match message {
             Some(Ok(Message::Binary(data))) => data,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            // Close, text, errors (oversized messages among them) end the tunnel.
+            // An oversized message is refused (counted) and ends the tunnel for both peers.
+            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
+                shared
+                    .metrics
+                    .refusals_total
+                    .fetch_add(1, Ordering::Relaxed);
+                ending = Ending::Oversized;
+                break;
+            }
+            // Close, text and other errors end the tunnel.
             Some(Ok(_) | Err(_)) | None => break,
         };
         let count = if from_phone { &mut from_a } else { &mut from_b };
@@ -447,6 +475,7 @@ async fn pump(shared: &Shared, a: Ws, b: Ws) {
                 .metrics
                 .refusals_total
                 .fetch_add(1, Ordering::Relaxed);
+            ending = Ending::TooManyMessages;
             break;
         }
         let len = u64::try_from(message.len()).unwrap_or(u64::MAX);
@@ -467,9 +496,48 @@ async fn pump(shared: &Shared, a: Ws, b: Ws) {
             .messages_forwarded_total
             .fetch_add(1, Ordering::Relaxed);
     }
-    let bye = || Message::Close(None);
+    // Both peers learn why the tunnel ended, so a client can tell "the phone hung up" from
+    // "the relay refused".
+    let bye = || Message::Close(Some(ending.frame(shared.config.max_message_size)));
     let _ = a_tx.send(bye()).await;
     let _ = b_tx.send(bye()).await;
+}
+
+/// Why the relay ended a joined tunnel; sent to both peers as the WebSocket close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// One peer closed or broke its connection.
+    PeerLeft,
+    /// A message exceeded the size limit.
+    Oversized,
+    /// A peer exceeded its message-count limit.
+    TooManyMessages,
+    /// No traffic for the idle timeout.
+    Idle,
+}
+
+impl Ending {
+    fn frame(self, max_size: usize) -> CloseFrame {
+        let (code, reason) = match self {
+            Self::PeerLeft => (
+                CloseCode::Normal,
+                "the other side closed the tunnel".to_owned(),
+            ),
+            Self::Oversized => (
+                CloseCode::Size,
+                format!("a message over the relay's {max_size}-byte limit was refused"),
+            ),
+            Self::TooManyMessages => (
+                CloseCode::Policy,
+                "the relay's per-tunnel message limit was reached".to_owned(),
+            ),
+            Self::Idle => (CloseCode::Away, "the tunnel was idle too long".to_owned()),
+        };
+        CloseFrame {
+            code,
+            reason: reason.into(),
+        }
+    }
 }
 
 async fn serve_metrics(shared: &Shared, mut stream: TcpStream) {

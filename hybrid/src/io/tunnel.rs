@@ -13,6 +13,10 @@ use super::parse_hex;
 use crate::keys::RoutingId;
 use crate::tunnel_url::{ROUTING_ID_HEADER, TunnelRequest, WEBSOCKET_PROTOCOL};
 
+/// Disable Nagle's algorithm: the protocol is small request/response messages, and Nagle plus
+/// delayed ACKs added ~40 ms to every round trip on loopback.
+const NO_DELAY: bool = true;
+
 /// Largest message accepted from the tunnel.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -49,6 +53,23 @@ pub struct Tunnel {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// The routing ID header, if the relay sent one.
     pub routing_id: Option<RoutingId>,
+    closed: Option<CloseReason>,
+}
+
+/// The close frame the other end (usually the relay) sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    /// WebSocket close code (1000 normal, 1001 away, 1008 policy, 1009 too big …).
+    pub code: u16,
+    /// Its text.
+    pub reason: String,
+}
+
+impl CloseReason {
+    /// Whether the relay (not the peer) ended the tunnel: a limit or an idle timeout.
+    pub fn is_relay_limit(&self) -> bool {
+        matches!(self.code, 1001 | 1008 | 1009)
+    }
 }
 
 impl Tunnel {
@@ -79,7 +100,7 @@ impl Tunnel {
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
         let (ws, response) =
-            tokio_tungstenite::connect_async_with_config(http, Some(config), false).await?;
+            tokio_tungstenite::connect_async_with_config(http, Some(config), NO_DELAY).await?;
         let routing_id = response
             .headers()
             .get(ROUTING_ID_HEADER)
@@ -87,7 +108,11 @@ impl Tunnel {
             .and_then(parse_hex)
             .and_then(|v| <[u8; 3]>::try_from(v).ok())
             .map(RoutingId);
-        Ok(Self { ws, routing_id })
+        Ok(Self {
+            ws,
+            routing_id,
+            closed: None,
+        })
     }
 
     /// Sends one binary message.
@@ -107,11 +132,23 @@ impl Tunnel {
         loop {
             match self.ws.next().await {
                 Some(Ok(Message::Binary(data))) => return Ok(Some(data.to_vec())),
-                Some(Ok(Message::Close(_))) | None => return Ok(None),
+                Some(Ok(Message::Close(frame))) => {
+                    self.closed = frame.map(|f| CloseReason {
+                        code: u16::from(f.code),
+                        reason: f.reason.to_string(),
+                    });
+                    return Ok(None);
+                }
+                None => return Ok(None),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e.into()),
             }
         }
+    }
+
+    /// Why the other end closed, once [`Tunnel::recv`] returned `None` after a close frame.
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.closed.as_ref()
     }
 
     /// Closes the tunnel (best effort).
