@@ -8,7 +8,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 /// caBLE service UUIDs.
-pub const SERVICE_UUIDS: [u16; 2] = [0xFFF9, 0xFDE2];
+pub const SERVICE_UUIDS: [u16; 2] = [PHONE_SERVICE_UUID, 0xFDE2];
+/// The UUID phones advertise under (FIDO's 16-bit UUID).
+pub const PHONE_SERVICE_UUID: u16 = 0xFFF9;
 
 /// Air errors.
 #[derive(Debug, thiserror::Error)]
@@ -49,10 +51,19 @@ pub struct ServiceData {
     pub data: Vec<u8>,
 }
 
-/// The initiator's scanner seam (BLE later via btleplug).
+/// The initiator's scanner seam: the loopback air here, BLE through btleplug on real radios.
 pub trait BleScanner {
-    /// The next advert under a caBLE UUID.
+    /// The next advert under a caBLE UUID. Must be cancel-safe: the driver drops the future
+    /// whenever another event arrives first.
     fn next_advert(&mut self) -> impl Future<Output = Result<ServiceData, AirError>> + Send;
+}
+
+/// The phone's advertiser seam.
+pub trait BleAdvertiser {
+    /// Starts (or replaces) the advert: 20 bytes of service data under UUID 0xFFF9.
+    fn start(&mut self, payload: [u8; 20]) -> impl Future<Output = Result<(), AirError>> + Send;
+    /// Stops advertising (idempotent).
+    fn stop(&mut self);
 }
 
 /// Scans the loopback air: listens on the UDP address.
@@ -120,12 +131,12 @@ impl UdpAdvertiser {
         Self { target, stop: None }
     }
 
-    /// Starts (or replaces) the advert.
+    /// Starts (or replaces) the advert under `uuid` (phones use 0xFFF9; 0xFDE2 exists too).
     ///
     /// # Errors
     /// [`AirError::Io`].
-    pub async fn start(&mut self, uuid: u16, payload: [u8; 20]) -> Result<(), AirError> {
-        self.stop();
+    pub async fn start_with_uuid(&mut self, uuid: u16, payload: [u8; 20]) -> Result<(), AirError> {
+        self.halt();
         let socket = UdpSocket::bind((self.target.ip(), 0)).await?;
         let mut datagram = uuid.to_le_bytes().to_vec();
         datagram.extend_from_slice(&payload);
@@ -144,16 +155,25 @@ impl UdpAdvertiser {
         Ok(())
     }
 
-    /// Stops advertising.
-    pub fn stop(&mut self) {
+    fn halt(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(true);
         }
     }
 }
 
+impl BleAdvertiser for UdpAdvertiser {
+    async fn start(&mut self, payload: [u8; 20]) -> Result<(), AirError> {
+        self.start_with_uuid(PHONE_SERVICE_UUID, payload).await
+    }
+
+    fn stop(&mut self) {
+        self.halt();
+    }
+}
+
 impl Drop for UdpAdvertiser {
     fn drop(&mut self) {
-        self.stop();
+        self.halt();
     }
 }

@@ -4,6 +4,10 @@
 
 /// Loopback air (BLE stand-in).
 pub mod air;
+/// Async loops that run the sans-IO sessions over the tunnel and the air.
+pub mod driver;
+/// The virtual phone's authenticator (the `ctap` engine).
+pub mod phone;
 /// The tunnel relay server.
 pub mod relay;
 /// The tunnel client.

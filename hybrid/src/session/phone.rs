@@ -60,6 +60,9 @@ pub struct PhoneConfig {
     pub revision: Revision,
     /// Transport construction (legacy only to emulate old phones).
     pub construction: Construction,
+    /// FOR TESTS ONLY: derive a PSK that differs from the client's (one bit flipped), to show
+    /// that the client refuses the handshake. Never set in a real phone.
+    pub wrong_psk_for_testing_only: bool,
 }
 
 impl PhoneConfig {
@@ -74,6 +77,7 @@ impl PhoneConfig {
             linking: None,
             revision: Revision::One,
             construction: Construction::Current,
+            wrong_psk_for_testing_only: false,
         }
     }
 }
@@ -282,7 +286,14 @@ impl PhoneSession {
                     };
                     let plain = eid.to_bytes();
                     let advert = self.qr.secret.eid_key().encrypt_block(&plain);
-                    let psk = self.qr.secret.psk(&plain);
+                    let mut psk = self.qr.secret.psk(&plain);
+                    if self.config.wrong_psk_for_testing_only {
+                        let mut bytes = *psk.expose_secret();
+                        if let Some(first) = bytes.first_mut() {
+                            *first ^= 0x01;
+                        }
+                        psk = crate::keys::Psk::from_bytes(bytes);
+                    }
                     let e = self
                         .ephemeral
                         .take()

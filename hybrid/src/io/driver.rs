@@ -1,0 +1,352 @@
+//! Async drivers: one loop per role that feeds a sans-IO session ([`ClientSession`],
+//! [`PhoneSession`]) from real I/O — the WebSocket tunnel, the (loopback or BLE) air, the
+//! clock — and performs the actions it asks for. No protocol logic lives here: every decision
+//! is the session's, so what the drivers do is what the sans-IO tests and fuzzers checked.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use ctap::Clock;
+
+use super::air::{AirError, BleAdvertiser, BleScanner};
+use super::tunnel::{CloseReason, Tunnel, TunnelError};
+use crate::error::{Error, Phase};
+use crate::session::{
+    ClientAction, ClientInput, ClientSession, PhoneAction, PhoneInput, PhoneSession, StoredLink,
+};
+use crate::tunnel_url::TunnelRequest;
+
+/// Progress of a client ceremony, in the order a user sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientStep {
+    /// Show this `FIDO:/…` text as a QR code (QR sessions only).
+    QrShown(String),
+    /// Waiting for the linked phone to answer the relay's contact (linked sessions only).
+    ContactingPhone,
+    /// A phone's advert decrypted under this session's key: the phone is nearby.
+    AdvertMatched,
+    /// The WebSocket to the tunnel relay is open.
+    TunnelOpen,
+    /// The Noise handshake completed: the channel is encrypted and authenticated.
+    HandshakeDone,
+    /// The phone answered the CTAP request.
+    PhoneAnswered,
+}
+
+/// What a finished client ceremony produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOutcome {
+    /// The phone's CTAP reply: status byte, then CBOR.
+    pub response: Vec<u8>,
+    /// Linking info the phone sent and the session verified ("remember this phone").
+    pub links: Vec<StoredLink>,
+    /// The phone's authenticatorGetInfo (from the post-handshake message).
+    pub get_info: Option<Vec<u8>>,
+}
+
+/// Why a driven ceremony failed, by the component that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriveError {
+    /// The protocol session failed (timeout, handshake, framing, cancelled …).
+    #[error(transparent)]
+    Session(#[from] Error),
+    /// The tunnel relay could not be reached, refused, or broke.
+    #[error(transparent)]
+    Tunnel(#[from] TunnelError),
+    /// Scanning or advertising failed.
+    #[error(transparent)]
+    Air(#[from] AirError),
+    /// The relay ended the tunnel because of one of its limits (size, count, idle time).
+    #[error("the tunnel relay ended the connection: {} (close code {})", .0.reason, .0.code)]
+    RelayLimit(CloseReason),
+    /// The tunnel closed before the ceremony finished (the peer or the relay hung up).
+    #[error("the tunnel closed before the ceremony finished (while waiting for {phase:?})")]
+    TunnelClosed {
+        /// What the session was waiting for when it closed.
+        phase: Option<Phase>,
+    },
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<Tunnel, TunnelError>> + Send>>;
+
+fn connect(request: TunnelRequest) -> Connecting {
+    Box::pin(async move { Tunnel::connect(&request).await })
+}
+
+/// Sleeps until `deadline` (forever without one).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Awaits the pending connection, or never.
+async fn connecting(slot: &mut Option<Connecting>) -> Result<Tunnel, TunnelError> {
+    match slot.as_mut() {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Receives from the open tunnel, or never.
+async fn receive(slot: &mut Option<Tunnel>) -> Result<Option<Vec<u8>>, TunnelError> {
+    match slot.as_mut() {
+        Some(tunnel) => tunnel.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn send(slot: &mut Option<Tunnel>, data: Vec<u8>) -> Result<(), DriveError> {
+    match slot.as_mut() {
+        Some(tunnel) => Ok(tunnel.send(data).await?),
+        // The session only sends after `TunnelUp`; reaching this is a session bug, and failing
+        // the ceremony is the safe answer.
+        None => Err(DriveError::TunnelClosed { phase: None }),
+    }
+}
+
+/// One event for the client loop (owned, so the borrow of the I/O ends before `handle`).
+enum ClientEvent {
+    Advert(Vec<u8>),
+    Connected(Result<Box<Tunnel>, TunnelError>),
+    Data(Result<Option<Vec<u8>>, TunnelError>),
+    Tick,
+    Cancel,
+}
+
+/// Runs a client (desktop) ceremony to the end: sends `request` (`cmd || CBOR`) to the phone
+/// and returns its reply. `on_step` hears each step as it happens; `cancel` resolving ends
+/// the ceremony (the phone is told to shut down when the channel is already up).
+///
+/// # Errors
+/// [`DriveError`]: the session's own error (with the phase that timed out), or the tunnel's
+/// or scanner's.
+pub async fn run_client<S: BleScanner, C: Clock>(
+    mut session: ClientSession,
+    request: &[u8],
+    scanner: &mut S,
+    clock: &C,
+    on_step: &mut (dyn FnMut(ClientStep) + Send),
+    cancel: impl Future<Output = ()>,
+) -> Result<ClientOutcome, DriveError> {
+    let mut cancel = std::pin::pin!(cancel);
+    let mut tunnel: Option<Tunnel> = None;
+    let mut pending_connect: Option<Connecting> = None;
+    let mut scanning = false;
+    let mut response = None;
+    let mut links = Vec::new();
+    let mut phase = session.phase();
+    session.handle(clock.now(), ClientInput::CtapRequest(request))?;
+    loop {
+        while let Some(action) = session.poll_action() {
+            match action {
+                ClientAction::ShowQr(url) => on_step(ClientStep::QrShown(url)),
+                ClientAction::StartScan => scanning = true,
+                ClientAction::StopScan => {
+                    if scanning && session.error().is_none() {
+                        on_step(ClientStep::AdvertMatched);
+                    }
+                    scanning = false;
+                }
+                ClientAction::Connect(request) => {
+                    if phase == Some(Phase::Advert) && !scanning {
+                        // A linked session connects before it scans.
+                        on_step(ClientStep::ContactingPhone);
+                    }
+                    pending_connect = Some(connect(request));
+                }
+                ClientAction::Send(data) => send(&mut tunnel, data).await?,
+                ClientAction::CtapResponse(reply) => {
+                    on_step(ClientStep::PhoneAnswered);
+                    response = Some(reply);
+                }
+                ClientAction::Linked(link) => links.push(*link),
+                ClientAction::CloseTunnel => {
+                    if let Some(open) = tunnel.as_mut() {
+                        open.close().await;
+                    }
+                    tunnel = None;
+                }
+                ClientAction::Finished => {
+                    if let Some(open) = tunnel.as_mut() {
+                        open.close().await;
+                    }
+                    return match response {
+                        Some(response) => Ok(ClientOutcome {
+                            response,
+                            links,
+                            get_info: session.get_info().map(<[u8]>::to_vec),
+                        }),
+                        None => Err(DriveError::TunnelClosed { phase }),
+                    };
+                }
+            }
+        }
+        if let Some(error) = session.error() {
+            return Err(error.clone().into());
+        }
+        // Once the reply is in, the phone closing the tunnel is the normal end.
+        let event = tokio::select! {
+            advert = scanner.next_advert(), if scanning => ClientEvent::Advert(advert?.data),
+            result = connecting(&mut pending_connect), if pending_connect.is_some() => {
+                ClientEvent::Connected(result.map(Box::new))
+            }
+            data = receive(&mut tunnel), if tunnel.is_some() => ClientEvent::Data(data),
+            () = sleep_until(session.next_deadline()) => ClientEvent::Tick,
+            () = &mut cancel => ClientEvent::Cancel,
+        };
+        let now = clock.now();
+        let result = match event {
+            ClientEvent::Advert(data) => session.handle(now, ClientInput::Advert(&data)),
+            ClientEvent::Connected(result) => {
+                pending_connect = None;
+                tunnel = Some(*result?);
+                on_step(ClientStep::TunnelOpen);
+                session.handle(now, ClientInput::TunnelUp)
+            }
+            ClientEvent::Data(Ok(Some(data))) => {
+                session.handle(now, ClientInput::TunnelData(&data))
+            }
+            ClientEvent::Data(Ok(None)) => {
+                let reason = tunnel.as_ref().and_then(Tunnel::close_reason).cloned();
+                tunnel = None;
+                match reason {
+                    Some(reason) if reason.is_relay_limit() && response.is_none() => {
+                        return Err(DriveError::RelayLimit(reason));
+                    }
+                    _ => session.handle(now, ClientInput::TunnelDown),
+                }
+            }
+            ClientEvent::Data(Err(error)) => {
+                if response.is_some() {
+                    // The phone dropped the connection after answering: that is an ending.
+                    tunnel = None;
+                    session.handle(now, ClientInput::TunnelDown)
+                } else {
+                    return Err(error.into());
+                }
+            }
+            ClientEvent::Tick => session.handle(now, ClientInput::Tick),
+            ClientEvent::Cancel => session.handle(now, ClientInput::Cancel),
+        };
+        let before = phase;
+        phase = session.phase();
+        if before == Some(Phase::Handshake) && phase != Some(Phase::Handshake) && result.is_ok() {
+            on_step(ClientStep::HandshakeDone);
+        }
+        if let Err(error) = result {
+            // Flush what the session queued on failure (close, shutdown) before reporting.
+            while let Some(action) = session.poll_action() {
+                if let ClientAction::Send(data) = action {
+                    let _ = send(&mut tunnel, data).await;
+                }
+            }
+            if let Some(open) = tunnel.as_mut() {
+                open.close().await;
+            }
+            if matches!(
+                error,
+                Error::Session(crate::error::SessionProblem::TunnelClosed)
+            ) && response.is_none()
+            {
+                return Err(DriveError::TunnelClosed { phase: before });
+            }
+            return Err(error.into());
+        }
+    }
+}
+
+/// How the phone's authenticator answers one CTAP request.
+pub trait PhoneAuthenticator {
+    /// The reply (`status || CBOR`) to `request` (`cmd || CBOR`), or `None` to never answer
+    /// (a phone whose user walked away; for failure tests).
+    fn answer(&mut self, request: &[u8]) -> Option<Vec<u8>>;
+}
+
+enum PhoneEvent {
+    Connected(Result<Box<Tunnel>, TunnelError>),
+    Data(Result<Option<Vec<u8>>, TunnelError>),
+    Tick,
+    Cancel,
+}
+
+/// Runs the phone (authenticator) side of one ceremony: opens `/cable/new`, advertises,
+/// answers one CTAP request with `authenticator`, and ends when the client shuts down.
+///
+/// # Errors
+/// [`DriveError`].
+pub async fn run_phone<P: PhoneAuthenticator, A: BleAdvertiser, C: Clock>(
+    mut session: PhoneSession,
+    authenticator: &mut P,
+    advertiser: &mut A,
+    clock: &C,
+    cancel: impl Future<Output = ()>,
+) -> Result<(), DriveError> {
+    let mut cancel = std::pin::pin!(cancel);
+    let mut tunnel: Option<Tunnel> = None;
+    let mut pending_connect: Option<Connecting> = None;
+    loop {
+        while let Some(action) = session.poll_action() {
+            match action {
+                PhoneAction::Connect(request) => pending_connect = Some(connect(request)),
+                PhoneAction::StartAdvert(payload) => advertiser.start(payload).await?,
+                PhoneAction::StopAdvert => advertiser.stop(),
+                PhoneAction::Send(data) => send(&mut tunnel, data).await?,
+                PhoneAction::CtapRequest(request) => {
+                    if let Some(reply) = authenticator.answer(&request) {
+                        session.handle(clock.now(), PhoneInput::CtapResponse(&reply))?;
+                    }
+                }
+                PhoneAction::CloseTunnel => {
+                    if let Some(open) = tunnel.as_mut() {
+                        open.close().await;
+                    }
+                    tunnel = None;
+                }
+                PhoneAction::Finished => {
+                    advertiser.stop();
+                    if let Some(open) = tunnel.as_mut() {
+                        open.close().await;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        let event = tokio::select! {
+            result = connecting(&mut pending_connect), if pending_connect.is_some() => {
+                PhoneEvent::Connected(result.map(Box::new))
+            }
+            data = receive(&mut tunnel), if tunnel.is_some() => PhoneEvent::Data(data),
+            () = sleep_until(session.next_deadline()) => PhoneEvent::Tick,
+            () = &mut cancel => PhoneEvent::Cancel,
+        };
+        let now = clock.now();
+        let result = match event {
+            PhoneEvent::Connected(result) => {
+                pending_connect = None;
+                let open = *result?;
+                let routing_id = open.routing_id.ok_or(TunnelError::NoRoutingId)?;
+                tunnel = Some(open);
+                session.handle(now, PhoneInput::TunnelUp { routing_id })
+            }
+            PhoneEvent::Data(Ok(Some(data))) => session.handle(now, PhoneInput::TunnelData(&data)),
+            PhoneEvent::Data(Ok(None) | Err(_)) => {
+                tunnel = None;
+                session.handle(now, PhoneInput::TunnelDown)
+            }
+            PhoneEvent::Tick => session.handle(now, PhoneInput::Tick),
+            PhoneEvent::Cancel => session.handle(now, PhoneInput::Cancel),
+        };
+        if let Err(error) = result {
+            advertiser.stop();
+            if let Some(open) = tunnel.as_mut() {
+                open.close().await;
+            }
+            return Err(error.into());
+        }
+    }
+}
