@@ -40,6 +40,12 @@ enum Command {
     Passkeys(crate::profile::cli::PasskeysArgs),
     /// Run a self-hostable caBLE tunnel relay (plain WebSocket, loopback by default).
     Relay(crate::hybrid_cli::RelayArgs),
+    /// Use a passkey on your phone (FIDO hybrid transport): register or sign in.
+    Hybrid(crate::hybrid_cli::HybridArgs),
+    /// Play the phone's part of a hybrid ceremony (a virtual phone, for tests and demos).
+    Phone(crate::hybrid_cli::PhoneArgs),
+    /// Run a whole cross-device ceremony on loopback: relay, desktop and virtual phone.
+    Demo(crate::hybrid_cli::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +69,12 @@ enum AuthenticatorCommand {
         /// Never grants user verification.
         #[arg(long)]
         auto_approve_for_testing: bool,
+        /// Keep passkeys in this profile's vault (OS keychain). Without it the store is in
+        /// memory and forgotten when the process exits.
+        #[arg(long, env = "PASSBRIDGE_PROFILE", value_name = "NAME")]
+        profile: Option<String>,
+        #[command(flatten)]
+        profile_opts: crate::profile::cli::CommonOpts,
     },
 }
 
@@ -106,6 +118,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Profile(args)) => crate::profile::cli::run_profile(args),
         Some(Command::Passkeys(args)) => crate::profile::cli::run_passkeys(args),
         Some(Command::Relay(args)) => crate::hybrid_cli::run_relay(args),
+        Some(Command::Hybrid(args)) => crate::hybrid_cli::run_hybrid(args),
+        Some(Command::Phone(args)) => crate::hybrid_cli::run_phone_command(args),
+        Some(Command::Demo(args)) => crate::hybrid_cli::run_demo(args),
         None => default_action(),
     }
 }
@@ -120,6 +135,8 @@ fn run_authenticator(command: AuthenticatorCommand) -> ExitCode {
         reply_to,
         attestation,
         auto_approve_for_testing,
+        profile,
+        profile_opts,
     } = command;
     let attestation = match attestation {
         AttestationArg::None => ctap::Attestation::None,
@@ -131,19 +148,24 @@ fn run_authenticator(command: AuthenticatorCommand) -> ExitCode {
     } else {
         Box::new(TerminalPrompt::new())
     };
-    // An ephemeral store: credentials live as long as this process.
-    let store = ctap::MemoryStore::new();
     let stop = Arc::new(AtomicBool::new(false));
-    match udp::serve(
-        store,
-        UdpOptions {
-            listen,
-            reply_to,
-            attestation,
-        },
-        prompt.as_mut(),
-        &stop,
-    ) {
+    let options = UdpOptions {
+        listen,
+        reply_to,
+        attestation,
+    };
+    let served = if let Some(name) = profile {
+        let vault = match crate::profile::cli::open_vault(&profile_opts, &name) {
+            Ok(vault) => vault,
+            Err(code) => return code,
+        };
+        eprintln!("passkeys are stored in profile '{name}'");
+        udp::serve(vault, options, prompt.as_mut(), &stop)
+    } else {
+        eprintln!("no --profile: passkeys live in memory and are forgotten when this exits");
+        udp::serve(ctap::MemoryStore::new(), options, prompt.as_mut(), &stop)
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("passbridge: {error}");

@@ -191,6 +191,25 @@ impl CommonOpts {
     }
 }
 
+/// Opens a profile's vault for a long-running command (the authenticator, the virtual phone).
+/// On failure it prints the same plain-language error and hints as the profile commands and
+/// returns the exit code to end with.
+///
+/// # Errors
+/// The exit code after the message is printed.
+pub fn open_vault(opts: &CommonOpts, profile: &str) -> Result<super::Vault, ExitCode> {
+    let open = || -> Result<super::Vault, CliError> {
+        let manager = opts.manager()?;
+        let secret = opts.secret()?;
+        let vault = manager.open(profile, secret.as_ref())?;
+        for problem in vault.problems()? {
+            eprintln!("warning: {problem}; the other passkeys are unaffected");
+        }
+        Ok(vault)
+    };
+    open().map_err(|error| report(Err(error)))
+}
+
 /// Runs `passbridge profile …`.
 pub fn run_profile(args: ProfileArgs) -> ExitCode {
     report(profile_command(&args))
