@@ -12,6 +12,7 @@ pub mod policy;
 pub mod profile;
 pub mod system;
 pub mod telemetry;
+pub mod webauthn;
 
 #[cfg(feature = "desktop")]
 pub mod desktop;
