@@ -176,6 +176,12 @@ pub enum TunnelProblem {
     /// The client payload could not be encoded.
     #[error("client payload encoding failed")]
     Encoding,
+    /// A client payload or contact push message is malformed.
+    #[error("malformed client payload or contact message")]
+    BadClientPayload,
+    /// A contact names a link this phone does not have.
+    #[error("the contact names an unknown link")]
+    UnknownLink,
 }
 
 /// Session-level misuse or flow violations.

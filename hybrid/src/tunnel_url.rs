@@ -183,6 +183,93 @@ impl ClientPayload {
     pub fn header_value(&self) -> String {
         hex_upper(&self.to_cbor())
     }
+
+    /// Parses the CBOR (keys 1 bytes, 2 sixteen bytes, 3 text; unknown keys ignored).
+    ///
+    /// # Errors
+    /// [`TunnelProblem::BadClientPayload`] for anything else.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Self, TunnelProblem> {
+        let bad = TunnelProblem::BadClientPayload;
+        let Ok(Value::Map(entries)) = cbor::decode(bytes) else {
+            return Err(bad);
+        };
+        let link_id = match cbor::map_get_int(&entries, 1) {
+            Some(Value::Bytes(id)) if !id.is_empty() => id.clone(),
+            _ => return Err(bad),
+        };
+        let client_nonce = match cbor::map_get_int(&entries, 2) {
+            Some(Value::Bytes(nonce)) => <[u8; 16]>::try_from(nonce.as_slice()).map_err(|_| bad)?,
+            _ => return Err(bad),
+        };
+        let hint = match cbor::map_get_int(&entries, 3) {
+            Some(Value::Text(hint)) => RequestHint::from_wire(hint),
+            None => RequestHint::GetAssertion,
+            Some(_) => return Err(bad),
+        };
+        Ok(Self {
+            link_id,
+            client_nonce,
+            hint,
+        })
+    }
+
+    /// Parses the header value (hex, any case).
+    ///
+    /// # Errors
+    /// [`TunnelProblem::BadClientPayload`].
+    pub fn from_header_value(value: &str) -> Result<Self, TunnelProblem> {
+        let bytes = crate::util::hex_decode(value.trim()).ok_or(TunnelProblem::BadClientPayload)?;
+        Self::from_cbor(&bytes)
+    }
+}
+
+/// What a tunnel service tells a linked phone when a client contacts it (Google's service
+/// sends this through Firebase Cloud Messaging; Passbridge's relay sends it over the phone's
+/// `/cable/listen/…` WebSocket): where to connect, and the client's payload.
+/// Wire form: `CBOR{1: routing ID (3 bytes), 2: tunnel ID (16 bytes), 3: client payload CBOR}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactPush {
+    /// Routing ID of the relay instance holding the client.
+    pub routing_id: RoutingId,
+    /// The tunnel the relay opened for this contact.
+    pub tunnel_id: TunnelId,
+    /// The client's `X-caBLE-Client-Payload`.
+    pub payload: ClientPayload,
+}
+
+impl ContactPush {
+    /// Canonical CBOR bytes.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        let map = cbor::int_map([
+            (1, Some(Value::Bytes(self.routing_id.0.to_vec()))),
+            (2, Some(Value::Bytes(self.tunnel_id.0.to_vec()))),
+            (3, Some(Value::Bytes(self.payload.to_cbor()))),
+        ]);
+        cbor::encode(&map).unwrap_or_default()
+    }
+
+    /// Parses a push message.
+    ///
+    /// # Errors
+    /// [`TunnelProblem::BadClientPayload`] for any malformed field.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Self, TunnelProblem> {
+        let bad = TunnelProblem::BadClientPayload;
+        let Ok(Value::Map(entries)) = cbor::decode(bytes) else {
+            return Err(bad);
+        };
+        let field = |key| match cbor::map_get_int(&entries, key) {
+            Some(Value::Bytes(b)) => Ok(b.as_slice()),
+            _ => Err(bad),
+        };
+        let routing_id = RoutingId(<[u8; 3]>::try_from(field(1)?).map_err(|_| bad)?);
+        let tunnel_id = TunnelId(<[u8; 16]>::try_from(field(2)?).map_err(|_| bad)?);
+        let payload = ClientPayload::from_cbor(field(3)?)?;
+        Ok(Self {
+            routing_id,
+            tunnel_id,
+            payload,
+        })
+    }
 }
 
 /// Everything a WebSocket adapter needs to open one tunnel connection.

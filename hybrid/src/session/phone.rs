@@ -1,7 +1,10 @@
-//! The phone (authenticator, Noise responder) session for the QR-initiated flow.
+//! The phone (authenticator, Noise responder) session, for the QR-initiated flow and for a
+//! linked ("state-assisted") client that contacted the phone through the tunnel service.
 //!
 //! ```text
 //! new ─► Connect(/cable/new/…) ─TunnelUp{routing id}─► StartAdvert(20 bytes)
+//! new_linked ─► Connect(/cable/connect/…) ─TunnelUp─► StartAdvert (EID key from the link
+//!     secret and the client's nonce; Noise NKpsk0 with the phone's static key)
 //!     ─TunnelData(msg1)─► Send(msg2), StopAdvert, Send(post-handshake) [, Send(update)]
 //!     ─TunnelData(request)─► CtapRequest(cmd || CBOR) ─CtapResponse─► Send(reply)
 //!     ─TunnelData(shutdown) / TunnelDown─► CloseTunnel, Finished
@@ -19,6 +22,7 @@ use crate::frame::{LinkingInfo, Message, PostHandshake, Revision};
 use crate::keys::{LinkSecret, PrivateKey, RoutingId};
 use crate::noise::{Construction, Crypter, ResponderStart};
 use crate::qr::QrPayload;
+use crate::tunnel_url::ContactPush;
 use crate::tunnel_url::{DomainId, TunnelBase, TunnelRequest};
 
 /// What a phone offers for linking (state-assisted later sessions).
@@ -151,7 +155,7 @@ enum State {
 /// The phone's session state machine.
 pub struct PhoneSession {
     state: State,
-    qr: QrPayload,
+    origin: Origin,
     config: PhoneConfig,
     nonce: [u8; 10],
     ephemeral: Option<PrivateKey>,
@@ -162,6 +166,15 @@ impl core::fmt::Debug for PhoneSession {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PhoneSession").finish_non_exhaustive()
     }
+}
+
+/// What started the session: a scanned QR code, or a linked client's contact.
+enum Origin {
+    Qr(QrPayload),
+    Linked {
+        routing_id: RoutingId,
+        client_nonce: [u8; 16],
+    },
 }
 
 impl PhoneSession {
@@ -186,12 +199,63 @@ impl PhoneSession {
         actions.push_back(PhoneAction::Connect(TunnelRequest::plain(url)));
         Ok(Self {
             state: State::AwaitTunnel { deadline },
-            qr,
+            origin: Origin::Qr(qr),
             config,
             nonce,
             ephemeral: Some(PrivateKey::generate(rng)),
             actions,
         })
+    }
+
+    /// Starts a linked ("state-assisted") session from the tunnel service's contact push:
+    /// queues [`PhoneAction::Connect`] to `/cable/connect/{routing}/{tunnel}`. The config's
+    /// [`PhoneLinking`] must be the link the client names (its link ID).
+    ///
+    /// # Errors
+    /// [`TunnelProblem::UnknownLink`](crate::error::TunnelProblem::UnknownLink) when the config
+    /// has no linking or another link ID; [`Error::Tunnel`] for an unknown domain.
+    pub fn new_linked(
+        push: &ContactPush,
+        config: PhoneConfig,
+        rng: &mut impl CryptoRngCore,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        let known = config
+            .linking
+            .as_ref()
+            .is_some_and(|l| l.link_id == push.payload.link_id);
+        if !known {
+            return Err(crate::error::TunnelProblem::UnknownLink.into());
+        }
+        let url =
+            config
+                .tunnel_base
+                .connect_url(config.domain, &push.routing_id, &push.tunnel_id)?;
+        let mut nonce = [0u8; 10];
+        rng.fill_bytes(&mut nonce);
+        let deadline = config.timeouts.deadline(now, Phase::Tunnel);
+        let mut actions = VecDeque::new();
+        actions.push_back(PhoneAction::Connect(TunnelRequest::plain(url)));
+        Ok(Self {
+            state: State::AwaitTunnel { deadline },
+            origin: Origin::Linked {
+                routing_id: push.routing_id,
+                client_nonce: push.payload.client_nonce,
+            },
+            config,
+            nonce,
+            ephemeral: Some(PrivateKey::generate(rng)),
+            actions,
+        })
+    }
+
+    /// The routing ID the advert must carry when the tunnel response has none: a linked
+    /// session joins with `/cable/connect`, whose answer carries no routing-ID header.
+    pub fn known_routing_id(&self) -> Option<RoutingId> {
+        match &self.origin {
+            Origin::Linked { routing_id, .. } => Some(*routing_id),
+            Origin::Qr(_) => None,
+        }
     }
 
     /// The next queued action.
@@ -285,8 +349,23 @@ impl PhoneSession {
                         domain: self.config.domain,
                     };
                     let plain = eid.to_bytes();
-                    let advert = self.qr.secret.eid_key().encrypt_block(&plain);
-                    let mut psk = self.qr.secret.psk(&plain);
+                    let (advert, mut psk) = match &self.origin {
+                        Origin::Qr(qr) => (
+                            qr.secret.eid_key().encrypt_block(&plain),
+                            qr.secret.psk(&plain),
+                        ),
+                        Origin::Linked { client_nonce, .. } => {
+                            let link = self
+                                .config
+                                .linking
+                                .as_ref()
+                                .ok_or(crate::error::TunnelProblem::UnknownLink)?;
+                            (
+                                link.link_secret.eid_key(client_nonce).encrypt_block(&plain),
+                                link.link_secret.psk(&plain),
+                            )
+                        }
+                    };
                     if self.config.wrong_psk_for_testing_only {
                         let mut bytes = *psk.expose_secret();
                         if let Some(first) = bytes.first_mut() {
@@ -298,7 +377,17 @@ impl PhoneSession {
                         .ephemeral
                         .take()
                         .ok_or(SessionProblem::UnexpectedInput)?;
-                    let hs = ResponderStart::qr_with_ephemeral(&psk, &self.qr.identity_key, &e)?;
+                    let hs = match (&self.origin, &self.config.linking) {
+                        (Origin::Qr(qr), _) => {
+                            ResponderStart::qr_with_ephemeral(&psk, &qr.identity_key, &e)?
+                        }
+                        (Origin::Linked { .. }, Some(link)) => {
+                            ResponderStart::linked_with_ephemeral(&psk, &link.static_key, &e)?
+                        }
+                        (Origin::Linked { .. }, None) => {
+                            return Err(crate::error::TunnelProblem::UnknownLink.into());
+                        }
+                    };
                     self.actions.push_back(PhoneAction::StartAdvert(advert));
                     let deadline = self.config.timeouts.deadline(now, Phase::Handshake);
                     Ok(State::AwaitHandshake { hs, deadline })
@@ -415,19 +504,21 @@ impl PhoneSession {
         crypter: &mut Crypter,
         handshake_hash: &[u8; 32],
     ) -> Result<(), Error> {
-        let linking = match (&self.config.linking, self.qr.supports_linking) {
-            (Some(l), Some(true)) => Some((
+        // Linking info goes only to a QR client that says it can store it; a linked client
+        // already has it (and could not verify it: no QR identity key).
+        let qr = match &self.origin {
+            Origin::Qr(qr) => Some(qr),
+            Origin::Linked { .. } => None,
+        };
+        let linking = match (&self.config.linking, qr) {
+            (Some(l), Some(qr)) if qr.supports_linking == Some(true) => Some((
                 LinkingInfo {
                     contact_id: l.contact_id.clone(),
                     link_id: l.link_id.clone(),
                     link_secret: l.link_secret.clone(),
                     authenticator_public_key: l.static_key.public_key().clone(),
                     name: l.name.clone(),
-                    signature: LinkingInfo::sign(
-                        &l.static_key,
-                        &self.qr.identity_key,
-                        handshake_hash,
-                    ),
+                    signature: LinkingInfo::sign(&l.static_key, &qr.identity_key, handshake_hash),
                     google_tag: l.google_tag,
                 },
                 l.in_post_handshake || self.config.revision == Revision::Zero,
