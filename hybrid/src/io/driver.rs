@@ -329,7 +329,10 @@ pub async fn run_phone<P: PhoneAuthenticator, A: BleAdvertiser, C: Clock>(
             PhoneEvent::Connected(result) => {
                 pending_connect = None;
                 let open = *result?;
-                let routing_id = open.routing_id.ok_or(TunnelError::NoRoutingId)?;
+                let routing_id = open
+                    .routing_id
+                    .or_else(|| session.known_routing_id())
+                    .ok_or(TunnelError::NoRoutingId)?;
                 tunnel = Some(open);
                 session.handle(now, PhoneInput::TunnelUp { routing_id })
             }
@@ -348,5 +351,62 @@ pub async fn run_phone<P: PhoneAuthenticator, A: BleAdvertiser, C: Clock>(
             }
             return Err(error.into());
         }
+    }
+}
+
+/// A linked phone's line to its relay: `/cable/listen/{contact}` held open to hear contacts
+/// (Passbridge's relay; Google's service pushes through FCM instead).
+#[derive(Debug)]
+pub struct ContactListener {
+    tunnel: Tunnel,
+}
+
+impl ContactListener {
+    /// Starts listening for contacts to `contact_id` at `base` (a relay base URL).
+    ///
+    /// # Errors
+    /// [`TunnelError`] when the relay cannot be reached or refuses.
+    pub async fn connect(base: &str, contact_id: &[u8]) -> Result<Self, TunnelError> {
+        let url = format!(
+            "{}/cable/listen/{}",
+            base.trim_end_matches('/'),
+            crate::util::b64url(contact_id)
+        );
+        Ok(Self {
+            tunnel: Tunnel::connect(&TunnelRequest::plain(url)).await?,
+        })
+    }
+
+    /// Waits for the next contact.
+    ///
+    /// # Errors
+    /// [`DriveError::TunnelClosed`] if the relay hangs up; [`DriveError::Session`] for a
+    /// malformed push.
+    pub async fn next_contact(&mut self) -> Result<crate::tunnel_url::ContactPush, DriveError> {
+        match self.tunnel.recv().await? {
+            Some(push) => {
+                Ok(crate::tunnel_url::ContactPush::from_cbor(&push).map_err(Error::from)?)
+            }
+            None => Err(DriveError::TunnelClosed { phase: None }),
+        }
+    }
+
+    /// Unlinks: the relay answers later contacts to `contact_id` with 410 Gone.
+    ///
+    /// # Errors
+    /// [`TunnelError`].
+    pub async fn revoke(base: &str, contact_id: &[u8]) -> Result<(), TunnelError> {
+        let url = format!(
+            "{}/cable/listen/{}",
+            base.trim_end_matches('/'),
+            crate::util::b64url(contact_id)
+        );
+        let request = TunnelRequest {
+            url,
+            headers: vec![(super::relay::REVOKE_HEADER.to_owned(), "true".to_owned())],
+        };
+        let mut tunnel = Tunnel::connect(&request).await?;
+        tunnel.close().await;
+        Ok(())
     }
 }

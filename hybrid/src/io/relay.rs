@@ -6,7 +6,7 @@
 //! A second client on the same tunnel, a second phone for the same tunnel ID, a wrong routing
 //! ID, a missing `fido.cable` subprotocol and an oversized message are all refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -25,7 +25,17 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::{parse_hex, to_hex};
-use crate::tunnel_url::{ROUTING_ID_HEADER, WEBSOCKET_PROTOCOL};
+use crate::keys::{RoutingId, TunnelId};
+use crate::tunnel_url::{
+    CLIENT_PAYLOAD_HEADER, ClientPayload, ContactPush, ROUTING_ID_HEADER, SIGNAL_CONNECTION_HEADER,
+    WEBSOCKET_PROTOCOL,
+};
+
+/// Per-connection read chunk (see `handle_connection`).
+const READ_BUFFER: usize = 4 * 1024;
+
+/// Request header (Passbridge relay only) with which a linked phone unlinks its contact ID.
+pub const REVOKE_HEADER: &str = "X-Passbridge-Revoke";
 
 /// Relay limits and identity.
 #[derive(Debug, Clone)]
@@ -145,6 +155,10 @@ struct Shared {
     config: RelayConfig,
     metrics: Arc<Metrics>,
     tunnels: Mutex<HashMap<[u8; 16], Slot>>,
+    /// Linked phones listening for contacts, by contact ID (as it appears in the path).
+    listeners: Mutex<HashMap<String, mpsc::Sender<Vec<u8>>>>,
+    /// Contact IDs whose phone unlinked: contacting them answers 410 Gone.
+    revoked: Mutex<HashSet<String>>,
 }
 
 /// A bound relay. [`Relay::run`] serves until the future is dropped.
@@ -160,8 +174,14 @@ impl core::fmt::Debug for Relay {
 }
 
 enum Route {
-    /// A phone opened a tunnel; the client's socket will arrive on the receiver.
-    New([u8; 16], oneshot::Receiver<Ws>),
+    /// A phone opened a tunnel (QR flow), or a client contacted a linked phone (`signal`:
+    /// send the client `[0x00]` when the phone joins); the joining socket arrives on the
+    /// receiver.
+    New([u8; 16], oneshot::Receiver<Ws>, bool),
+    /// A linked phone listening for contacts.
+    Listen(String, mpsc::Receiver<Vec<u8>>),
+    /// A linked phone unlinked itself; the socket is closed at once.
+    Revoked,
     /// A client joined; its socket goes to the phone's side through this sender, taken from
     /// the slot at once so a second client is refused even before the first one's 101.
     Connect(oneshot::Sender<Ws>),
@@ -182,6 +202,8 @@ impl Relay {
                 config,
                 metrics: Arc::new(Metrics::default()),
                 tunnels: Mutex::new(HashMap::new()),
+                listeners: Mutex::new(HashMap::new()),
+                revoked: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -232,9 +254,15 @@ async fn handle_connection(shared: Arc<Shared>, stream: TcpStream) {
         return;
     }
     let max = shared.config.max_message_size;
+    // Tunnels carry a few small messages, and most of a relay's tunnels sit idle waiting for
+    // their client: tungstenite's default 128 KiB read buffer per connection dominated the
+    // relay's memory (133 KiB per idle tunnel, docs/benchmarks.md); reads are chunked, so a
+    // small buffer still takes messages up to the size limit.
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(max))
-        .max_frame_size(Some(max));
+        .max_frame_size(Some(max))
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0);
     let mut route: Option<Route> = None;
     // tungstenite's handshake callback fixes the (large) error type; boxing is not an option.
     #[allow(
@@ -249,14 +277,19 @@ async fn handle_connection(shared: Arc<Shared>, stream: TcpStream) {
         Ok(Ok(ws)) => ws,
         _ => {
             // A refused (or broken) handshake that got through `decide` must free its slot.
-            if let Some(Route::New(id, _)) = route {
+            if let Some(Route::New(id, _, _)) = route {
                 release(&shared, &id);
             }
             return;
         }
     };
     match route {
-        Some(Route::New(id, join)) => run_phone_side(&shared, id, join, ws).await,
+        Some(Route::New(id, join, signal)) => run_phone_side(&shared, id, join, signal, ws).await,
+        Some(Route::Listen(contact, pushes)) => run_listener(&shared, contact, pushes, ws).await,
+        Some(Route::Revoked) => {
+            let mut ws = ws;
+            let _ = ws.close(None).await;
+        }
         Some(Route::Connect(join)) => {
             if let Err(mut ws) = join.send(ws) {
                 // The phone left between the client's request and now.
@@ -343,7 +376,7 @@ fn decide(
             tunnels.insert(id, Slot { join: Some(join) });
             shared.metrics.tunnels_open.fetch_add(1, Ordering::Relaxed);
             response.headers_mut().insert(ROUTING_ID_HEADER, value);
-            *route = Some(Route::New(id, joined));
+            *route = Some(Route::New(id, joined, false));
         }
         ["cable", "connect", rid, tid] => {
             let ours = parse_hex(rid).is_some_and(|r| r.as_slice() == shared.config.routing_id);
@@ -371,12 +404,15 @@ fn decide(
                 None => return Err(refuse(shared, StatusCode::NOT_FOUND, "unknown tunnel")),
             }
         }
-        ["cable", "contact", _] => {
-            return Err(refuse(
-                shared,
-                StatusCode::NOT_IMPLEMENTED,
-                "contact not supported yet",
-            ));
+        ["cable", "contact", contact] => {
+            let contact = (*contact).to_owned();
+            drop(tunnels);
+            return contact_phone(shared, request, response, route, contact);
+        }
+        ["cable", "listen", contact] => {
+            let contact = (*contact).to_owned();
+            drop(tunnels);
+            return listen(shared, request, response, route, contact);
         }
         _ => return Err(refuse(shared, StatusCode::NOT_FOUND, "not found")),
     }
@@ -387,6 +423,176 @@ fn decide(
     Ok(response)
 }
 
+fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `/cable/contact/{contact}` (client of a linked phone): opens a tunnel, pushes its
+/// coordinates and the client's payload to the phone's listener, and keeps the client
+/// waiting for the phone like a QR-flow phone waits for its client.
+#[allow(
+    clippy::result_large_err,
+    reason = "signature dictated by tungstenite's Callback"
+)]
+fn contact_phone(
+    shared: &Shared,
+    request: &Request,
+    mut response: Response,
+    route: &mut Option<Route>,
+    contact: String,
+) -> Result<Response, ErrorResponse> {
+    if shared.revoked.lock().is_ok_and(|r| r.contains(&contact)) {
+        return Err(refuse(
+            shared,
+            StatusCode::GONE,
+            "this phone unlinked itself",
+        ));
+    }
+    let Some(payload) = header(request, CLIENT_PAYLOAD_HEADER)
+        .and_then(|v| ClientPayload::from_header_value(v).ok())
+    else {
+        return Err(refuse(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "missing or bad client payload",
+        ));
+    };
+    let Some(listener) = shared
+        .listeners
+        .lock()
+        .ok()
+        .and_then(|l| l.get(&contact).cloned())
+    else {
+        return Err(refuse(
+            shared,
+            StatusCode::NOT_FOUND,
+            "the phone is not listening on this relay",
+        ));
+    };
+    let mut tunnels = shared
+        .tunnels
+        .lock()
+        .map_err(|_| refuse(shared, StatusCode::INTERNAL_SERVER_ERROR, "relay error"))?;
+    if tunnels.len() >= shared.config.max_tunnels {
+        return Err(refuse(
+            shared,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many tunnels",
+        ));
+    }
+    let mut id = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+    let push = ContactPush {
+        routing_id: RoutingId(shared.config.routing_id),
+        tunnel_id: TunnelId(id),
+        payload,
+    };
+    if listener.try_send(push.to_cbor()).is_err() {
+        return Err(refuse(
+            shared,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the phone is not reachable",
+        ));
+    }
+    let (join, joined) = oneshot::channel();
+    tunnels.insert(id, Slot { join: Some(join) });
+    shared.metrics.tunnels_open.fetch_add(1, Ordering::Relaxed);
+    let signal =
+        header(request, SIGNAL_CONNECTION_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if signal {
+        response
+            .headers_mut()
+            .insert(SIGNAL_CONNECTION_HEADER, HeaderValue::from_static("true"));
+    }
+    response.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(WEBSOCKET_PROTOCOL),
+    );
+    *route = Some(Route::New(id, joined, signal));
+    Ok(response)
+}
+
+/// Passbridge's stand-in for the cloud push channel: a linked phone holds
+/// `/cable/listen/{contact}` open to hear about contacts. With `X-Passbridge-Revoke: true` it
+/// unlinks instead: later contacts get 410 Gone, which tells clients to delete the link.
+#[allow(
+    clippy::result_large_err,
+    reason = "signature dictated by tungstenite's Callback"
+)]
+fn listen(
+    shared: &Shared,
+    request: &Request,
+    mut response: Response,
+    route: &mut Option<Route>,
+    contact: String,
+) -> Result<Response, ErrorResponse> {
+    let (Ok(mut listeners), Ok(mut revoked)) = (shared.listeners.lock(), shared.revoked.lock())
+    else {
+        return Err(refuse(
+            shared,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "relay error",
+        ));
+    };
+    if header(request, REVOKE_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        listeners.remove(&contact);
+        revoked.insert(contact);
+        *route = Some(Route::Revoked);
+    } else {
+        if listeners.len() >= shared.config.max_tunnels && !listeners.contains_key(&contact) {
+            return Err(refuse(
+                shared,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many listeners",
+            ));
+        }
+        let (tx, rx) = mpsc::channel(8);
+        // A newer listener for the same contact replaces the old one (the phone reconnected).
+        listeners.insert(contact.clone(), tx);
+        revoked.remove(&contact);
+        *route = Some(Route::Listen(contact, rx));
+    }
+    response.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(WEBSOCKET_PROTOCOL),
+    );
+    Ok(response)
+}
+
+/// Forwards contact pushes to a listening phone until it leaves.
+async fn run_listener(
+    shared: &Shared,
+    contact: String,
+    mut pushes: mpsc::Receiver<Vec<u8>>,
+    mut ws: Ws,
+) {
+    loop {
+        tokio::select! {
+            push = pushes.recv() => match push {
+                Some(push) => {
+                    if ws.send(Message::Binary(push.into())).await.is_err() {
+                        break;
+                    }
+                }
+                // Replaced by a newer listener, or revoked.
+                None => break,
+            },
+            message = ws.next() => match message {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                _ => break,
+            },
+        }
+    }
+    // Closing our receiver marks our sender closed; a newer listener's sender stays open.
+    pushes.close();
+    if let Ok(mut listeners) = shared.listeners.lock()
+        && listeners.get(&contact).is_some_and(mpsc::Sender::is_closed)
+    {
+        listeners.remove(&contact);
+    }
+    let _ = ws.close(None).await;
+}
+
 fn release(shared: &Shared, id: &[u8; 16]) {
     if let Ok(mut t) = shared.tunnels.lock()
         && t.remove(id).is_some()
@@ -395,7 +601,13 @@ fn release(shared: &Shared, id: &[u8; 16]) {
     }
 }
 
-async fn run_phone_side(shared: &Shared, id: [u8; 16], rx: oneshot::Receiver<Ws>, mut phone: Ws) {
+async fn run_phone_side(
+    shared: &Shared,
+    id: [u8; 16],
+    rx: oneshot::Receiver<Ws>,
+    signal: bool,
+    mut phone: Ws,
+) {
     // Wait for the client. A phone has nothing to say before the client's first handshake
     // message, but whatever it sends meanwhile is kept (within the per-peer message limit)
     // and delivered first, so the relay never reorders or drops a frame.
@@ -419,6 +631,15 @@ async fn run_phone_side(shared: &Shared, id: [u8; 16], rx: oneshot::Receiver<Ws>
             .metrics
             .tunnels_joined_total
             .fetch_add(1, Ordering::Relaxed);
+        if signal
+            && phone
+                .send(Message::Binary(vec![0x00].into()))
+                .await
+                .is_err()
+        {
+            release(shared, &id);
+            return;
+        }
         let queued = u64::try_from(early.len()).unwrap_or(u64::MAX);
         for message in early {
             if client.send(message).await.is_err() {
