@@ -13,16 +13,22 @@ use std::time::{Duration, Instant};
 
 use ctap::Clock as _;
 use hybrid::error::{Error as HybridError, Phase};
-use hybrid::io::air::{UdpAdvertiser, UdpScanner, parse_air};
-use hybrid::io::driver::{ClientOutcome, ClientStep, DriveError, run_client, run_phone};
+use hybrid::io::air::{AirError, UdpAdvertiser, UdpScanner, parse_air};
+use hybrid::io::driver::{
+    ClientOutcome, ClientStep, ContactListener, DriveError, run_client, run_phone,
+};
 use hybrid::io::phone::{Behaviour, CtapPhone};
 use hybrid::io::relay::{Relay, RelayConfig};
 use hybrid::io::tunnel::TunnelError;
 use hybrid::qr::{QrPayload, RequestHint};
-use hybrid::session::{ClientConfig, ClientSession, PhoneConfig, PhoneSession, Timeouts};
+use hybrid::session::{
+    ClientConfig, ClientSession, PhoneConfig, PhoneLinking, PhoneSession, StoredLink, Timeouts,
+};
 use hybrid::tunnel_url::TunnelBase;
 use serde::Serialize;
 
+use crate::linked;
+use crate::profile::Vault;
 use crate::system::{SystemClock, SystemRng};
 use crate::webauthn::{self, ClientData, Registration, VerifyError};
 
@@ -133,6 +139,20 @@ pub struct ClientOpts {
     /// Print the result as JSON on stdout (steps still go to stderr).
     #[arg(long)]
     json: bool,
+    /// Profile to remember a linked phone in (a phone that offers linking is stored there,
+    /// so the next sign-in needs no QR code), and whose linked phones `--phone` picks from.
+    #[arg(long, env = "PASSBRIDGE_PROFILE", value_name = "NAME")]
+    profile: Option<String>,
+    #[command(flatten)]
+    profile_opts: crate::profile::cli::CommonOpts,
+}
+
+/// How a client ceremony finds the phone.
+enum Start {
+    /// Show a QR code.
+    Qr,
+    /// Contact a linked phone through the relay: no QR code.
+    Linked(Box<StoredLink>),
 }
 
 /// `passbridge hybrid …`.
@@ -168,8 +188,32 @@ enum HybridCommand {
         /// fails.
         #[arg(long, value_name = "FILE")]
         credential: Vec<PathBuf>,
+        /// Use this linked phone (see `hybrid phones list`) instead of a QR code.
+        #[arg(long, value_name = "NAME", requires = "profile")]
+        phone: Option<String>,
         #[command(flatten)]
         opts: ClientOpts,
+    },
+    /// List the phones linked to a profile (no secrets are shown).
+    Phones {
+        /// Profile whose linked phones to list.
+        #[arg(long, env = "PASSBRIDGE_PROFILE", value_name = "NAME")]
+        profile: String,
+        #[command(flatten)]
+        profile_opts: crate::profile::cli::CommonOpts,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a linked phone.
+    Unlink {
+        /// Profile the phone is linked to.
+        #[arg(long, env = "PASSBRIDGE_PROFILE", value_name = "NAME")]
+        profile: String,
+        #[command(flatten)]
+        profile_opts: crate::profile::cli::CommonOpts,
+        /// The phone's name.
+        phone: String,
     },
 }
 
@@ -303,22 +347,23 @@ fn explain(error: &DriveError, opts: &ClientOpts) -> String {
 /// reply; Ctrl-C cancels.
 async fn client_ceremony(
     opts: &ClientOpts,
+    start: Start,
     hint: RequestHint,
     request: &[u8],
     steps: &mut Steps,
-) -> Result<ClientOutcome, String> {
+) -> Result<ClientOutcome, DriveError> {
     if opts.air.is_none() {
-        return Err(
-            "scanning Bluetooth is not built into this version yet: pass --air \
-             udp://127.0.0.1:PORT to use the loopback air (virtual phone)"
+        return Err(DriveError::Air(AirError::BadAddress(
+            "(none: scanning Bluetooth is not built into this version yet; pass --air \
+             udp://127.0.0.1:PORT to use the loopback air)"
                 .to_owned(),
-        );
+        )));
     }
     let mut on_step = |step: ClientStep| steps.on_step(step);
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    client_round(opts, hint, request, &mut on_step, cancel).await
+    client_round(opts, start, hint, request, &mut on_step, cancel).await
 }
 
 #[derive(Serialize)]
@@ -403,30 +448,136 @@ fn status_meaning(status: ctap::StatusCode) -> &'static str {
     }
 }
 
+/// Opens the profile named in `opts`, if any, printing the usual errors on failure.
+fn client_vault(opts: &ClientOpts) -> Result<Option<Vault>, ExitCode> {
+    opts.profile
+        .as_deref()
+        .map(|name| crate::profile::cli::open_vault(&opts.profile_opts, name))
+        .transpose()
+}
+
 /// Runs `passbridge hybrid …`.
 pub fn run_hybrid(args: HybridArgs) -> ExitCode {
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let result = runtime.block_on(async move {
-        match args.command {
-            HybridCommand::Register {
-                rp_id,
-                user,
-                save,
-                opts,
-            } => register(&rp_id, &user, save.as_deref(), &opts).await,
-            HybridCommand::SignIn {
-                rp_id,
-                credential,
-                opts,
-            } => sign_in(&rp_id, &credential, &opts).await,
+    let result = match args.command {
+        HybridCommand::Phones {
+            profile,
+            profile_opts,
+            json,
+        } => return list_phones(&profile, &profile_opts, json),
+        HybridCommand::Unlink {
+            profile,
+            profile_opts,
+            phone,
+        } => return unlink_phone(&profile, &profile_opts, &phone),
+        HybridCommand::Register {
+            rp_id,
+            user,
+            save,
+            opts,
+        } => {
+            let vault = match client_vault(&opts) {
+                Ok(vault) => vault,
+                Err(code) => return code,
+            };
+            let runtime = match runtime() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            runtime.block_on(register(
+                &rp_id,
+                &user,
+                save.as_deref(),
+                &opts,
+                vault.as_ref(),
+            ))
         }
-    });
+        HybridCommand::SignIn {
+            rp_id,
+            credential,
+            phone,
+            opts,
+        } => {
+            let vault = match client_vault(&opts) {
+                Ok(vault) => vault,
+                Err(code) => return code,
+            };
+            let runtime = match runtime() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            runtime.block_on(sign_in(
+                &rp_id,
+                &credential,
+                phone.as_deref(),
+                &opts,
+                vault.as_ref(),
+            ))
+        }
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
+    }
+}
+
+fn list_phones(profile: &str, opts: &crate::profile::cli::CommonOpts, json: bool) -> ExitCode {
+    let vault = match crate::profile::cli::open_vault(opts, profile) {
+        Ok(vault) => vault,
+        Err(code) => return code,
+    };
+    let phones = match linked::list(&vault) {
+        Ok(phones) => phones,
+        Err(error) => return fail(&error.to_string()),
+    };
+    if json {
+        return match print_json(&phones) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => fail(&message),
+        };
+    }
+    if phones.is_empty() {
+        println!(
+            "No phones are linked to profile '{profile}'. Sign in once with a QR code and \
+             --profile '{profile}' to link one."
+        );
+    }
+    for phone in &phones {
+        println!("{}", phone.name);
+    }
+    ExitCode::SUCCESS
+}
+
+fn unlink_phone(profile: &str, opts: &crate::profile::cli::CommonOpts, phone: &str) -> ExitCode {
+    let vault = match crate::profile::cli::open_vault(opts, profile) {
+        Ok(vault) => vault,
+        Err(code) => return code,
+    };
+    match linked::forget(&vault, phone) {
+        Ok(true) => {
+            println!("Unlinked phone '{phone}' from profile '{profile}'.");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => fail(&format!(
+            "no phone named '{phone}' is linked to profile '{profile}'"
+        )),
+        Err(error) => fail(&error.to_string()),
+    }
+}
+
+/// Stores the links a ceremony produced, and says so.
+fn remember_links(outcome: &ClientOutcome, opts: &ClientOpts, vault: Option<&Vault>) {
+    let (Some(vault), Some(profile)) = (vault, opts.profile.as_deref()) else {
+        return;
+    };
+    for link in &outcome.links {
+        match linked::remember(vault, link, SystemClock.unix_time()) {
+            Ok(()) => eprintln!(
+                "Remembered phone '{}' in profile '{profile}': next time sign in with \
+                 --phone '{}' and no QR code.",
+                link.linking.name, link.linking.name
+            ),
+            Err(error) => eprintln!("warning: could not remember the phone: {error}"),
+        }
     }
 }
 
@@ -435,6 +586,7 @@ async fn register(
     user: &str,
     save: Option<&Path>,
     opts: &ClientOpts,
+    vault: Option<&Vault>,
 ) -> Result<(), String> {
     let mut steps = Steps::new("");
     let client_data = ClientData::new(
@@ -445,9 +597,18 @@ async fn register(
     let user_id = random_bytes::<16>();
     let request = webauthn::make_credential_request(&client_data.hash, rp_id, &user_id, user)
         .map_err(|e| e.to_string())?;
-    let outcome = client_ceremony(opts, RequestHint::MakeCredential, &request, &mut steps).await?;
+    let outcome = client_ceremony(
+        opts,
+        Start::Qr,
+        RequestHint::MakeCredential,
+        &request,
+        &mut steps,
+    )
+    .await
+    .map_err(|error| explain(&error, opts))?;
     let registration = webauthn::verify_registration(&outcome.response, rp_id, &client_data.hash)
         .map_err(|e| verify_failure(&e))?;
+    remember_links(&outcome, opts, vault);
     if let Some(path) = save {
         save_credential(path, &registration)?;
     }
@@ -479,8 +640,25 @@ async fn register(
     Ok(())
 }
 
-async fn sign_in(rp_id: &str, credentials: &[PathBuf], opts: &ClientOpts) -> Result<(), String> {
+async fn sign_in(
+    rp_id: &str,
+    credentials: &[PathBuf],
+    phone: Option<&str>,
+    opts: &ClientOpts,
+    vault: Option<&Vault>,
+) -> Result<(), String> {
     let known = load_credentials(credentials)?;
+    let start = match (phone, vault) {
+        (Some(name), Some(vault)) => match linked::find(vault, name).map_err(|e| e.to_string())? {
+            Some(link) => Start::Linked(Box::new(link)),
+            None => {
+                return Err(format!(
+                    "no phone named '{name}' is linked to this profile (see `hybrid phones`)"
+                ));
+            }
+        },
+        _ => Start::Qr,
+    };
     if known.is_empty() {
         return Err(
             "pass --credential FILE (saved by `hybrid register --save FILE`): without the \
@@ -501,7 +679,23 @@ async fn sign_in(rp_id: &str, credentials: &[PathBuf], opts: &ClientOpts) -> Res
         .collect();
     let request = webauthn::get_assertion_request(&client_data.hash, rp_id, &allow)
         .map_err(|e| e.to_string())?;
-    let outcome = client_ceremony(opts, RequestHint::GetAssertion, &request, &mut steps).await?;
+    let outcome =
+        match client_ceremony(opts, start, RequestHint::GetAssertion, &request, &mut steps).await {
+            Ok(outcome) => outcome,
+            Err(DriveError::Tunnel(TunnelError::Refused(410))) => {
+                // The relay says the phone unlinked itself: the link is dead for good.
+                if let (Some(name), Some(vault)) = (phone, vault) {
+                    let _ = linked::forget(vault, name);
+                }
+                return Err(format!(
+                    "the phone '{}' has unlinked itself (the relay answered 410 Gone), so it was \
+                     removed from this profile; sign in with a QR code to link it again",
+                    phone.unwrap_or_default()
+                ));
+            }
+            Err(error) => return Err(explain(&error, opts)),
+        };
+    remember_links(&outcome, opts, vault);
     let assertion = webauthn::verify_assertion(&outcome.response, rp_id, &client_data.hash, &known)
         .map_err(|e| verify_failure(&e))?;
     if opts.json {
@@ -526,18 +720,33 @@ async fn sign_in(rp_id: &str, credentials: &[PathBuf], opts: &ClientOpts) -> Res
 
 /// `passbridge phone`: the virtual phone.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("start").required(true).args(["qr", "listen", "unlink"])))]
 pub struct PhoneArgs {
     /// The `FIDO:/…` text of the QR code the desktop shows.
     #[arg(long, value_name = "FIDO:/…")]
-    qr: String,
+    qr: Option<String>,
+    /// Wait at the relay for a linked desktop to make contact (no QR code); needs --profile.
+    #[arg(long, requires = "profile")]
+    listen: bool,
+    /// Unlink this phone at the relay: desktops that contact it get 410 Gone and forget it.
+    #[arg(long, requires = "profile")]
+    unlink: bool,
+    /// The name desktops show for this phone when they link it.
+    #[arg(long, default_value = "Passbridge virtual phone")]
+    name: String,
     /// The tunnel relay to open the tunnel on, e.g. ws://127.0.0.1:8787.
     #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL")]
     relay: String,
     /// Where to "broadcast" the advert: the loopback air, udp://127.0.0.1:PORT.
-    #[arg(long, value_name = "udp://HOST:PORT")]
-    air: String,
-    /// Keep the phone's passkeys in this profile's vault (so a later sign-in finds them).
-    /// Without it they live in memory for this one ceremony.
+    #[arg(
+        long,
+        value_name = "udp://HOST:PORT",
+        required_unless_present = "unlink"
+    )]
+    air: Option<String>,
+    /// Keep the phone's passkeys and linking identity in this profile's vault (so a later
+    /// sign-in finds them, and desktops can link it). Without it they live in memory for this
+    /// one ceremony and the phone offers no linking.
     #[arg(long, env = "PASSBRIDGE_PHONE_PROFILE", value_name = "NAME")]
     profile: Option<String>,
     #[command(flatten)]
@@ -591,9 +800,31 @@ fn phone_engine_config() -> ctap::Config {
     }
 }
 
+/// How the virtual phone's ceremony begins.
+enum PhoneStart<'a> {
+    /// The desktop showed this QR code.
+    Qr(&'a str),
+    /// A linked desktop contacts the phone through the relay.
+    Listen,
+}
+
+fn relay_error(relay: &str, error: DriveError) -> String {
+    match error {
+        DriveError::Tunnel(TunnelError::Refused(status)) => {
+            format!("the relay {relay} refused the phone's connection (HTTP {status})")
+        }
+        DriveError::Tunnel(TunnelError::WebSocket(cause)) => {
+            format!("cannot reach the relay {relay}: {cause}")
+        }
+        other => format!("phone session failed: {other}"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn phone_ceremony<S, C, R>(
     phone: &mut CtapPhone<S, C, R>,
-    qr: &str,
+    start: PhoneStart<'_>,
+    linking: Option<PhoneLinking>,
     relay: &str,
     air: SocketAddr,
     timeout: Duration,
@@ -604,92 +835,115 @@ where
     C: ctap::Clock,
     R: ctap::platform::Rng,
 {
-    let payload =
-        QrPayload::from_url(qr).map_err(|e| format!("that is not a usable QR code: {e}"))?;
     let clock = SystemClock;
+    let mut rng = SystemRng::default();
     let mut config = phone_config(relay, phone.get_info(), timeout);
     config.wrong_psk_for_testing_only = wrong_psk_for_testing;
-    let session = PhoneSession::new(payload, config, &mut SystemRng::default(), clock.now())
-        .map_err(|e| e.to_string())?;
+    let contact_id = linking.as_ref().map(|l| l.contact_id.clone());
+    config.linking = linking;
+    let session = match start {
+        PhoneStart::Qr(qr) => {
+            let payload = QrPayload::from_url(qr)
+                .map_err(|e| format!("that is not a usable QR code: {e}"))?;
+            PhoneSession::new(payload, config, &mut rng, clock.now()).map_err(|e| e.to_string())?
+        }
+        PhoneStart::Listen => {
+            let contact_id = contact_id.unwrap_or_default();
+            let mut listener = ContactListener::connect(relay, &contact_id)
+                .await
+                .map_err(|e| relay_error(relay, e.into()))?;
+            eprintln!("phone: listening for linked desktops at {relay}");
+            let push = tokio::time::timeout(timeout, listener.next_contact())
+                .await
+                .map_err(|_| format!("no desktop made contact within {} s", timeout.as_secs()))?
+                .map_err(|e| relay_error(relay, e))?;
+            eprintln!("phone: a linked desktop made contact");
+            PhoneSession::new_linked(&push, config, &mut rng, clock.now())
+                .map_err(|e| format!("cannot answer that contact: {e}"))?
+        }
+    };
     let mut advertiser = UdpAdvertiser::new(air);
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     run_phone(session, phone, &mut advertiser, &clock, cancel)
         .await
-        .map_err(|e| match e {
-            DriveError::Tunnel(TunnelError::Refused(status)) => {
-                format!("the relay {relay} refused the phone's tunnel (HTTP {status})")
-            }
-            DriveError::Tunnel(TunnelError::WebSocket(cause)) => {
-                format!("cannot reach the relay {relay}: {cause}")
-            }
-            other => format!("phone session failed: {other}"),
-        })
+        .map_err(|e| relay_error(relay, e))
 }
 
-/// Runs `passbridge phone`.
-pub fn run_phone_command(args: PhoneArgs) -> ExitCode {
-    let air = match parse_air(&args.air) {
-        Ok(addr) => addr,
-        Err(error) => return fail(&error.to_string()),
-    };
+/// One virtual-phone ceremony with the ctap engine on `store`.
+fn phone_on_store<S: ctap::CredentialStore>(
+    runtime: &tokio::runtime::Runtime,
+    store: S,
+    linking: Option<PhoneLinking>,
+    args: &PhoneArgs,
+    air: SocketAddr,
+) -> Result<(), String> {
     let behaviour = match (args.answer_error, args.stall) {
         (Some(status), _) => Behaviour::Error(status),
         (None, true) => Behaviour::Stall,
         (None, false) => Behaviour::Answer,
     };
+    let engine = ctap::Authenticator::new(
+        store,
+        SystemClock,
+        SystemRng::default(),
+        phone_engine_config(),
+    )
+    .map_err(|error| format!("the phone's store failed: {error}"))?;
+    let mut phone = CtapPhone::new(engine, behaviour);
+    let start = match &args.qr {
+        Some(qr) => PhoneStart::Qr(qr),
+        None => PhoneStart::Listen,
+    };
+    runtime.block_on(phone_ceremony(
+        &mut phone,
+        start,
+        linking,
+        &args.relay,
+        air,
+        Duration::from_secs(args.timeout),
+        args.wrong_psk_for_testing,
+    ))
+}
+
+/// Runs `passbridge phone`.
+pub fn run_phone_command(args: PhoneArgs) -> ExitCode {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let timeout = Duration::from_secs(args.timeout);
-    let result = if let Some(name) = &args.profile {
-        let vault = match crate::profile::cli::open_vault(&args.profile_opts, name) {
-            Ok(vault) => vault,
+    let vault = match &args.profile {
+        Some(name) => match crate::profile::cli::open_vault(&args.profile_opts, name) {
+            Ok(vault) => Some(vault),
             Err(code) => return code,
+        },
+        None => None,
+    };
+    let linking = match &vault {
+        Some(vault) => match linked::phone_identity(vault, &args.name, &mut SystemRng::default()) {
+            Ok(linking) => Some(linking),
+            Err(error) => return fail(&format!("the phone's linking identity: {error}")),
+        },
+        None => None,
+    };
+    if args.unlink {
+        let contact_id = linking.map(|l| l.contact_id).unwrap_or_default();
+        return match runtime.block_on(ContactListener::revoke(&args.relay, &contact_id)) {
+            Ok(()) => {
+                println!("Unlinked: desktops that contact this phone will forget it.");
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&relay_error(&args.relay, error.into())),
         };
-        let engine = ctap::Authenticator::new(
-            vault,
-            SystemClock,
-            SystemRng::default(),
-            phone_engine_config(),
-        );
-        match engine {
-            Ok(engine) => {
-                let mut phone = CtapPhone::new(engine, behaviour);
-                runtime.block_on(phone_ceremony(
-                    &mut phone,
-                    &args.qr,
-                    &args.relay,
-                    air,
-                    timeout,
-                    args.wrong_psk_for_testing,
-                ))
-            }
-            Err(error) => Err(format!("the phone's store failed: {error}")),
-        }
-    } else {
-        let engine = ctap::Authenticator::new(
-            ctap::MemoryStore::new(),
-            SystemClock,
-            SystemRng::default(),
-            phone_engine_config(),
-        );
-        match engine {
-            Ok(engine) => {
-                let mut phone = CtapPhone::new(engine, behaviour);
-                runtime.block_on(phone_ceremony(
-                    &mut phone,
-                    &args.qr,
-                    &args.relay,
-                    air,
-                    timeout,
-                    args.wrong_psk_for_testing,
-                ))
-            }
-            Err(error) => Err(format!("the phone's store failed: {error}")),
-        }
+    }
+    let air = match parse_air(args.air.as_deref().unwrap_or_default()) {
+        Ok(addr) => addr,
+        Err(error) => return fail(&error.to_string()),
+    };
+    let result = match vault {
+        Some(vault) => phone_on_store(&runtime, vault, linking, &args, air),
+        None => phone_on_store(&runtime, ctap::MemoryStore::new(), None, &args, air),
     };
     match result {
         Ok(()) => {
@@ -751,6 +1005,8 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
         air: Some(format!("udp://{air_addr}")),
         timeout: 30,
         json: false,
+        profile: None,
+        profile_opts: crate::profile::cli::CommonOpts::default(),
     };
 
     println!("1. Registration: {} at {}", args.user, args.rp_id);
@@ -839,7 +1095,8 @@ async fn demo_round(
             Ok(qr) => {
                 phone_ceremony(
                     &mut phone,
-                    &qr,
+                    PhoneStart::Qr(&qr),
+                    None,
                     &relay_url,
                     air,
                     Duration::from_secs(30),
@@ -863,7 +1120,16 @@ async fn demo_round(
         }
         steps.on_step(step);
     };
-    let outcome = client_round(opts, hint, request, &mut on_step, std::future::pending()).await;
+    let outcome = client_round(
+        opts,
+        Start::Qr,
+        hint,
+        request,
+        &mut on_step,
+        std::future::pending(),
+    )
+    .await
+    .map_err(|error| explain(&error, opts));
     let (phone, phone_result) = phone_task
         .await
         .map_err(|e| format!("the virtual phone crashed: {e}"))?;
@@ -874,16 +1140,15 @@ async fn demo_round(
 
 async fn client_round(
     opts: &ClientOpts,
+    start: Start,
     hint: RequestHint,
     request: &[u8],
     on_step: &mut (dyn FnMut(ClientStep) + Send),
     cancel: impl Future<Output = ()>,
-) -> Result<ClientOutcome, String> {
+) -> Result<ClientOutcome, DriveError> {
     let air = opts.air.as_deref().unwrap_or_default();
-    let addr = parse_air(air).map_err(|e| e.to_string())?;
-    let mut scanner = UdpScanner::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on the air {air}: {e}"))?;
+    let addr = parse_air(air)?;
+    let mut scanner = UdpScanner::bind(addr).await?;
     let timeout = Duration::from_secs(opts.timeout);
     let config = ClientConfig {
         tunnel_base: opts
@@ -900,16 +1165,14 @@ async fn client_round(
         ..ClientConfig::default()
     };
     let clock = SystemClock;
-    let session = ClientSession::new_qr(
-        config,
-        hint,
-        clock.unix_time(),
-        &mut SystemRng::default(),
-        clock.now(),
-    );
-    run_client(session, request, &mut scanner, &clock, on_step, cancel)
-        .await
-        .map_err(|error| explain(&error, opts))
+    let mut rng = SystemRng::default();
+    let session = match start {
+        Start::Qr => ClientSession::new_qr(config, hint, clock.unix_time(), &mut rng, clock.now()),
+        Start::Linked(link) => {
+            ClientSession::new_linked(config, *link, hint, &mut rng, clock.now())?
+        }
+    };
+    run_client(session, request, &mut scanner, &clock, on_step, cancel).await
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod about;
 pub mod authenticator;
 pub mod cli;
 pub mod hybrid_cli;
+pub mod linked;
 pub mod policy;
 pub mod profile;
 pub mod system;

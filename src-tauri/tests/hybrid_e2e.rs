@@ -306,6 +306,19 @@ impl Env {
     }
 }
 
+/// A registration that is expected to fail, waiting at most `timeout` seconds for the phone.
+fn failing_register(timeout: &'static str) -> [&'static str; 7] {
+    [
+        "register",
+        "--rp-id",
+        "example.com",
+        "--user",
+        "a",
+        "--timeout",
+        timeout,
+    ]
+}
+
 fn metric(text: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -383,19 +396,8 @@ fn register_then_sign_in_through_relay_and_phone_processes() {
 #[test]
 fn a_wrong_psk_fails_the_handshake() {
     let Some(env) = Env::new(&[]) else { return };
-    let ((ok, _, stderr), _) = env.ceremony(
-        &[
-            "register",
-            "--rp-id",
-            "example.com",
-            "--user",
-            "a",
-            "--timeout",
-            "15",
-        ],
-        None,
-        &["--wrong-psk-for-testing"],
-    );
+    let ((ok, _, stderr), _) =
+        env.ceremony(&failing_register("15"), None, &["--wrong-psk-for-testing"]);
     assert!(!ok);
     assert!(
         stderr.contains("hung up during the secure handshake"),
@@ -407,19 +409,8 @@ fn a_wrong_psk_fails_the_handshake() {
 #[test]
 fn a_phone_error_is_reported_with_its_ctap_code() {
     let Some(env) = Env::new(&[]) else { return };
-    let ((ok, stdout, stderr), (phone_ok, _)) = env.ceremony(
-        &[
-            "register",
-            "--rp-id",
-            "example.com",
-            "--user",
-            "a",
-            "--timeout",
-            "15",
-        ],
-        None,
-        &["--answer-error", "0x27"],
-    );
+    let ((ok, stdout, stderr), (phone_ok, _)) =
+        env.ceremony(&failing_register("15"), None, &["--answer-error", "0x27"]);
     assert!(!ok);
     assert!(phone_ok, "the phone itself finished its session");
     assert!(
@@ -438,19 +429,7 @@ fn a_dead_relay_is_named() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("ws://{}", listener.local_addr().unwrap())
     };
-    let ((ok, _, stderr), _) = env.ceremony(
-        &[
-            "register",
-            "--rp-id",
-            "example.com",
-            "--user",
-            "a",
-            "--timeout",
-            "15",
-        ],
-        Some(&dead),
-        &[],
-    );
+    let ((ok, _, stderr), _) = env.ceremony(&failing_register("15"), Some(&dead), &[]);
     assert!(!ok);
     assert!(stderr.contains("cannot reach the tunnel relay"), "{stderr}");
     assert!(stderr.contains(&dead), "{stderr}");
@@ -460,19 +439,7 @@ fn a_dead_relay_is_named() {
 fn a_stalled_phone_times_out_with_a_clear_message() {
     let Some(env) = Env::new(&[]) else { return };
     let started = Instant::now();
-    let ((ok, _, stderr), _) = env.ceremony(
-        &[
-            "register",
-            "--rp-id",
-            "example.com",
-            "--user",
-            "a",
-            "--timeout",
-            "3",
-        ],
-        None,
-        &["--stall"],
-    );
+    let ((ok, _, stderr), _) = env.ceremony(&failing_register("3"), None, &["--stall"]);
     assert!(!ok);
     assert!(stderr.contains("did not answer within 3 s"), "{stderr}");
     assert!(stderr.contains("secure channel established"), "{stderr}");
@@ -485,19 +452,7 @@ fn an_oversized_frame_is_refused_by_the_relay() {
     let Some(env) = Env::new(&["--max-message-size", "64"]) else {
         return;
     };
-    let ((ok, _, stderr), _) = env.ceremony(
-        &[
-            "register",
-            "--rp-id",
-            "example.com",
-            "--user",
-            "a",
-            "--timeout",
-            "15",
-        ],
-        None,
-        &[],
-    );
+    let ((ok, _, stderr), _) = env.ceremony(&failing_register("15"), None, &[]);
     assert!(!ok);
     assert!(stderr.contains("ended the connection"), "{stderr}");
     assert!(stderr.contains("64-byte limit"), "{stderr}");
@@ -538,4 +493,162 @@ fn a_second_client_on_the_same_tunnel_is_refused() {
         ));
         drop((phone, first));
     });
+}
+
+/// Starts `passbridge phone --listen` and waits until it listens at the relay.
+fn listening_phone(env: &Env, air: &str) -> Proc {
+    let mut proc = Proc {
+        child: passbridge(env.path())
+            .args(["phone", "--listen", "--profile", "Phone", "--timeout", "20"])
+            .args(["--relay", &env.relay_url, "--air", air])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        name: "listening phone",
+    };
+    let err = proc.child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("listening for linked desktops") => return proc,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("the phone never listened at the relay");
+}
+
+fn linked_phones(env: &Env) -> serde_json::Value {
+    let listed = passbridge(env.path())
+        .args(["hybrid", "phones", "--profile", "Desk", "--json"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    json(&String::from_utf8_lossy(&listed.stdout))
+}
+
+#[test]
+fn a_linked_phone_signs_in_without_a_qr_code_until_it_unlinks() {
+    let Some(env) = Env::new(&[]) else { return };
+    let desk = passbridge(env.path())
+        .args(["profile", "create", "Desk"])
+        .output()
+        .unwrap();
+    assert!(desk.status.success(), "{desk:?}");
+
+    // A QR registration with --profile: the phone offers linking, the desktop keeps it.
+    let saved = env.saved();
+    let ((ok, stdout, stderr), (phone_ok, phone_err)) = env.ceremony(
+        &[
+            "register",
+            "--rp-id",
+            "example.com",
+            "--user",
+            "alice@example.com",
+            "--save",
+            saved.to_str().unwrap(),
+            "--profile",
+            "Desk",
+            "--timeout",
+            "20",
+        ],
+        None,
+        &[],
+    );
+    assert!(ok, "register failed: {stderr}");
+    assert!(phone_ok, "phone failed: {phone_err}");
+    assert!(
+        stderr.contains("Remembered phone 'Passbridge virtual phone'"),
+        "{stderr}"
+    );
+    let credential_id = json(&stdout)["credential_id"].clone();
+    let phones = linked_phones(&env);
+    assert_eq!(phones[0]["name"], "Passbridge virtual phone");
+    assert!(
+        phones.to_string().find("secret").is_none(),
+        "no secrets listed: {phones}"
+    );
+
+    // Sign-in through the link: no QR code, the phone is contacted through the relay.
+    let sign_in = |extra: &[&str]| {
+        let air = free_udp();
+        let phone = listening_phone(&env, &air);
+        let mut args = vec![
+            "sign-in",
+            "--rp-id",
+            "example.com",
+            "--credential",
+            saved.to_str().unwrap(),
+            "--profile",
+            "Desk",
+            "--phone",
+            "Passbridge virtual phone",
+            "--timeout",
+            "20",
+            "--relay",
+            &env.relay_url,
+            "--air",
+            &air,
+            "--json",
+        ];
+        args.extend(extra);
+        let client = Client::start(env.path(), &args);
+        let result = client.finish();
+        drop(phone);
+        result
+    };
+    let (ok, stdout, stderr) = sign_in(&[]);
+    assert!(ok, "linked sign-in failed: {stderr}");
+    assert!(!stderr.contains("FIDO:/"), "no QR code: {stderr}");
+    assert!(stderr.contains("contacting the linked phone"), "{stderr}");
+    let signed = json(&stdout);
+    assert_eq!(signed["credential_id"], credential_id);
+    assert!(signed["timings_ms"]["handshake_done"].is_number());
+
+    // The phone unlinks itself at the relay: the next contact gets 410 and the desktop
+    // forgets the phone.
+    let unlinked = passbridge(env.path())
+        .args([
+            "phone",
+            "--unlink",
+            "--profile",
+            "Phone",
+            "--relay",
+            &env.relay_url,
+        ])
+        .output()
+        .unwrap();
+    assert!(unlinked.status.success(), "{unlinked:?}");
+    let air = free_udp();
+    let client = Client::start(
+        env.path(),
+        &[
+            "sign-in",
+            "--rp-id",
+            "example.com",
+            "--credential",
+            saved.to_str().unwrap(),
+            "--profile",
+            "Desk",
+            "--phone",
+            "Passbridge virtual phone",
+            "--timeout",
+            "5",
+            "--relay",
+            &env.relay_url,
+            "--air",
+            &air,
+        ],
+    );
+    let (ok, _, stderr) = client.finish();
+    assert!(!ok);
+    assert!(stderr.contains("unlinked itself"), "{stderr}");
+    assert_eq!(linked_phones(&env), serde_json::json!([]));
 }

@@ -14,7 +14,7 @@ use super::{Error, NewProtection, PasskeyInfo, ProfileManager, Protection, Secre
 pub const PIN_ENV: &str = "PASSBRIDGE_PIN";
 
 /// Options shared by the profile and passkey commands.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct CommonOpts {
     /// Data directory (default: $XDG_DATA_HOME/passbridge or ~/.local/share/passbridge).
     #[arg(long, env = "PASSBRIDGE_DATA_DIR", global = true, value_name = "DIR")]

@@ -347,6 +347,9 @@ pub enum Error {
     /// Serialization failed.
     #[error("cannot encode a vault record")]
     Encode(#[source] serde_json::Error),
+    /// A decrypted item (linked phone, phone identity) does not parse.
+    #[error("{0} is damaged")]
+    Damaged(String),
     /// Encryption failed (never expected with valid keys).
     #[error("vault encryption failed")]
     Crypto,
