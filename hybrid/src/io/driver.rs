@@ -189,7 +189,6 @@ pub async fn run_client<S: BleScanner, C: Clock>(
         if let Some(error) = session.error() {
             return Err(error.clone().into());
         }
-        // Once the reply is in, the phone closing the tunnel is the normal end.
         let event = tokio::select! {
             advert = scanner.next_advert(), if scanning => ClientEvent::Advert(advert?.data),
             result = connecting(&mut pending_connect), if pending_connect.is_some() => {
