@@ -188,7 +188,7 @@ enum HybridCommand {
         /// fails.
         #[arg(long, value_name = "FILE")]
         credential: Vec<PathBuf>,
-        /// Use this linked phone (see `hybrid phones list`) instead of a QR code.
+        /// Use this linked phone (see `hybrid phones`) instead of a QR code.
         #[arg(long, value_name = "NAME", requires = "profile")]
         phone: Option<String>,
         #[command(flatten)]
@@ -299,8 +299,8 @@ fn explain(error: &DriveError, opts: &ClientOpts) -> String {
         .unwrap_or("the phone's tunnel service");
     match error {
         DriveError::Session(HybridError::Timeout(Phase::Advert)) => format!(
-            "no phone advert was seen within {} s: check that Bluetooth is on at both ends and \
-             that the phone scanned this QR code",
+            "no phone advert was seen within {} s: check that Bluetooth is on at both ends, and \
+             that the phone scanned this QR code (or, for a linked phone, that it is nearby)",
             opts.timeout
         ),
         DriveError::Session(HybridError::Timeout(Phase::Tunnel)) => {
@@ -319,6 +319,11 @@ fn explain(error: &DriveError, opts: &ClientOpts) -> String {
         ),
         DriveError::Session(HybridError::Cancelled) => "cancelled".to_owned(),
         DriveError::Session(other) => format!("the phone session failed: {other}"),
+        DriveError::Tunnel(TunnelError::Refused(404)) => format!(
+            "the tunnel relay ({relay}) does not know this tunnel or phone (HTTP 404); a linked \
+             phone has to be connected to the relay (open Passbridge on it), a QR code may have \
+             expired"
+        ),
         DriveError::Tunnel(TunnelError::Refused(status)) => {
             format!("the tunnel relay ({relay}) refused the connection (HTTP {status})")
         }
