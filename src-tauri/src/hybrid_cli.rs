@@ -330,6 +330,10 @@ fn explain(error: &DriveError, opts: &ClientOpts) -> String {
         DriveError::Tunnel(TunnelError::WebSocket(cause)) => {
             format!("cannot reach the tunnel relay ({relay}): {cause}")
         }
+        DriveError::Tunnel(TunnelError::Proxy { proxy, problem }) => format!(
+            "cannot reach the tunnel relay ({relay}) through the proxy {proxy}: {problem} \
+             (set NO_PROXY to bypass it)"
+        ),
         DriveError::Tunnel(other) => format!("tunnel relay ({relay}): {other}"),
         DriveError::Air(cause) => format!("cannot scan for the phone: {cause}"),
         DriveError::RelayLimit(close) => format!(

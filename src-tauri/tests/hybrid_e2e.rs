@@ -94,7 +94,12 @@ struct Client {
 
 impl Client {
     fn start(data_dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(data_dir, args, &[])
+    }
+
+    fn start_with_env(data_dir: &Path, args: &[&str], env: &[(String, String)]) -> Self {
         let mut child = passbridge(data_dir)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("hybrid")
             .args(args)
             .stdout(Stdio::piped())
@@ -166,8 +171,16 @@ fn wait_limited(proc: &mut Proc) -> bool {
     }
 }
 
-fn phone(data_dir: &Path, qr: &str, relay: &str, air: &str, extra: &[&str]) -> Proc {
+fn phone(
+    data_dir: &Path,
+    qr: &str,
+    relay: &str,
+    air: &str,
+    extra: &[&str],
+    env: &[(String, String)],
+) -> Proc {
     let child = passbridge(data_dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args([
             "phone",
             "--qr",
@@ -222,6 +235,8 @@ fn json(stdout: &str) -> serde_json::Value {
 }
 
 struct Env {
+    /// Extra environment for the client and phone processes (a proxy, say).
+    env: Vec<(String, String)>,
     dir: tempfile::TempDir,
     _relay: Proc,
     relay_url: String,
@@ -233,6 +248,7 @@ impl Env {
         phone_profile(dir.path())?;
         let (relay, relay_url) = relay(dir.path(), relay_args);
         Some(Self {
+            env: Vec::new(),
             dir,
             _relay: relay,
             relay_url,
@@ -258,11 +274,18 @@ impl Env {
         let relay = client_relay.unwrap_or(&self.relay_url);
         let mut args: Vec<&str> = client_args.to_vec();
         args.extend(["--relay", relay, "--air", &air, "--json"]);
-        let mut client = Client::start(self.path(), &args);
+        let mut client = Client::start_with_env(self.path(), &args, &self.env);
         let qr = client.qr();
         let mut phone_args = vec!["--profile", "Phone"];
         phone_args.extend(phone_extra);
-        let phone = phone(self.path(), &qr, &self.relay_url, &air, &phone_args);
+        let phone = phone(
+            self.path(),
+            &qr,
+            &self.relay_url,
+            &air,
+            &phone_args,
+            &self.env,
+        );
         let client_result = client.finish();
         let phone_result = phone_stderr(phone);
         (client_result, phone_result)
@@ -651,4 +674,146 @@ fn a_linked_phone_signs_in_without_a_qr_code_until_it_unlinks() {
     assert!(!ok);
     assert!(stderr.contains("unlinked itself"), "{stderr}");
     assert_eq!(linked_phones(&env), serde_json::json!([]));
+}
+
+/// A minimal HTTP CONNECT proxy on loopback: counts CONNECTs, refuses ports in `refuse` with
+/// 403, and splices the rest. Threads end when their connections do.
+fn connect_proxy(refuse: Option<u16>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let seen = std::sync::Arc::clone(&seen);
+            std::thread::spawn(move || {
+                let mut client = client;
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 4096 {
+                    if client.read_exact(&mut byte).is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let Some(target) = text
+                    .strip_prefix("CONNECT ")
+                    .and_then(|t| t.split_whitespace().next())
+                else {
+                    let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+                    return;
+                };
+                seen.fetch_add(1, Ordering::SeqCst);
+                let port = target.rsplit(':').next().and_then(|p| p.parse().ok());
+                if port.is_some() && port == refuse {
+                    let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n");
+                    return;
+                }
+                let Ok(server) = TcpStream::connect(target) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                    return;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut c1, mut s1) = (client, server);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut s2);
+                    let _ = s2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut s1, &mut c1);
+                let _ = c1.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (format!("http://{addr}"), count)
+}
+
+#[test]
+fn the_tunnel_goes_through_an_http_connect_proxy() {
+    let Some(mut env) = Env::new(&[]) else { return };
+    let (proxy, connects) = connect_proxy(None);
+    env.env = vec![("ALL_PROXY".to_owned(), proxy)];
+    let ((ok, stdout, stderr), (phone_ok, phone_err)) = env.ceremony(
+        &[
+            "register",
+            "--rp-id",
+            "example.com",
+            "--user",
+            "a",
+            "--timeout",
+            "15",
+        ],
+        None,
+        &[],
+    );
+    assert!(ok, "register through the proxy failed: {stderr}");
+    assert!(phone_ok, "phone failed: {phone_err}");
+    assert_eq!(json(&stdout)["ok"], true);
+    // One CONNECT for the phone's /cable/new, one for the client's /cable/connect.
+    assert_eq!(connects.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // NO_PROXY for the relay's host bypasses the proxy.
+    env.env
+        .push(("NO_PROXY".to_owned(), "127.0.0.1".to_owned()));
+    let ((ok, _, stderr), _) = env.ceremony(
+        &[
+            "register",
+            "--rp-id",
+            "example.com",
+            "--user",
+            "b",
+            "--timeout",
+            "15",
+        ],
+        None,
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(connects.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_proxy_that_refuses_is_named() {
+    let Some(mut env) = Env::new(&[]) else { return };
+    let relay_port: u16 = env.relay_url.rsplit(':').next().unwrap().parse().unwrap();
+    let (proxy, _) = connect_proxy(Some(relay_port));
+    // Only the client goes through the refusing proxy; the phone reaches the relay directly.
+    env.env = vec![];
+    let air = free_udp();
+    let mut client = Client::start_with_env(
+        env.path(),
+        &[
+            "register",
+            "--rp-id",
+            "example.com",
+            "--user",
+            "a",
+            "--timeout",
+            "15",
+            "--relay",
+            &env.relay_url,
+            "--air",
+            &air,
+        ],
+        &[("HTTP_PROXY".to_owned(), proxy.clone())],
+    );
+    let qr = client.qr();
+    let phone = phone(
+        env.path(),
+        &qr,
+        &env.relay_url,
+        &air,
+        &["--profile", "Phone"],
+        &[],
+    );
+    let (ok, _, stderr) = client.finish();
+    drop(phone);
+    assert!(!ok);
+    assert!(stderr.contains(&proxy), "{stderr}");
+    assert!(stderr.contains("HTTP 403"), "{stderr}");
 }
