@@ -154,7 +154,7 @@ struct Slot {
 struct Shared {
     config: RelayConfig,
     metrics: Arc<Metrics>,
-    tunnels: Mutex<HashMap<[u8; 16], Slot>>,
+    tunnels: Mutex<Tunnels>,
     /// Linked phones listening for contacts, by contact ID (as it appears in the path).
     listeners: Mutex<HashMap<String, mpsc::Sender<Vec<u8>>>>,
     /// Contact IDs whose phone unlinked: contacting them answers 410 Gone.
@@ -353,13 +353,6 @@ fn decide(
             let Some(id) = tunnel_id(tid) else {
                 return Err(refuse(shared, StatusCode::BAD_REQUEST, "bad tunnel id"));
             };
-            if tunnels.len() >= shared.config.max_tunnels {
-                return Err(refuse(
-                    shared,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "too many tunnels",
-                ));
-            }
             if tunnels.contains_key(&id) {
                 return Err(refuse(shared, StatusCode::CONFLICT, "tunnel exists"));
             }
@@ -370,11 +363,7 @@ fn decide(
                     "relay error",
                 ));
             };
-            // The join channel exists from the moment the phone is accepted, so a client
-            // that connects right after the phone's 101 always finds it.
-            let (join, joined) = oneshot::channel();
-            tunnels.insert(id, Slot { join: Some(join) });
-            shared.metrics.tunnels_open.fetch_add(1, Ordering::Relaxed);
+            let joined = open_slot(shared, &mut tunnels, id)?;
             response.headers_mut().insert(ROUTING_ID_HEADER, value);
             *route = Some(Route::New(id, joined, false));
         }
@@ -405,14 +394,11 @@ fn decide(
             }
         }
         ["cable", "contact", contact] => {
-            let contact = (*contact).to_owned();
-            drop(tunnels);
-            return contact_phone(shared, request, response, route, contact);
+            contact_phone(shared, request, &mut response, route, contact, &mut tunnels)?;
         }
         ["cable", "listen", contact] => {
-            let contact = (*contact).to_owned();
             drop(tunnels);
-            return listen(shared, request, response, route, contact);
+            listen(shared, request, route, contact)?;
         }
         _ => return Err(refuse(shared, StatusCode::NOT_FOUND, "not found")),
     }
@@ -437,11 +423,12 @@ fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 fn contact_phone(
     shared: &Shared,
     request: &Request,
-    mut response: Response,
+    response: &mut Response,
     route: &mut Option<Route>,
-    contact: String,
-) -> Result<Response, ErrorResponse> {
-    if shared.revoked.lock().is_ok_and(|r| r.contains(&contact)) {
+    contact: &str,
+    tunnels: &mut Tunnels,
+) -> Result<(), ErrorResponse> {
+    if shared.revoked.lock().is_ok_and(|r| r.contains(contact)) {
         return Err(refuse(
             shared,
             StatusCode::GONE,
@@ -461,7 +448,7 @@ fn contact_phone(
         .listeners
         .lock()
         .ok()
-        .and_then(|l| l.get(&contact).cloned())
+        .and_then(|l| l.get(contact).cloned())
     else {
         return Err(refuse(
             shared,
@@ -469,17 +456,7 @@ fn contact_phone(
             "the phone is not listening on this relay",
         ));
     };
-    let mut tunnels = shared
-        .tunnels
-        .lock()
-        .map_err(|_| refuse(shared, StatusCode::INTERNAL_SERVER_ERROR, "relay error"))?;
-    if tunnels.len() >= shared.config.max_tunnels {
-        return Err(refuse(
-            shared,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many tunnels",
-        ));
-    }
+    check_room(shared, tunnels)?;
     let mut id = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
     let push = ContactPush {
@@ -494,9 +471,7 @@ fn contact_phone(
             "the phone is not reachable",
         ));
     }
-    let (join, joined) = oneshot::channel();
-    tunnels.insert(id, Slot { join: Some(join) });
-    shared.metrics.tunnels_open.fetch_add(1, Ordering::Relaxed);
+    let joined = open_slot(shared, tunnels, id)?;
     let signal =
         header(request, SIGNAL_CONNECTION_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if signal {
@@ -504,12 +479,8 @@ fn contact_phone(
             .headers_mut()
             .insert(SIGNAL_CONNECTION_HEADER, HeaderValue::from_static("true"));
     }
-    response.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static(WEBSOCKET_PROTOCOL),
-    );
     *route = Some(Route::New(id, joined, signal));
-    Ok(response)
+    Ok(())
 }
 
 /// Passbridge's stand-in for the cloud push channel: a linked phone holds
@@ -522,10 +493,10 @@ fn contact_phone(
 fn listen(
     shared: &Shared,
     request: &Request,
-    mut response: Response,
     route: &mut Option<Route>,
-    contact: String,
-) -> Result<Response, ErrorResponse> {
+    contact: &str,
+) -> Result<(), ErrorResponse> {
+    let contact = contact.to_owned();
     let (Ok(mut listeners), Ok(mut revoked)) = (shared.listeners.lock(), shared.revoked.lock())
     else {
         return Err(refuse(
@@ -552,11 +523,7 @@ fn listen(
         revoked.remove(&contact);
         *route = Some(Route::Listen(contact, rx));
     }
-    response.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static(WEBSOCKET_PROTOCOL),
-    );
-    Ok(response)
+    Ok(())
 }
 
 /// Forwards contact pushes to a listening phone until it leaves.
@@ -591,6 +558,43 @@ async fn run_listener(
         listeners.remove(&contact);
     }
     let _ = ws.close(None).await;
+}
+
+type Tunnels = HashMap<[u8; 16], Slot>;
+
+/// Refuses a new tunnel when the relay holds its maximum.
+#[allow(
+    clippy::result_large_err,
+    reason = "called from tungstenite's Callback, whose error type this is"
+)]
+fn check_room(shared: &Shared, tunnels: &Tunnels) -> Result<(), ErrorResponse> {
+    if tunnels.len() >= shared.config.max_tunnels {
+        return Err(refuse(
+            shared,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many tunnels",
+        ));
+    }
+    Ok(())
+}
+
+/// Opens tunnel `id` for a first peer (a QR phone, or a linked phone's client). The join
+/// channel exists from that moment, so a second peer arriving right after the first one's 101
+/// always finds it.
+#[allow(
+    clippy::result_large_err,
+    reason = "called from tungstenite's Callback, whose error type this is"
+)]
+fn open_slot(
+    shared: &Shared,
+    tunnels: &mut Tunnels,
+    id: [u8; 16],
+) -> Result<oneshot::Receiver<Ws>, ErrorResponse> {
+    check_room(shared, tunnels)?;
+    let (join, joined) = oneshot::channel();
+    tunnels.insert(id, Slot { join: Some(join) });
+    shared.metrics.tunnels_open.fetch_add(1, Ordering::Relaxed);
+    Ok(joined)
 }
 
 fn release(shared: &Shared, id: &[u8; 16]) {
