@@ -192,19 +192,7 @@ impl PhoneSession {
         let url = config
             .tunnel_base
             .new_tunnel_url(config.domain, &qr.secret.tunnel_id())?;
-        let mut nonce = [0u8; 10];
-        rng.fill_bytes(&mut nonce);
-        let deadline = config.timeouts.deadline(now, Phase::Tunnel);
-        let mut actions = VecDeque::new();
-        actions.push_back(PhoneAction::Connect(TunnelRequest::plain(url)));
-        Ok(Self {
-            state: State::AwaitTunnel { deadline },
-            origin: Origin::Qr(qr),
-            config,
-            nonce,
-            ephemeral: Some(PrivateKey::generate(rng)),
-            actions,
-        })
+        Ok(Self::start(Origin::Qr(qr), url, config, rng, now))
     }
 
     /// Starts a linked ("state-assisted") session from the tunnel service's contact push:
@@ -231,22 +219,35 @@ impl PhoneSession {
             config
                 .tunnel_base
                 .connect_url(config.domain, &push.routing_id, &push.tunnel_id)?;
+        let origin = Origin::Linked {
+            routing_id: push.routing_id,
+            client_nonce: push.payload.client_nonce,
+        };
+        Ok(Self::start(origin, url, config, rng, now))
+    }
+
+    /// Both constructors' common part: draw the EID nonce and ephemeral key, queue the
+    /// connection, wait for the tunnel.
+    fn start(
+        origin: Origin,
+        url: String,
+        config: PhoneConfig,
+        rng: &mut impl CryptoRngCore,
+        now: Instant,
+    ) -> Self {
         let mut nonce = [0u8; 10];
         rng.fill_bytes(&mut nonce);
         let deadline = config.timeouts.deadline(now, Phase::Tunnel);
         let mut actions = VecDeque::new();
         actions.push_back(PhoneAction::Connect(TunnelRequest::plain(url)));
-        Ok(Self {
+        Self {
             state: State::AwaitTunnel { deadline },
-            origin: Origin::Linked {
-                routing_id: push.routing_id,
-                client_nonce: push.payload.client_nonce,
-            },
+            origin,
             config,
             nonce,
             ephemeral: Some(PrivateKey::generate(rng)),
             actions,
-        })
+        }
     }
 
     /// The routing ID the advert must carry when the tunnel response has none: a linked
@@ -343,6 +344,9 @@ impl PhoneSession {
         match state {
             State::AwaitTunnel { deadline } => match input {
                 PhoneInput::TunnelUp { routing_id } => {
+                    // A linked session's routing ID came with the contact; whatever the
+                    // connection reported, the advert must carry that one.
+                    let routing_id = self.known_routing_id().unwrap_or(routing_id);
                     let eid = Eid {
                         nonce: self.nonce,
                         routing_id,
