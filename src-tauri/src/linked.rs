@@ -57,6 +57,17 @@ fn unhex(text: &str, what: &str) -> Result<Vec<u8>, Error> {
     hex::decode(text).map_err(|_| corrupt(what))
 }
 
+/// A 32-byte secret from hex; the decoded bytes are wiped on every path.
+fn unhex_secret(text: &str, what: &str) -> Result<Zeroizing<[u8; 32]>, Error> {
+    let bytes = Zeroizing::new(unhex(text, what)?);
+    let mut out = Zeroizing::new([0u8; 32]);
+    if bytes.len() != out.len() {
+        return Err(corrupt(what));
+    }
+    out.copy_from_slice(&bytes);
+    Ok(out)
+}
+
 impl LinkRecord {
     fn from_link(link: &StoredLink, linked_at: u64) -> Self {
         Self {
@@ -71,18 +82,14 @@ impl LinkRecord {
     }
 
     fn to_link(&self) -> Result<StoredLink, Error> {
-        let secret = Zeroizing::new(unhex(&self.link_secret, "link secret")?);
-        let secret: [u8; 32] = secret
-            .as_slice()
-            .try_into()
-            .map_err(|_| corrupt("link secret length"))?;
+        let secret = unhex_secret(&self.link_secret, "link secret")?;
         let public = PublicKey::from_uncompressed(&unhex(&self.phone_public_key, "phone key")?)
             .map_err(|_| corrupt("phone key"))?;
         Ok(StoredLink {
             linking: LinkingInfo {
                 contact_id: unhex(&self.contact_id, "contact ID")?,
                 link_id: unhex(&self.link_id, "link ID")?,
-                link_secret: LinkSecret::from_bytes(secret),
+                link_secret: LinkSecret::from_bytes(*secret),
                 authenticator_public_key: public,
                 name: self.name.clone(),
                 // Verified when the link arrived; not needed afterwards.
@@ -206,21 +213,13 @@ pub fn phone_identity(
             record
         }
     };
-    let scalar = Zeroizing::new(unhex(&record.static_key, "phone static key")?);
-    let scalar: [u8; 32] = scalar
-        .as_slice()
-        .try_into()
-        .map_err(|_| corrupt("phone static key length"))?;
-    let secret = Zeroizing::new(unhex(&record.link_secret, "link secret")?);
-    let secret: [u8; 32] = secret
-        .as_slice()
-        .try_into()
-        .map_err(|_| corrupt("link secret length"))?;
+    let scalar = unhex_secret(&record.static_key, "phone static key")?;
+    let secret = unhex_secret(&record.link_secret, "link secret")?;
     Ok(PhoneLinking {
         static_key: PrivateKey::from_bytes(&scalar).map_err(|_| corrupt("phone static key"))?,
         contact_id: unhex(&record.contact_id, "contact ID")?,
         link_id: unhex(&record.link_id, "link ID")?,
-        link_secret: LinkSecret::from_bytes(secret),
+        link_secret: LinkSecret::from_bytes(*secret),
         name: name.to_owned(),
         google_tag: None,
         in_post_handshake: false,
