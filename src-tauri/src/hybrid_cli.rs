@@ -858,9 +858,16 @@ where
         }
         PhoneStart::Listen => {
             let contact_id = contact_id.unwrap_or_default();
-            let mut listener = ContactListener::connect(relay, &contact_id)
-                .await
-                .map_err(|e| relay_error(relay, e.into()))?;
+            let mut listener =
+                tokio::time::timeout(timeout, ContactListener::connect(relay, &contact_id))
+                    .await
+                    .map_err(|_| {
+                        format!(
+                            "the relay {relay} did not answer within {} s",
+                            timeout.as_secs()
+                        )
+                    })?
+                    .map_err(|e| relay_error(relay, e.into()))?;
             eprintln!("phone: listening for linked desktops at {relay}");
             let push = tokio::time::timeout(timeout, listener.next_contact())
                 .await
