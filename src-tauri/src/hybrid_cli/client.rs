@@ -1,154 +1,53 @@
-//! The cross-device commands: `passbridge relay` (the self-hostable tunnel relay),
-//! `passbridge hybrid register|sign-in` (the desktop client), `passbridge phone` (the virtual
-//! phone) and `passbridge demo` (all three in one process on loopback).
-//!
-//! Steps and the QR code go to stderr, each with its elapsed time; with `--json` the result is
-//! the only thing on stdout, so scripts can parse it.
+//! `passbridge hybrid …`: the desktop client (QR or linked phone, then a verified result).
 
-use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ctap::Clock as _;
 use hybrid::error::{Error as HybridError, Phase};
-use hybrid::io::air::{AirError, UdpAdvertiser, UdpScanner, parse_air};
-use hybrid::io::driver::{
-    ClientOutcome, ClientStep, ContactListener, DriveError, run_client, run_phone,
-};
-use hybrid::io::phone::{Behaviour, CtapPhone};
-use hybrid::io::relay::{Relay, RelayConfig};
+use hybrid::io::air::{AirError, UdpScanner, parse_air};
+use hybrid::io::driver::{ClientOutcome, ClientStep, DriveError, run_client};
 use hybrid::io::tunnel::TunnelError;
-use hybrid::qr::{QrPayload, RequestHint};
-use hybrid::session::{
-    ClientConfig, ClientSession, PhoneConfig, PhoneLinking, PhoneSession, StoredLink, Timeouts,
-};
+use hybrid::qr::RequestHint;
+use hybrid::session::{ClientConfig, ClientSession, StoredLink, Timeouts};
 use hybrid::tunnel_url::TunnelBase;
 use serde::Serialize;
 
+use super::{fail, print_json, random_bytes, runtime, verify_failure};
 use crate::linked;
 use crate::profile::Vault;
 use crate::system::{SystemClock, SystemRng};
-use crate::webauthn::{self, ClientData, Registration, VerifyError};
-
-/// Options for `passbridge relay`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RelayArgs {
-    /// Address to listen on (plain WebSocket; keep it on loopback until TLS lands).
-    #[arg(long, default_value = "127.0.0.1:8787")]
-    pub listen: SocketAddr,
-    /// Routing ID of this relay instance, 6 hex digits.
-    #[arg(long, default_value = "000001")]
-    pub routing_id: String,
-    /// Maximum concurrent tunnels.
-    #[arg(long, default_value_t = 1024)]
-    pub max_tunnels: usize,
-    /// Maximum message size in bytes.
-    #[arg(long, default_value_t = 65536)]
-    pub max_message_size: usize,
-    /// Maximum messages each peer may send per tunnel.
-    #[arg(long, default_value_t = 256)]
-    pub max_messages: u64,
-    /// Tunnel lifetime in seconds.
-    #[arg(long, default_value_t = 300)]
-    pub lifetime_secs: u64,
-    /// Idle timeout in seconds.
-    #[arg(long, default_value_t = 60)]
-    pub idle_secs: u64,
-}
-
-fn parse_routing_id(text: &str) -> Option<[u8; 3]> {
-    let bytes = hex::decode(text).ok()?;
-    <[u8; 3]>::try_from(bytes).ok()
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| fail(&format!("could not start the async runtime: {error}")))
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("passbridge: {message}");
-    ExitCode::FAILURE
-}
-
-/// Runs the relay until interrupted (Ctrl-C).
-pub fn run_relay(args: RelayArgs) -> ExitCode {
-    let Some(routing_id) = parse_routing_id(&args.routing_id) else {
-        return fail("--routing-id must be 6 hex digits (3 bytes)");
-    };
-    let config = RelayConfig {
-        routing_id,
-        max_tunnels: args.max_tunnels,
-        max_message_size: args.max_message_size,
-        max_messages_per_peer: args.max_messages,
-        tunnel_lifetime: Duration::from_secs(args.lifetime_secs),
-        idle_timeout: Duration::from_secs(args.idle_secs),
-    };
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    runtime.block_on(async move {
-        let relay = match Relay::bind(args.listen, config).await {
-            Ok(relay) => relay,
-            Err(error) => return fail(&error.to_string()),
-        };
-        match relay.local_addr() {
-            Ok(addr) => {
-                println!(
-                    "relay listening on ws://{addr} (routing ID {})",
-                    args.routing_id
-                );
-                println!("metrics at http://{addr}/metrics");
-                let _ = std::io::stdout().flush();
-            }
-            Err(error) => return fail(&error.to_string()),
-        }
-        tokio::select! {
-            result = relay.run() => match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => fail(&format!("relay stopped: {error}")),
-            },
-            _ = tokio::signal::ctrl_c() => {
-                println!("relay stopped");
-                ExitCode::SUCCESS
-            }
-        }
-    })
-}
+use crate::webauthn::{self, ClientData, Registration};
 
 /// How the client reaches the phone.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ClientOpts {
+pub(super) struct ClientOpts {
     /// Send every tunnel to this relay (self-hosted or local), e.g. ws://127.0.0.1:8787.
     /// Default: the tunnel service the phone names in its advert.
     #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL")]
-    relay: Option<String>,
+    pub(super) relay: Option<String>,
     /// Listen for the phone's advert on the loopback air (udp://127.0.0.1:PORT, for tests and
     /// demos) instead of Bluetooth.
     #[arg(long, value_name = "udp://HOST:PORT")]
-    air: Option<String>,
+    pub(super) air: Option<String>,
     /// Seconds to wait for the phone: for its advert after the QR code is shown, and for its
     /// answer once connected.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
-    timeout: u64,
+    pub(super) timeout: u64,
     /// Print the result as JSON on stdout (steps still go to stderr).
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Profile to remember a linked phone in (a phone that offers linking is stored there,
     /// so the next sign-in needs no QR code), and whose linked phones `--phone` picks from.
     #[arg(long, env = "PASSBRIDGE_PROFILE", value_name = "NAME")]
-    profile: Option<String>,
+    pub(super) profile: Option<String>,
     #[command(flatten)]
-    profile_opts: crate::profile::cli::CommonOpts,
+    pub(super) profile_opts: crate::profile::cli::CommonOpts,
 }
 
 /// How a client ceremony finds the phone.
-enum Start {
+pub(super) enum Start {
     /// Show a QR code.
     Qr,
     /// Contact a linked phone through the relay: no QR code.
@@ -218,7 +117,7 @@ enum HybridCommand {
 }
 
 /// Records when each step happened and prints it.
-struct Steps {
+pub(super) struct Steps {
     started: Instant,
     clock: SystemClock,
     timings: Vec<(&'static str, f64)>,
@@ -226,7 +125,7 @@ struct Steps {
 }
 
 impl Steps {
-    fn new(prefix: &'static str) -> Self {
+    pub(super) fn new(prefix: &'static str) -> Self {
         let clock = SystemClock;
         Self {
             started: clock.now(),
@@ -244,13 +143,13 @@ impl Steps {
             * 1000.0
     }
 
-    fn record(&mut self, key: &'static str, text: &str) {
+    pub(super) fn record(&mut self, key: &'static str, text: &str) {
         let ms = self.elapsed_ms();
         self.timings.push((key, ms));
         eprintln!("{}[{:>8.1} ms] {text}", self.prefix, ms);
     }
 
-    fn on_step(&mut self, step: ClientStep) {
+    pub(super) fn on_step(&mut self, step: ClientStep) {
         match step {
             ClientStep::QrShown(url) => {
                 eprintln!("{}", render_qr(&url));
@@ -292,7 +191,7 @@ fn render_qr(url: &str) -> String {
 }
 
 /// Plain-language reasons for a failed ceremony, with what to do.
-fn explain(error: &DriveError, opts: &ClientOpts) -> String {
+pub(super) fn explain(error: &DriveError, opts: &ClientOpts) -> String {
     let relay = opts
         .relay
         .as_deref()
@@ -401,18 +300,6 @@ fn timings_json(steps: &Steps) -> serde_json::Map<String, serde_json::Value> {
     map
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-    println!("{text}");
-    Ok(())
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut out = [0u8; N];
-    rand_core::RngCore::fill_bytes(&mut SystemRng::default(), &mut out);
-    out
-}
-
 fn load_credentials(paths: &[PathBuf]) -> Result<Vec<Registration>, String> {
     paths
         .iter()
@@ -428,33 +315,6 @@ fn load_credentials(paths: &[PathBuf]) -> Result<Vec<Registration>, String> {
 fn save_credential(path: &Path, registration: &Registration) -> Result<(), String> {
     let text = serde_json::to_string_pretty(registration).map_err(|e| e.to_string())?;
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn verify_failure(error: &VerifyError) -> String {
-    match error {
-        VerifyError::Status(status) => {
-            format!(
-                "the phone answered with an error: {} ({status})",
-                status_meaning(*status)
-            )
-        }
-        other => format!("the phone's answer was rejected: {other}"),
-    }
-}
-
-/// What a phone's CTAP error means for the person at the desktop.
-fn status_meaning(status: ctap::StatusCode) -> &'static str {
-    use ctap::StatusCode as S;
-    match status {
-        S::OperationDenied => "the request was declined on the phone",
-        S::NoCredentials => "the phone has no passkey for this site",
-        S::CredentialExcluded => "the phone already has a passkey for this account",
-        S::UserActionTimeout => "nobody approved the request on the phone in time",
-        S::KeepaliveCancel => "the request was cancelled on the phone",
-        S::UnsupportedAlgorithm => "the phone cannot make a passkey of the kind this site asks for",
-        S::KeyStoreFull => "the phone has no room for another passkey",
-        _ => "the phone could not complete the request",
-    }
 }
 
 /// Opens the profile named in `opts`, if any, printing the usual errors on failure.
@@ -727,434 +587,7 @@ async fn sign_in(
     Ok(())
 }
 
-/// `passbridge phone`: the virtual phone.
-#[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("start").required(true).args(["qr", "listen", "unlink"])))]
-pub struct PhoneArgs {
-    /// The `FIDO:/…` text of the QR code the desktop shows.
-    #[arg(long, value_name = "FIDO:/…")]
-    qr: Option<String>,
-    /// Wait at the relay for a linked desktop to make contact (no QR code); needs --profile.
-    #[arg(long, requires = "profile")]
-    listen: bool,
-    /// Unlink this phone at the relay: desktops that contact it get 410 Gone and forget it.
-    #[arg(long, requires = "profile")]
-    unlink: bool,
-    /// The name desktops show for this phone when they link it.
-    #[arg(long, default_value = "Passbridge virtual phone")]
-    name: String,
-    /// The tunnel relay to open the tunnel on, e.g. ws://127.0.0.1:8787.
-    #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL")]
-    relay: String,
-    /// Where to "broadcast" the advert: the loopback air, udp://127.0.0.1:PORT.
-    #[arg(
-        long,
-        value_name = "udp://HOST:PORT",
-        required_unless_present = "unlink"
-    )]
-    air: Option<String>,
-    /// Keep the phone's passkeys and linking identity in this profile's vault (so a later
-    /// sign-in finds them, and desktops can link it). Without it they live in memory for this
-    /// one ceremony and the phone offers no linking.
-    #[arg(long, env = "PASSBRIDGE_PHONE_PROFILE", value_name = "NAME")]
-    profile: Option<String>,
-    #[command(flatten)]
-    profile_opts: crate::profile::cli::CommonOpts,
-    /// FOR TESTING: answer every request with this CTAP status (e.g. 0x27, operation denied).
-    #[arg(long, value_name = "STATUS", value_parser = parse_status, conflicts_with = "stall")]
-    answer_error: Option<u8>,
-    /// FOR TESTING: never answer the request (the desktop must time out).
-    #[arg(long)]
-    stall: bool,
-    /// FOR TESTING: use a wrong Noise pre-shared key (the desktop must refuse the handshake).
-    #[arg(long)]
-    wrong_psk_for_testing: bool,
-    /// Seconds to wait for the desktop at each step.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    timeout: u64,
-}
-
-fn parse_status(text: &str) -> Result<u8, String> {
-    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u8::from_str_radix(hex, 16),
-        None => text.parse(),
-    };
-    match parsed {
-        Ok(0) => Err("0 is success, not an error status".to_owned()),
-        Ok(status) => Ok(status),
-        Err(_) => Err(format!("{text:?} is not a status byte (e.g. 0x27)")),
-    }
-}
-
-fn phone_config(relay: &str, get_info: Vec<u8>, timeout: Duration) -> PhoneConfig {
-    let mut config = PhoneConfig::new(get_info);
-    config.tunnel_base = TunnelBase::Custom(relay.to_owned());
-    config.timeouts = Timeouts {
-        tunnel: timeout,
-        handshake: timeout,
-        request: timeout,
-        shutdown: Duration::from_secs(2),
-        ..Timeouts::default()
-    };
-    config
-}
-
-fn phone_engine_config() -> ctap::Config {
-    ctap::Config {
-        // A phone verifies its user (biometric) and self-attests, so the desktop can check
-        // the registration signature too.
-        built_in_uv: true,
-        attestation: ctap::Attestation::PackedSelf,
-        ..ctap::Config::default()
-    }
-}
-
-/// How the virtual phone's ceremony begins.
-enum PhoneStart<'a> {
-    /// The desktop showed this QR code.
-    Qr(&'a str),
-    /// A linked desktop contacts the phone through the relay.
-    Listen,
-}
-
-fn relay_error(relay: &str, error: DriveError) -> String {
-    match error {
-        DriveError::Tunnel(TunnelError::Refused(status)) => {
-            format!("the relay {relay} refused the phone's connection (HTTP {status})")
-        }
-        DriveError::Tunnel(TunnelError::WebSocket(cause)) => {
-            format!("cannot reach the relay {relay}: {cause}")
-        }
-        other => format!("phone session failed: {other}"),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn phone_ceremony<S, C, R>(
-    phone: &mut CtapPhone<S, C, R>,
-    start: PhoneStart<'_>,
-    linking: Option<PhoneLinking>,
-    relay: &str,
-    air: SocketAddr,
-    timeout: Duration,
-    wrong_psk_for_testing: bool,
-) -> Result<(), String>
-where
-    S: ctap::CredentialStore,
-    C: ctap::Clock,
-    R: ctap::platform::Rng,
-{
-    let clock = SystemClock;
-    let mut rng = SystemRng::default();
-    let mut config = phone_config(relay, phone.get_info(), timeout);
-    config.wrong_psk_for_testing_only = wrong_psk_for_testing;
-    let contact_id = linking.as_ref().map(|l| l.contact_id.clone());
-    config.linking = linking;
-    let session = match start {
-        PhoneStart::Qr(qr) => {
-            let payload = QrPayload::from_url(qr)
-                .map_err(|e| format!("that is not a usable QR code: {e}"))?;
-            PhoneSession::new(payload, config, &mut rng, clock.now()).map_err(|e| e.to_string())?
-        }
-        PhoneStart::Listen => {
-            let contact_id = contact_id.unwrap_or_default();
-            let mut listener =
-                tokio::time::timeout(timeout, ContactListener::connect(relay, &contact_id))
-                    .await
-                    .map_err(|_| {
-                        format!(
-                            "the relay {relay} did not answer within {} s",
-                            timeout.as_secs()
-                        )
-                    })?
-                    .map_err(|e| relay_error(relay, e.into()))?;
-            eprintln!("phone: listening for linked desktops at {relay}");
-            let push = tokio::time::timeout(timeout, listener.next_contact())
-                .await
-                .map_err(|_| format!("no desktop made contact within {} s", timeout.as_secs()))?
-                .map_err(|e| relay_error(relay, e))?;
-            eprintln!("phone: a linked desktop made contact");
-            PhoneSession::new_linked(&push, config, &mut rng, clock.now())
-                .map_err(|e| format!("cannot answer that contact: {e}"))?
-        }
-    };
-    let mut advertiser = UdpAdvertiser::new(air);
-    let cancel = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    run_phone(session, phone, &mut advertiser, &clock, cancel)
-        .await
-        .map_err(|e| relay_error(relay, e))
-}
-
-/// One virtual-phone ceremony with the ctap engine on `store`.
-fn phone_on_store<S: ctap::CredentialStore>(
-    runtime: &tokio::runtime::Runtime,
-    store: S,
-    linking: Option<PhoneLinking>,
-    args: &PhoneArgs,
-    air: SocketAddr,
-) -> Result<(), String> {
-    let behaviour = match (args.answer_error, args.stall) {
-        (Some(status), _) => Behaviour::Error(status),
-        (None, true) => Behaviour::Stall,
-        (None, false) => Behaviour::Answer,
-    };
-    let engine = ctap::Authenticator::new(
-        store,
-        SystemClock,
-        SystemRng::default(),
-        phone_engine_config(),
-    )
-    .map_err(|error| format!("the phone's store failed: {error}"))?;
-    let mut phone = CtapPhone::new(engine, behaviour);
-    let start = match &args.qr {
-        Some(qr) => PhoneStart::Qr(qr),
-        None => PhoneStart::Listen,
-    };
-    runtime.block_on(phone_ceremony(
-        &mut phone,
-        start,
-        linking,
-        &args.relay,
-        air,
-        Duration::from_secs(args.timeout),
-        args.wrong_psk_for_testing,
-    ))
-}
-
-/// Runs `passbridge phone`.
-pub fn run_phone_command(args: PhoneArgs) -> ExitCode {
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let vault = match &args.profile {
-        Some(name) => match crate::profile::cli::open_vault(&args.profile_opts, name) {
-            Ok(vault) => Some(vault),
-            Err(code) => return code,
-        },
-        None => None,
-    };
-    let linking = match &vault {
-        Some(vault) => match linked::phone_identity(vault, &args.name, &mut SystemRng::default()) {
-            Ok(linking) => Some(linking),
-            Err(error) => return fail(&format!("the phone's linking identity: {error}")),
-        },
-        None => None,
-    };
-    if args.unlink {
-        let contact_id = linking.map(|l| l.contact_id).unwrap_or_default();
-        return match runtime.block_on(ContactListener::revoke(&args.relay, &contact_id)) {
-            Ok(()) => {
-                println!("Unlinked: desktops that contact this phone will forget it.");
-                ExitCode::SUCCESS
-            }
-            Err(error) => fail(&relay_error(&args.relay, error.into())),
-        };
-    }
-    let air = match parse_air(args.air.as_deref().unwrap_or_default()) {
-        Ok(addr) => addr,
-        Err(error) => return fail(&error.to_string()),
-    };
-    let result = match vault {
-        Some(vault) => phone_on_store(&runtime, vault, linking, &args, air),
-        None => phone_on_store(&runtime, ctap::MemoryStore::new(), None, &args, air),
-    };
-    match result {
-        Ok(()) => {
-            eprintln!("phone: session finished");
-            ExitCode::SUCCESS
-        }
-        Err(message) => fail(&message),
-    }
-}
-
-/// `passbridge demo`.
-#[derive(Debug, clap::Args)]
-pub struct DemoArgs {
-    /// Site to register and sign in to.
-    #[arg(long, default_value = "demo.passbridge.example")]
-    rp_id: String,
-    /// Account name.
-    #[arg(long, default_value = "alice")]
-    user: String,
-}
-
-/// Runs `passbridge demo`: a relay, the desktop client and the virtual phone in this process
-/// on loopback; a registration, then a sign-in, each verified.
-pub fn run_demo(args: DemoArgs) -> ExitCode {
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    match runtime.block_on(demo(&args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => fail(&message),
-    }
-}
-
-async fn demo(args: &DemoArgs) -> Result<(), String> {
-    let relay = Relay::bind(([127, 0, 0, 1], 0).into(), RelayConfig::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    let relay_addr = relay.local_addr().map_err(|e| e.to_string())?;
-    let relay_url = format!("ws://{relay_addr}");
-    let relay_task = tokio::spawn(relay.run());
-    // Reserve a free loopback port for the air.
-    let air_addr = std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map_err(|e| e.to_string())?;
-    println!("Passbridge demo: relay on {relay_url}, loopback air on udp://{air_addr}");
-    println!("A virtual phone (the ctap engine, in memory) plays the phone's part.\n");
-
-    let engine = ctap::Authenticator::new(
-        ctap::MemoryStore::new(),
-        SystemClock,
-        SystemRng::default(),
-        phone_engine_config(),
-    )
-    .map_err(|e| e.to_string())?;
-    let phone = CtapPhone::new(engine, Behaviour::Answer);
-    let opts = ClientOpts {
-        relay: Some(relay_url.clone()),
-        air: Some(format!("udp://{air_addr}")),
-        timeout: 30,
-        json: false,
-        profile: None,
-        profile_opts: crate::profile::cli::CommonOpts::default(),
-    };
-
-    println!("1. Registration: {} at {}", args.user, args.rp_id);
-    let client_data = ClientData::new(
-        "webauthn.create",
-        &random_bytes::<32>(),
-        &format!("https://{}", args.rp_id),
-    );
-    let request = webauthn::make_credential_request(
-        &client_data.hash,
-        &args.rp_id,
-        &random_bytes::<16>(),
-        &args.user,
-    )
-    .map_err(|e| e.to_string())?;
-    let (outcome, phone) = demo_round(
-        phone,
-        &opts,
-        &relay_url,
-        air_addr,
-        RequestHint::MakeCredential,
-        &request,
-    )
-    .await?;
-    let registration =
-        webauthn::verify_registration(&outcome.response, &args.rp_id, &client_data.hash)
-            .map_err(|e| verify_failure(&e))?;
-    println!(
-        "   registered credential {} ({}; attestation signature verified: {})\n",
-        hex::encode(&registration.credential_id),
-        webauthn::describe_flags(registration.flags),
-        registration.attestation_signature_verified
-    );
-
-    println!("2. Sign-in at {}", args.rp_id);
-    let client_data = ClientData::new(
-        "webauthn.get",
-        &random_bytes::<32>(),
-        &format!("https://{}", args.rp_id),
-    );
-    let request = webauthn::get_assertion_request(&client_data.hash, &args.rp_id, &[])
-        .map_err(|e| e.to_string())?;
-    let (outcome, _phone) = demo_round(
-        phone,
-        &opts,
-        &relay_url,
-        air_addr,
-        RequestHint::GetAssertion,
-        &request,
-    )
-    .await?;
-    let assertion = webauthn::verify_assertion(
-        &outcome.response,
-        &args.rp_id,
-        &client_data.hash,
-        &[registration],
-    )
-    .map_err(|e| verify_failure(&e))?;
-    println!(
-        "   signed in with credential {} ({}, sign count {}); signature verified\n",
-        hex::encode(&assertion.credential_id),
-        webauthn::describe_flags(assertion.flags),
-        assertion.sign_count
-    );
-    relay_task.abort();
-    println!("Demo finished: registration and sign-in both verified.");
-    Ok(())
-}
-
-type DemoPhone = CtapPhone<ctap::MemoryStore, SystemClock, SystemRng>;
-
-/// One ceremony: the client runs here; the phone runs as a task once the QR is "scanned".
-async fn demo_round(
-    phone: DemoPhone,
-    opts: &ClientOpts,
-    relay_url: &str,
-    air: SocketAddr,
-    hint: RequestHint,
-    request: &[u8],
-) -> Result<(ClientOutcome, DemoPhone), String> {
-    let (qr_tx, qr_rx) = tokio::sync::oneshot::channel::<String>();
-    let relay_url = relay_url.to_owned();
-    let phone_task = tokio::spawn(async move {
-        let mut phone = phone;
-        let result = match qr_rx.await {
-            Ok(qr) => {
-                phone_ceremony(
-                    &mut phone,
-                    PhoneStart::Qr(&qr),
-                    None,
-                    &relay_url,
-                    air,
-                    Duration::from_secs(30),
-                    false,
-                )
-                .await
-            }
-            Err(_) => Err("the desktop never showed a QR code".to_owned()),
-        };
-        (phone, result)
-    });
-    let mut steps = Steps::new("   ");
-    let mut qr_tx = Some(qr_tx);
-    let mut on_step = |step: ClientStep| {
-        if let (ClientStep::QrShown(url), Some(tx)) = (&step, qr_tx.take()) {
-            // The demo's "camera": hand the QR text to the phone instead of drawing it.
-            eprintln!("   (the virtual phone scans the QR code: {url})");
-            let _ = tx.send(url.clone());
-            steps.record("qr_shown", "QR code shown");
-            return;
-        }
-        steps.on_step(step);
-    };
-    let outcome = client_round(
-        opts,
-        Start::Qr,
-        hint,
-        request,
-        &mut on_step,
-        std::future::pending(),
-    )
-    .await
-    .map_err(|error| explain(&error, opts));
-    let (phone, phone_result) = phone_task
-        .await
-        .map_err(|e| format!("the virtual phone crashed: {e}"))?;
-    let outcome = outcome?;
-    phone_result?;
-    Ok((outcome, phone))
-}
-
-async fn client_round(
+pub(super) async fn client_round(
     opts: &ClientOpts,
     start: Start,
     hint: RequestHint,
@@ -1194,22 +627,6 @@ async fn client_round(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routing_id_parses_three_bytes_only() {
-        assert_eq!(parse_routing_id("0a0B0c"), Some([0x0a, 0x0b, 0x0c]));
-        assert_eq!(parse_routing_id("0a0b"), None);
-        assert_eq!(parse_routing_id("zzzzzz"), None);
-    }
-
-    #[test]
-    fn status_bytes_parse_in_hex_or_decimal() {
-        assert_eq!(parse_status("0x27"), Ok(0x27));
-        assert_eq!(parse_status("39"), Ok(39));
-        assert!(parse_status("0").is_err());
-        assert!(parse_status("0x100").is_err());
-        assert!(parse_status("denied").is_err());
-    }
 
     #[test]
     fn qr_renders_as_terminal_blocks() {

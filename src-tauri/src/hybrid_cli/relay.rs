@@ -1,0 +1,99 @@
+//! `passbridge relay`: the self-hostable tunnel relay.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hybrid::io::relay::{Relay, RelayConfig};
+
+use super::{fail, runtime};
+
+/// Options for `passbridge relay`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RelayArgs {
+    /// Address to listen on (plain WebSocket; keep it on loopback until TLS lands).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// Routing ID of this relay instance, 6 hex digits.
+    #[arg(long, default_value = "000001")]
+    pub routing_id: String,
+    /// Maximum concurrent tunnels.
+    #[arg(long, default_value_t = 1024)]
+    pub max_tunnels: usize,
+    /// Maximum message size in bytes.
+    #[arg(long, default_value_t = 65536)]
+    pub max_message_size: usize,
+    /// Maximum messages each peer may send per tunnel.
+    #[arg(long, default_value_t = 256)]
+    pub max_messages: u64,
+    /// Tunnel lifetime in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub lifetime_secs: u64,
+    /// Idle timeout in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub idle_secs: u64,
+}
+
+fn parse_routing_id(text: &str) -> Option<[u8; 3]> {
+    let bytes = hex::decode(text).ok()?;
+    <[u8; 3]>::try_from(bytes).ok()
+}
+
+/// Runs the relay until interrupted (Ctrl-C).
+pub fn run_relay(args: RelayArgs) -> ExitCode {
+    let Some(routing_id) = parse_routing_id(&args.routing_id) else {
+        return fail("--routing-id must be 6 hex digits (3 bytes)");
+    };
+    let config = RelayConfig {
+        routing_id,
+        max_tunnels: args.max_tunnels,
+        max_message_size: args.max_message_size,
+        max_messages_per_peer: args.max_messages,
+        tunnel_lifetime: Duration::from_secs(args.lifetime_secs),
+        idle_timeout: Duration::from_secs(args.idle_secs),
+    };
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    runtime.block_on(async move {
+        let relay = match Relay::bind(args.listen, config).await {
+            Ok(relay) => relay,
+            Err(error) => return fail(&error.to_string()),
+        };
+        match relay.local_addr() {
+            Ok(addr) => {
+                println!(
+                    "relay listening on ws://{addr} (routing ID {})",
+                    args.routing_id
+                );
+                println!("metrics at http://{addr}/metrics");
+                let _ = std::io::stdout().flush();
+            }
+            Err(error) => return fail(&error.to_string()),
+        }
+        tokio::select! {
+            result = relay.run() => match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => fail(&format!("relay stopped: {error}")),
+            },
+            _ = tokio::signal::ctrl_c() => {
+                println!("relay stopped");
+                ExitCode::SUCCESS
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_id_parses_three_bytes_only() {
+        assert_eq!(parse_routing_id("0a0B0c"), Some([0x0a, 0x0b, 0x0c]));
+        assert_eq!(parse_routing_id("0a0b"), None);
+        assert_eq!(parse_routing_id("zzzzzz"), None);
+    }
+}
