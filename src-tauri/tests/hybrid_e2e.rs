@@ -2,7 +2,7 @@
 //! `passbridge hybrid register|sign-in` and `passbridge phone` as separate processes on
 //! loopback (WebSocket relay, UDP "air"), then the failure cases a user can meet: a phone with
 //! the wrong key, a phone that refuses, a dead relay, a phone that never answers, an oversized
-//! frame, and a second client on the same tunnel.
+//! frame, and a second client on the same tunnel; and a relay serving TLS with a private CA.
 //!
 //! The phone keeps its passkeys in a profile vault, so these tests need the Secret Service
 //! (`./dev test` runs them inside `dbus-run-session` with gnome-keyring); without one they
@@ -63,7 +63,7 @@ fn relay(data_dir: &Path, extra: &[&str]) -> (Proc, String) {
     out.read_line(&mut line).unwrap();
     let url = line
         .split_whitespace()
-        .find(|w| w.starts_with("ws://"))
+        .find(|w| w.starts_with("ws://") || w.starts_with("wss://"))
         .unwrap_or_else(|| panic!("relay did not start: {line:?}"))
         .to_owned();
     // Keep draining stdout so the relay never blocks on a full pipe.
@@ -310,6 +310,11 @@ impl Env {
         );
         assert!(ok, "register failed: {stderr}");
         assert!(phone_ok, "phone failed: {phone_err}");
+        assert_eq!(
+            stdout.matches("\"rp_id\"").count(),
+            1,
+            "one rp_id key: {stdout}"
+        );
         json(&stdout)
     }
 
@@ -816,4 +821,96 @@ fn a_proxy_that_refuses_is_named() {
     assert!(!ok);
     assert!(stderr.contains(&proxy), "{stderr}");
     assert!(stderr.contains("HTTP 403"), "{stderr}");
+}
+
+/// A private CA and a relay certificate it signed for localhost and 127.0.0.1, as PEM files
+/// in `dir`: (CA certificate, relay certificate, relay key).
+fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Passbridge test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("relay.pem"),
+        dir.join("relay.key"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    (paths.0, paths.1, paths.2)
+}
+
+#[test]
+fn a_tls_relay_with_a_private_ca_works_only_for_clients_that_trust_it() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(certs.path());
+    let Some(mut env) = Env::new(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    assert!(
+        env.relay_url.starts_with("wss://127.0.0.1:"),
+        "{}",
+        env.relay_url
+    );
+    let ca_env = (
+        "PASSBRIDGE_CA_FILE".to_owned(),
+        ca.to_str().unwrap().to_owned(),
+    );
+
+    // Client and phone both trust the CA: the ceremony runs over TLS, by IP and by name.
+    env.env = vec![ca_env.clone()];
+    let registered = env.register();
+    assert_eq!(registered["ok"], true);
+    let by_name = env.relay_url.replace("127.0.0.1", "localhost");
+    let ((ok, stdout, stderr), (phone_ok, phone_err)) =
+        env.ceremony(&failing_register("15"), Some(&by_name), &[]);
+    assert!(ok && phone_ok, "client: {stderr}\nphone: {phone_err}");
+    assert_eq!(json(&stdout)["ok"], true);
+
+    // A client without the CA refuses the relay's certificate and says what to do.
+    let air = free_udp();
+    let mut client = Client::start(
+        env.path(),
+        &[
+            "register",
+            "--rp-id",
+            "example.com",
+            "--user",
+            "a",
+            "--timeout",
+            "15",
+            "--relay",
+            &env.relay_url,
+            "--air",
+            &air,
+        ],
+    );
+    let qr = client.qr();
+    let _phone = phone(
+        env.path(),
+        &qr,
+        &env.relay_url,
+        &air,
+        &["--profile", "Phone"],
+        &[ca_env],
+    );
+    let (ok, _, stderr) = client.finish();
+    assert!(!ok);
+    assert!(stderr.contains("secure (TLS) connection"), "{stderr}");
+    assert!(stderr.contains("PASSBRIDGE_CA_FILE"), "{stderr}");
 }

@@ -25,6 +25,9 @@ pub enum AirError {
     /// A socket failed.
     #[error("air socket: {0}")]
     Io(#[from] std::io::Error),
+    /// Bluetooth is missing, off, not permitted, or failed; the text says which, in words.
+    #[error("{0}")]
+    Bluetooth(String),
 }
 
 /// Parses `udp://127.0.0.1:PORT` (loopback only).

@@ -1,15 +1,20 @@
 //! Async I/O adapters (feature `io`): a self-hostable tunnel relay, the WebSocket tunnel
-//! client, and the loopback "air" that stands in for BLE. Plain `ws://` on loopback for now;
-//! TLS (rustls) and btleplug come later.
+//! client (`ws://` on loopback, `wss://` through rustls), the loopback "air" that stands in
+//! for BLE, and (feature `ble`) real Bluetooth through btleplug and BlueZ.
 
 /// Loopback air (BLE stand-in).
 pub mod air;
+/// Real Bluetooth: btleplug scanning, BlueZ advertising.
+#[cfg(feature = "ble")]
+pub mod ble;
 /// Async loops that run the sans-IO sessions over the tunnel and the air.
 pub mod driver;
 /// The virtual phone's authenticator (the `ctap` engine).
 pub mod phone;
 /// The tunnel relay server.
 pub mod relay;
+/// TLS configurations (rustls with aws-lc-rs).
+pub mod tls;
 /// The tunnel client.
 pub mod tunnel;
 

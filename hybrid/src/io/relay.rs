@@ -5,15 +5,19 @@
 //! Limits: concurrent tunnels, message size, messages per peer, idle time and lifetime.
 //! A second client on the same tunnel, a second phone for the same tunnel ID, a wrong routing
 //! ID, a missing `fido.cable` subprotocol and an oversized message are all refused.
+//!
+//! With a certificate ([`RelayConfig::tls`]) every connection, `/metrics` included, is TLS.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
@@ -52,6 +56,9 @@ pub struct RelayConfig {
     pub tunnel_lifetime: Duration,
     /// How long a joined tunnel may go without traffic.
     pub idle_timeout: Duration,
+    /// Serve TLS with this configuration (see [`super::tls::server_config`]); `None`: plain
+    /// WebSocket, for loopback and behind a TLS-terminating load balancer.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for RelayConfig {
@@ -63,6 +70,7 @@ impl Default for RelayConfig {
             max_messages_per_peer: 256,
             tunnel_lifetime: Duration::from_secs(300),
             idle_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -98,6 +106,8 @@ pub struct Metrics {
     pub messages_forwarded_total: AtomicU64,
     /// Requests refused (any reason).
     pub refusals_total: AtomicU64,
+    /// TLS handshakes that failed (untrusted certificate at the client, plain HTTP, timeout).
+    pub tls_failures_total: AtomicU64,
 }
 
 impl Metrics {
@@ -134,6 +144,12 @@ impl Metrics {
                 "Requests refused.",
                 &self.refusals_total,
             ),
+            (
+                "cable_tls_failures_total",
+                "counter",
+                "TLS handshakes that failed.",
+                &self.tls_failures_total,
+            ),
         ] {
             out.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
@@ -144,7 +160,93 @@ impl Metrics {
     }
 }
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<Conn>;
+
+/// One accepted connection: plain TCP or server-side TLS, with the bytes read to tell
+/// `/metrics` from a tunnel handed back before the rest of the stream.
+struct Conn {
+    head: Vec<u8>,
+    head_read: usize,
+    inner: Inner,
+}
+
+enum Inner {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    /// Reads until the stream's first bytes either start with `prefix` or cannot any more.
+    async fn starts_with(&mut self, prefix: &[u8]) -> std::io::Result<bool> {
+        let mut byte = [0u8; 1];
+        while self.head.len() < prefix.len() && prefix.starts_with(&self.head) {
+            // Byte by byte: only a dozen bytes, once per connection, and nothing past the
+            // request line is taken from the WebSocket handshake.
+            let n = match &mut self.inner {
+                Inner::Plain(s) => s.read(&mut byte).await?,
+                Inner::Tls(s) => s.read(&mut byte).await?,
+            };
+            if n == 0 {
+                break;
+            }
+            self.head.extend_from_slice(&byte);
+        }
+        Ok(self.head.starts_with(prefix))
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if let Some(rest) = this.head.get(this.head_read..)
+            && !rest.is_empty()
+        {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(rest.get(..n).unwrap_or_default());
+            this.head_read += n;
+            if this.head_read == this.head.len() {
+                this.head = Vec::new();
+                this.head_read = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        match &mut this.inner {
+            Inner::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match &mut self.inner {
+            Inner::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match &mut self.inner {
+            Inner::Plain(s) => Pin::new(s).poll_flush(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match &mut self.inner {
+            Inner::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Inner::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
 
 struct Slot {
     /// Taken by the first client; `None` afterwards.
@@ -153,6 +255,7 @@ struct Slot {
 
 struct Shared {
     config: RelayConfig,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     metrics: Arc<Metrics>,
     tunnels: Mutex<Tunnels>,
     /// Linked phones listening for contacts, by contact ID (as it appears in the path).
@@ -199,6 +302,7 @@ impl Relay {
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
+                tls: config.tls.clone().map(tokio_rustls::TlsAcceptor::from),
                 config,
                 metrics: Arc::new(Metrics::default()),
                 tunnels: Mutex::new(HashMap::new()),
@@ -241,17 +345,37 @@ impl Relay {
 }
 
 async fn handle_connection(shared: Arc<Shared>, stream: TcpStream) {
-    let mut head = [0u8; 16];
-    let n = match tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut head)).await {
-        Ok(Ok(n)) => n,
-        _ => return,
+    let inner = match &shared.tls {
+        None => Inner::Plain(stream),
+        Some(acceptor) => {
+            match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => Inner::Tls(Box::new(tls)),
+                // A failed TLS handshake (a client that does not trust the certificate, a
+                // scanner speaking plain HTTP) is counted and dropped.
+                _ => {
+                    shared
+                        .metrics
+                        .tls_failures_total
+                        .fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
     };
-    if head
-        .get(..n)
-        .is_some_and(|h| h.starts_with(b"GET /metrics"))
-    {
-        serve_metrics(&shared, stream).await;
-        return;
+    let mut stream = Conn {
+        head: Vec::new(),
+        head_read: 0,
+        inner,
+    };
+    let is_metrics =
+        tokio::time::timeout(Duration::from_secs(10), stream.starts_with(b"GET /metrics")).await;
+    match is_metrics {
+        Ok(Ok(true)) => {
+            serve_metrics(&shared, stream).await;
+            return;
+        }
+        Ok(Ok(false)) => {}
+        _ => return,
     }
     let max = shared.config.max_message_size;
     // Tunnels carry a few small messages, and most of a relay's tunnels sit idle waiting for
@@ -765,11 +889,10 @@ impl Ending {
     }
 }
 
-async fn serve_metrics(shared: &Shared, mut stream: TcpStream) {
+async fn serve_metrics(shared: &Shared, mut stream: Conn) {
     // Drain the request head (small, bounded) before answering.
     let mut buf = [0u8; 1024];
-    let _ = tokio::time::timeout(Duration::from_secs(2), stream.readable()).await;
-    let _ = stream.try_read(&mut buf);
+    let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
     let body = shared.metrics.render();
     let head = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",

@@ -1,6 +1,7 @@
 //! The WebSocket tunnel client: opens a [`TunnelRequest`] with subprotocol `fido.cable` and
 //! reports the relay's routing ID. Honours `ALL_PROXY` / `HTTPS_PROXY` (for `wss://`) /
 //! `HTTP_PROXY` (for `ws://`) and `NO_PROXY`, as curl does, through an HTTP CONNECT proxy.
+//! `wss://` runs TLS (rustls, see [`super::tls`]) inside the proxy's tunnel when there is one.
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -9,7 +10,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::parse_hex;
 use crate::keys::RoutingId;
@@ -35,6 +36,9 @@ pub enum TunnelError {
     /// Connecting or the WebSocket itself failed.
     #[error("tunnel: {0}")]
     WebSocket(#[source] Box<tungstenite::Error>),
+    /// TLS could not be set up or the relay's certificate was refused.
+    #[error("TLS with the relay failed: {0}")]
+    Tls(String),
     /// The relay's answer lacked a valid `X-caBLE-Routing-ID`.
     #[error("relay sent no valid routing ID")]
     NoRoutingId,
@@ -52,6 +56,15 @@ impl From<tungstenite::Error> for TunnelError {
     fn from(e: tungstenite::Error) -> Self {
         match e {
             tungstenite::Error::Http(response) => Self::Refused(response.status().as_u16()),
+            tungstenite::Error::Tls(cause) => Self::Tls(cause.to_string()),
+            tungstenite::Error::Io(cause)
+                if cause
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+            {
+                // tokio-rustls reports certificate and handshake failures as I/O errors.
+                Self::Tls(cause.to_string())
+            }
             other => Self::WebSocket(Box::new(other)),
         }
     }
@@ -83,7 +96,7 @@ impl CloseReason {
 }
 
 impl Tunnel {
-    /// Connects (plain `ws://` for now).
+    /// Connects: `ws://` in the clear (loopback and tests), `wss://` over TLS.
     ///
     /// # Errors
     /// [`TunnelError`].
@@ -110,20 +123,29 @@ impl Tunnel {
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
         let target = Target::of(http.uri())?;
-        let (ws, response) = match Proxy::for_target(&target, |name| std::env::var(name).ok())? {
+        let stream = match Proxy::for_target(&target, |name| std::env::var(name).ok())? {
             None => {
-                tokio_tungstenite::connect_async_with_config(http, Some(config), NO_DELAY).await?
+                let stream = TcpStream::connect((target.host.as_str(), target.port))
+                    .await
+                    .map_err(|e| TunnelError::WebSocket(Box::new(e.into())))?;
+                let _ = stream.set_nodelay(NO_DELAY);
+                stream
             }
-            Some(proxy) => {
-                let stream = proxy.connect(&target).await?;
-                tokio_tungstenite::client_async_with_config(
-                    http,
-                    MaybeTlsStream::Plain(stream),
-                    Some(config),
-                )
-                .await?
-            }
+            Some(proxy) => proxy.connect(&target).await?,
         };
+        let connector = if target.secure {
+            let tls = super::tls::client_config().map_err(|e| TunnelError::Tls(e.to_string()))?;
+            Connector::Rustls(tls)
+        } else {
+            Connector::Plain
+        };
+        let (ws, response) = tokio_tungstenite::client_async_tls_with_config(
+            http,
+            stream,
+            Some(config),
+            Some(connector),
+        )
+        .await?;
         let routing_id = response
             .headers()
             .get(ROUTING_ID_HEADER)

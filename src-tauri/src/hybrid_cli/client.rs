@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ctap::Clock as _;
 use hybrid::error::{Error as HybridError, Phase};
-use hybrid::io::air::{AirError, UdpScanner, parse_air};
+use hybrid::io::air::AirError;
 use hybrid::io::driver::{ClientOutcome, ClientStep, DriveError, run_client};
 use hybrid::io::tunnel::TunnelError;
 use hybrid::qr::RequestHint;
@@ -14,6 +14,7 @@ use hybrid::session::{ClientConfig, ClientSession, StoredLink, Timeouts};
 use hybrid::tunnel_url::TunnelBase;
 use serde::Serialize;
 
+use super::air::{AIR_FORMS, Air};
 use super::{fail, print_json, random_bytes, runtime, verify_failure};
 use crate::linked;
 use crate::profile::Vault;
@@ -27,9 +28,9 @@ pub(super) struct ClientOpts {
     /// Default: the tunnel service the phone names in its advert.
     #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL")]
     pub(super) relay: Option<String>,
-    /// Listen for the phone's advert on the loopback air (udp://127.0.0.1:PORT, for tests and
-    /// demos) instead of Bluetooth.
-    #[arg(long, value_name = "udp://HOST:PORT")]
+    /// Where to listen for the phone's advert: Bluetooth (the default: `ble`, or `ble:hci0` for
+    /// one adapter), or the loopback air `udp://127.0.0.1:PORT` for tests and demos.
+    #[arg(long, value_name = "AIR")]
     pub(super) air: Option<String>,
     /// Seconds to wait for the phone: for its advert after the QR code is shown, and for its
     /// answer once connected.
@@ -229,11 +230,21 @@ pub(super) fn explain(error: &DriveError, opts: &ClientOpts) -> String {
         DriveError::Tunnel(TunnelError::WebSocket(cause)) => {
             format!("cannot reach the tunnel relay ({relay}): {cause}")
         }
+        DriveError::Tunnel(TunnelError::Tls(problem)) => format!(
+            "cannot set up a secure (TLS) connection to the tunnel relay ({relay}): {problem}; \
+             a self-hosted relay with its own CA needs that CA's PEM file in PASSBRIDGE_CA_FILE"
+        ),
         DriveError::Tunnel(TunnelError::Proxy { proxy, problem }) => format!(
             "cannot reach the tunnel relay ({relay}) through the proxy {proxy}: {problem} \
              (set NO_PROXY to bypass it)"
         ),
         DriveError::Tunnel(other) => format!("tunnel relay ({relay}): {other}"),
+        DriveError::Air(AirError::Bluetooth(problem)) => {
+            format!("cannot look for the phone over Bluetooth: {problem}")
+        }
+        DriveError::Air(AirError::BadAddress(text)) => {
+            format!("--air {text} is not understood: use {AIR_FORMS}")
+        }
         DriveError::Air(cause) => format!("cannot scan for the phone: {cause}"),
         DriveError::RelayLimit(close) => format!(
             "the tunnel relay ({relay}) ended the connection: {} (close code {})",
@@ -260,13 +271,6 @@ async fn client_ceremony(
     request: &[u8],
     steps: &mut Steps,
 ) -> Result<ClientOutcome, DriveError> {
-    if opts.air.is_none() {
-        return Err(DriveError::Air(AirError::BadAddress(
-            "(none: scanning Bluetooth is not built into this version yet; pass --air \
-             udp://127.0.0.1:PORT to use the loopback air)"
-                .to_owned(),
-        )));
-    }
     let mut on_step = |step: ClientStep| steps.on_step(step);
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -278,7 +282,9 @@ async fn client_ceremony(
 struct JsonResult<'a, T: Serialize> {
     ok: bool,
     ceremony: &'a str,
-    rp_id: &'a str,
+    /// Only where the result does not carry it already (a registration does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rp_id: Option<&'a str>,
     #[serde(flatten)]
     result: &'a T,
     flags_text: String,
@@ -485,7 +491,7 @@ async fn register(
         print_json(&JsonResult {
             ok: true,
             ceremony: "register",
-            rp_id,
+            rp_id: None,
             result: &registration,
             flags_text: webauthn::describe_flags(registration.flags),
             timings_ms: timings_json(&steps),
@@ -571,7 +577,7 @@ async fn sign_in(
         print_json(&JsonResult {
             ok: true,
             ceremony: "sign-in",
-            rp_id,
+            rp_id: Some(rp_id),
             result: &assertion,
             flags_text: webauthn::describe_flags(assertion.flags),
             timings_ms: timings_json(&steps),
@@ -595,9 +601,7 @@ pub(super) async fn client_round(
     on_step: &mut (dyn FnMut(ClientStep) + Send),
     cancel: impl Future<Output = ()>,
 ) -> Result<ClientOutcome, DriveError> {
-    let air = opts.air.as_deref().unwrap_or_default();
-    let addr = parse_air(air)?;
-    let mut scanner = UdpScanner::bind(addr).await?;
+    let mut scanner = Air::parse(opts.air.as_deref())?.scanner().await?;
     let timeout = Duration::from_secs(opts.timeout);
     let config = ClientConfig {
         tunnel_base: opts

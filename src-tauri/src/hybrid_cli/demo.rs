@@ -9,6 +9,7 @@ use hybrid::io::phone::{Behaviour, CtapPhone};
 use hybrid::io::relay::{Relay, RelayConfig};
 use hybrid::qr::RequestHint;
 
+use super::air::Air;
 use super::client::{ClientOpts, Start, Steps, client_round, explain};
 use super::phone::{PhoneStart, phone_ceremony, phone_engine_config};
 use super::{fail, random_bytes, runtime, verify_failure};
@@ -158,7 +159,7 @@ async fn demo_round(
                     PhoneStart::Qr(&qr),
                     None,
                     &relay_url,
-                    air,
+                    &Air::Udp(air),
                     Duration::from_secs(30),
                     false,
                 )

@@ -5,6 +5,7 @@
 //! Steps and the QR code go to stderr, each with its elapsed time; with `--json` the result is
 //! the only thing on stdout, so scripts can parse it.
 
+mod air;
 mod client;
 mod demo;
 mod phone;

@@ -1,11 +1,9 @@
 //! `passbridge phone`: the virtual phone (the ctap engine behind the authenticator role).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use ctap::Clock as _;
-use hybrid::io::air::{UdpAdvertiser, parse_air};
 use hybrid::io::driver::{ContactListener, DriveError, run_phone};
 use hybrid::io::phone::{Behaviour, CtapPhone};
 use hybrid::io::tunnel::TunnelError;
@@ -13,6 +11,7 @@ use hybrid::qr::QrPayload;
 use hybrid::session::{PhoneConfig, PhoneLinking, PhoneSession, Timeouts};
 use hybrid::tunnel_url::TunnelBase;
 
+use super::air::{AIR_FORMS, Air};
 use super::{fail, runtime};
 use crate::linked;
 use crate::system::{SystemClock, SystemRng};
@@ -35,12 +34,9 @@ pub struct PhoneArgs {
     /// The tunnel relay to open the tunnel on, e.g. ws://127.0.0.1:8787.
     #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL")]
     relay: String,
-    /// Where to "broadcast" the advert: the loopback air, udp://127.0.0.1:PORT.
-    #[arg(
-        long,
-        value_name = "udp://HOST:PORT",
-        required_unless_present = "unlink"
-    )]
+    /// Where to broadcast the advert: the loopback air `udp://127.0.0.1:PORT`, or Bluetooth
+    /// through BlueZ (`ble`, or `ble:hci1` for one adapter; Linux only).
+    #[arg(long, value_name = "AIR", required_unless_present = "unlink")]
     air: Option<String>,
     /// Keep the phone's passkeys and linking identity in this profile's vault (so a later
     /// sign-in finds them, and desktops can link it). Without it they live in memory for this
@@ -124,7 +120,7 @@ pub(super) async fn phone_ceremony<S, C, R>(
     start: PhoneStart<'_>,
     linking: Option<PhoneLinking>,
     relay: &str,
-    air: SocketAddr,
+    air: &Air,
     timeout: Duration,
     wrong_psk_for_testing: bool,
 ) -> Result<(), String>
@@ -167,7 +163,10 @@ where
                 .map_err(|e| format!("cannot answer that contact: {e}"))?
         }
     };
-    let mut advertiser = UdpAdvertiser::new(air);
+    let mut advertiser = air
+        .advertiser()
+        .await
+        .map_err(|e| format!("cannot advertise: {e}"))?;
     let cancel = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -182,7 +181,7 @@ fn phone_on_store<S: ctap::CredentialStore>(
     store: S,
     linking: Option<PhoneLinking>,
     args: &PhoneArgs,
-    air: SocketAddr,
+    air: &Air,
 ) -> Result<(), String> {
     let behaviour = match (args.answer_error, args.stall) {
         (Some(status), _) => Behaviour::Error(status),
@@ -242,13 +241,13 @@ pub fn run_phone_command(args: PhoneArgs) -> ExitCode {
             Err(error) => fail(&relay_error(&args.relay, error.into())),
         };
     }
-    let air = match parse_air(args.air.as_deref().unwrap_or_default()) {
-        Ok(addr) => addr,
-        Err(error) => return fail(&error.to_string()),
+    let air = match Air::parse(args.air.as_deref()) {
+        Ok(air) => air,
+        Err(error) => return fail(&format!("--air: {error} (use {AIR_FORMS})")),
     };
     let result = match vault {
-        Some(vault) => phone_on_store(&runtime, vault, linking, &args, air),
-        None => phone_on_store(&runtime, ctap::MemoryStore::new(), None, &args, air),
+        Some(vault) => phone_on_store(&runtime, vault, linking, &args, &air),
+        None => phone_on_store(&runtime, ctap::MemoryStore::new(), None, &args, &air),
     };
     match result {
         Ok(()) => {

@@ -2,6 +2,7 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,9 +13,16 @@ use super::{fail, runtime};
 /// Options for `passbridge relay`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RelayArgs {
-    /// Address to listen on (plain WebSocket; keep it on loopback until TLS lands).
+    /// Address to listen on. Without --tls-cert the relay speaks plain WebSocket: keep it on
+    /// loopback, or behind a load balancer that terminates TLS.
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
+    /// PEM certificate chain: serve wss:// (TLS through rustls). Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Routing ID of this relay instance, 6 hex digits.
     #[arg(long, default_value = "000001")]
     pub routing_id: String,
@@ -45,6 +53,14 @@ pub fn run_relay(args: RelayArgs) -> ExitCode {
     let Some(routing_id) = parse_routing_id(&args.routing_id) else {
         return fail("--routing-id must be 6 hex digits (3 bytes)");
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match hybrid::io::tls::server_config(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(error) => return fail(&format!("cannot serve TLS: {error}")),
+        },
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     let config = RelayConfig {
         routing_id,
         max_tunnels: args.max_tunnels,
@@ -52,6 +68,7 @@ pub fn run_relay(args: RelayArgs) -> ExitCode {
         max_messages_per_peer: args.max_messages,
         tunnel_lifetime: Duration::from_secs(args.lifetime_secs),
         idle_timeout: Duration::from_secs(args.idle_secs),
+        tls,
     };
     let runtime = match runtime() {
         Ok(rt) => rt,
@@ -65,10 +82,11 @@ pub fn run_relay(args: RelayArgs) -> ExitCode {
         match relay.local_addr() {
             Ok(addr) => {
                 println!(
-                    "relay listening on ws://{addr} (routing ID {})",
+                    "relay listening on {scheme}://{addr} (routing ID {})",
                     args.routing_id
                 );
-                println!("metrics at http://{addr}/metrics");
+                let http = if scheme == "wss" { "https" } else { "http" };
+                println!("metrics at {http}://{addr}/metrics");
                 let _ = std::io::stdout().flush();
             }
             Err(error) => return fail(&error.to_string()),

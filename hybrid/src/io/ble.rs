@@ -1,0 +1,288 @@
+//! Real Bluetooth (feature `ble`): the desktop scans with btleplug (BlueZ, CoreBluetooth,
+//! WinRT) and, on Linux, the virtual phone advertises through BlueZ with bluer.
+//!
+//! Scanning is unfiltered: BlueZ merges discovery filters across D-Bus clients, and a UUID
+//! filter can drop service-data-only adverts, which is all a phone sends. The service data is
+//! read from the peripheral's properties on `DeviceDiscovered`/`DeviceUpdated` as well as from
+//! `ServiceDataAdvertisement`, because BlueZ reports the first advert of a device without the
+//! latter event (seen in the VM harness, `tests/vm/`).
+
+use std::collections::HashMap;
+
+use btleplug::api::bleuuid::uuid_from_u16;
+use btleplug::api::{Central as _, CentralEvent, CentralState, Manager as _, Peripheral as _};
+use btleplug::platform::{Adapter, Manager, PeripheralId};
+use futures_util::StreamExt as _;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::air::{AirError, BleScanner, SERVICE_UUIDS, ServiceData};
+
+/// Adverts queued between the scanning task and the driver; more than this are dropped
+/// (phones repeat their advert several times a second).
+const QUEUE: usize = 64;
+
+fn ble_error(what: &str, error: impl core::fmt::Display) -> AirError {
+    AirError::Bluetooth(format!("{what}: {error}"))
+}
+
+/// The caBLE adverts among a device's service data.
+fn cable_adverts(service_data: &HashMap<Uuid, Vec<u8>>) -> Vec<ServiceData> {
+    SERVICE_UUIDS
+        .iter()
+        .filter_map(|&uuid| {
+            service_data
+                .get(&uuid_from_u16(uuid))
+                .map(|data| ServiceData {
+                    uuid,
+                    data: data.clone(),
+                })
+        })
+        .collect()
+}
+
+/// Scans one Bluetooth adapter for caBLE adverts.
+#[derive(Debug)]
+pub struct BtleScanner {
+    adverts: mpsc::Receiver<Result<ServiceData, AirError>>,
+    task: tokio::task::JoinHandle<()>,
+    /// The adapter's description (for example "hci0 (usb:v1D6Bp0246d0540)").
+    pub adapter_info: String,
+}
+
+impl Drop for BtleScanner {
+    fn drop(&mut self) {
+        // Ends the scan loop; btleplug stops discovery when the adapter handle goes.
+        self.task.abort();
+    }
+}
+
+impl BtleScanner {
+    /// Opens the adapter whose description contains `name` (for example "hci0"), or the first
+    /// one, and starts scanning.
+    ///
+    /// # Errors
+    /// [`AirError::Bluetooth`] with a plain-language reason: no adapter, adapter off, no
+    /// permission, BlueZ not running.
+    pub async fn open(name: Option<&str>) -> Result<Self, AirError> {
+        let manager = Manager::new().await.map_err(|e| {
+            ble_error(
+                "cannot reach the Bluetooth service (is bluetoothd running?)",
+                e,
+            )
+        })?;
+        let adapters = manager
+            .adapters()
+            .await
+            .map_err(|e| ble_error("cannot list Bluetooth adapters", e))?;
+        let mut chosen = None;
+        for adapter in adapters {
+            let info = adapter.adapter_info().await.unwrap_or_default();
+            if name.is_none_or(|name| info.split_whitespace().next() == Some(name)) {
+                chosen = Some((adapter, info));
+                break;
+            }
+        }
+        let Some((adapter, adapter_info)) = chosen else {
+            return Err(AirError::Bluetooth(match name {
+                Some(name) => format!("there is no Bluetooth adapter called {name}"),
+                None => "this computer has no Bluetooth adapter".to_owned(),
+            }));
+        };
+        if let Ok(CentralState::PoweredOff) = adapter.adapter_state().await {
+            return Err(AirError::Bluetooth(format!(
+                "Bluetooth is off ({adapter_info}): turn it on in Settings"
+            )));
+        }
+        let events = adapter
+            .events()
+            .await
+            .map_err(|e| ble_error("cannot watch Bluetooth events", e))?;
+        adapter
+            .start_scan(btleplug::api::ScanFilter::default())
+            .await
+            .map_err(|e| match e {
+                btleplug::Error::PermissionDenied => AirError::Bluetooth(
+                    "no permission to scan for Bluetooth devices: allow Passbridge to use \
+                     Bluetooth in the system settings"
+                        .to_owned(),
+                ),
+                other => ble_error("cannot start a Bluetooth scan (is the adapter on?)", other),
+            })?;
+        let (tx, adverts) = mpsc::channel(QUEUE);
+        let task = tokio::spawn(scan_loop(adapter, events, tx));
+        Ok(Self {
+            adverts,
+            task,
+            adapter_info,
+        })
+    }
+}
+
+/// Forwards caBLE adverts from btleplug's events to the scanner's queue.
+async fn scan_loop(
+    adapter: Adapter,
+    mut events: core::pin::Pin<Box<dyn futures_util::Stream<Item = CentralEvent> + Send>>,
+    tx: mpsc::Sender<Result<ServiceData, AirError>>,
+) {
+    while let Some(event) = events.next().await {
+        let adverts = match event {
+            CentralEvent::ServiceDataAdvertisement { service_data, .. } => {
+                cable_adverts(&service_data)
+            }
+            CentralEvent::DeviceDiscovered(id) | CentralEvent::DeviceUpdated(id) => {
+                properties_adverts(&adapter, &id).await
+            }
+            CentralEvent::StateUpdate(CentralState::PoweredOff) => {
+                let _ = tx
+                    .send(Err(AirError::Bluetooth(
+                        "Bluetooth was turned off: turn it on in Settings".to_owned(),
+                    )))
+                    .await;
+                return;
+            }
+            _ => continue,
+        };
+        for advert in adverts {
+            // A full queue means the driver is busy; a phone repeats its advert anyway.
+            let _ = tx.try_send(Ok(advert));
+        }
+        if tx.is_closed() {
+            return;
+        }
+    }
+    let _ = tx
+        .send(Err(AirError::Bluetooth(
+            "the Bluetooth scan ended unexpectedly".to_owned(),
+        )))
+        .await;
+}
+
+async fn properties_adverts(adapter: &Adapter, id: &PeripheralId) -> Vec<ServiceData> {
+    let Ok(peripheral) = adapter.peripheral(id).await else {
+        return Vec::new();
+    };
+    match peripheral.properties().await {
+        Ok(Some(properties)) => cable_adverts(&properties.service_data),
+        _ => Vec::new(),
+    }
+}
+
+impl BleScanner for BtleScanner {
+    async fn next_advert(&mut self) -> Result<ServiceData, AirError> {
+        // Receiving from the queue is cancel-safe, as the driver requires.
+        match self.adverts.recv().await {
+            Some(advert) => advert,
+            None => Err(AirError::Bluetooth("the Bluetooth scan stopped".to_owned())),
+        }
+    }
+}
+
+/// Advertises the phone's encrypted EID through BlueZ (Linux only): what a phone does after
+/// scanning the QR code.
+#[cfg(target_os = "linux")]
+pub struct BluezAdvertiser {
+    adapter: bluer::Adapter,
+    handle: Option<bluer::adv::AdvertisementHandle>,
+    _session: bluer::Session,
+}
+
+#[cfg(target_os = "linux")]
+impl core::fmt::Debug for BluezAdvertiser {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BluezAdvertiser")
+            .field("adapter", &self.adapter.name())
+            .field("advertising", &self.handle.is_some())
+            .finish()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl BluezAdvertiser {
+    /// Opens the BlueZ adapter `name` (for example "hci1"), or the default one, and powers it.
+    ///
+    /// # Errors
+    /// [`AirError::Bluetooth`].
+    pub async fn open(name: Option<&str>) -> Result<Self, AirError> {
+        let session = bluer::Session::new()
+            .await
+            .map_err(|e| ble_error("cannot reach BlueZ (is bluetoothd running?)", e))?;
+        let adapter = match name {
+            Some(name) => session
+                .adapter(name)
+                .map_err(|e| ble_error(&format!("no Bluetooth adapter {name}"), e))?,
+            None => session
+                .default_adapter()
+                .await
+                .map_err(|e| ble_error("no Bluetooth adapter", e))?,
+        };
+        adapter
+            .set_powered(true)
+            .await
+            .map_err(|e| ble_error(&format!("cannot power on {}", adapter.name()), e))?;
+        Ok(Self {
+            adapter,
+            handle: None,
+            _session: session,
+        })
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl super::air::BleAdvertiser for BluezAdvertiser {
+    async fn start(&mut self, payload: [u8; 20]) -> Result<(), AirError> {
+        self.stop();
+        let advert = bluer::adv::Advertisement {
+            advertisement_type: bluer::adv::Type::Broadcast,
+            service_data: [(
+                uuid_from_u16(super::air::PHONE_SERVICE_UUID),
+                payload.to_vec(),
+            )]
+            .into(),
+            // Fast advertising while the desktop waits: phones use about 100 ms too.
+            min_interval: Some(core::time::Duration::from_millis(100)),
+            max_interval: Some(core::time::Duration::from_millis(150)),
+            ..bluer::adv::Advertisement::default()
+        };
+        let handle = self
+            .adapter
+            .advertise(advert)
+            .await
+            .map_err(|e| ble_error("cannot advertise over BlueZ", e))?;
+        self.handle = Some(handle);
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        // Dropping the handle unregisters the advertisement.
+        self.handle = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_cable_service_data_is_taken() {
+        let mut data = HashMap::new();
+        data.insert(uuid_from_u16(0xfff9), vec![1; 20]);
+        data.insert(uuid_from_u16(0xfde2), vec![2; 20]);
+        data.insert(uuid_from_u16(0x180f), vec![3]);
+        let mut got = cable_adverts(&data);
+        got.sort_by_key(|a| a.uuid);
+        assert_eq!(
+            got,
+            vec![
+                ServiceData {
+                    uuid: 0xfde2,
+                    data: vec![2; 20]
+                },
+                ServiceData {
+                    uuid: 0xfff9,
+                    data: vec![1; 20]
+                },
+            ]
+        );
+    }
+}
