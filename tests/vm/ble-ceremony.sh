@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# ble-ceremony.sh PASSBRIDGE_BIN: the cross-device ceremony over real BlueZ, inside the VM.
+# hci0 and hci1 are two virtual LE controllers on one virtual air (guest-bluez.sh). The virtual
+# phone advertises its encrypted EID through BlueZ on hci1 (bluer); the desktop client scans hci0
+# with btleplug, matches the advert, and completes a registration through a relay on loopback.
+# Exit 0 when the client's JSON says ok and its steps show the advert matched; 77 = no VM here.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+[ -x "$bin" ] || { echo "ble-ceremony.sh: no binary at $1" >&2; exit 2; }
+
+if [ "${2:-}" != --in-guest ]; then
+    exec "$HERE/run.sh" "$HERE/guest-bluez.sh" "$HERE/ble-ceremony.sh" "$bin" --in-guest
+fi
+
+# --- inside the VM, BlueZ up on hci0 and hci1 ---
+ip link set lo up
+work=$(mktemp -d)
+export PASSBRIDGE_DATA_DIR=$work RUST_LOG=${RUST_LOG:-warn}
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
+"$bin" relay --listen 127.0.0.1:0 >"$work/relay.out" 2>&1 & pids+=($!)
+for _ in $(seq 100); do relay=$(grep -o 'ws://[0-9.:]*' "$work/relay.out" || true); [ -n "$relay" ] && break; sleep 0.2; done
+[ -n "$relay" ] || { cat "$work/relay.out" >&2; echo "ble-ceremony.sh: relay did not start" >&2; exit 1; }
+echo "ble-ceremony.sh: relay at $relay"
+
+"$bin" hybrid register --rp-id example.com --user alice --relay "$relay" --air ble:hci0 \
+    --timeout 90 --json >"$work/client.json" 2>"$work/client.err" & client=$!
+pids+=("$client")
+for _ in $(seq 300); do qr=$(grep -o '^FIDO:/[0-9]*' "$work/client.err" || true); [ -n "$qr" ] && break; sleep 0.2; done
+[ -n "$qr" ] || { cat "$work/client.err" >&2; echo "ble-ceremony.sh: the client showed no QR code" >&2; exit 1; }
+
+"$bin" phone --qr "$qr" --relay "$relay" --air ble:hci1 --timeout 90 2>"$work/phone.err" & phone=$!
+pids+=("$phone")
+
+rc=0; wait "$client" || rc=$?
+prc=0; wait "$phone" || prc=$?
+grep -v '^[ █▀▄]*$' "$work/client.err" >&2 || true
+echo "--- phone" >&2; cat "$work/phone.err" >&2
+cat "$work/client.json"
+[ "$rc" -eq 0 ] || { echo "ble-ceremony.sh: client failed ($rc)" >&2; exit 1; }
+[ "$prc" -eq 0 ] || { echo "ble-ceremony.sh: phone failed ($prc)" >&2; exit 1; }
+grep -q 'phone nearby (its Bluetooth advert matched)' "$work/client.err" \
+    || { echo "ble-ceremony.sh: no advert-matched step" >&2; exit 1; }
+grep -q '"ok": true' "$work/client.json" || { echo "ble-ceremony.sh: result not ok" >&2; exit 1; }
+grep -q '"attestation_signature_verified": true' "$work/client.json" \
+    || { echo "ble-ceremony.sh: attestation not verified" >&2; exit 1; }
+echo "ble-ceremony.sh: PASS: btleplug on hci0 matched the phone's BlueZ advert from hci1; registration verified"
