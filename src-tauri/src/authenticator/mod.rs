@@ -4,6 +4,11 @@
 //! this module only moves reports and asks the user. Transports:
 //! - [`udp`]: the SoloKeys simulation convention, for independent CTAP clients in tests
 //!   (python-fido2, libfido2's tools) — loopback only.
+//! - [`uhid`] (Linux): a virtual USB security key through `/dev/uhid`, for browsers and every
+//!   other FIDO client (`passbridge bridge`).
 
+pub mod hid_loop;
 pub mod prompt;
 pub mod udp;
+#[cfg(target_os = "linux")]
+pub mod uhid;

@@ -8,17 +8,15 @@
 use std::io::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use ctap::device::HidDevice;
-use ctap::{Authenticator, Clock, Config, CredentialStore};
+use ctap::{Authenticator, Config, CredentialStore};
 
+use super::hid_loop::{self, ReportPipe};
 use super::prompt::PromptSource;
 use crate::system::{SystemClock, SystemRng};
-
-/// Longest the loop sleeps without a deadline, so a stop request is noticed promptly.
-const IDLE_TICK: Duration = Duration::from_millis(100);
 
 /// Where to listen and answer.
 #[derive(Debug, Clone, Copy)]
@@ -88,66 +86,56 @@ pub fn serve<S: CredentialStore>(
     let _ = io::stdout().flush();
     tracing::info!(listen = %options.listen, reply_to = %options.reply_to, "UDP authenticator up");
 
-    let send = |reports: Vec<[u8; 64]>| -> Result<(), UdpError> {
-        for report in reports {
-            socket
-                .send_to(&report, options.reply_to)
-                .map_err(socket_error(options.reply_to))?;
-        }
-        Ok(())
+    let mut pipe = UdpPipe {
+        socket,
+        listen: options.listen,
+        reply_to: options.reply_to,
     };
+    hid_loop::serve(&mut device, &mut pipe, prompt, stop).map_err(|source| UdpError::Socket {
+        addr: options.listen,
+        source,
+    })
+}
 
-    let mut buf = [0u8; 1024];
-    let mut prompt_shown = false;
-    while !stop.load(Ordering::Relaxed) {
-        let now = clock.now();
-        let wait = device
-            .next_deadline()
-            .map_or(IDLE_TICK, |deadline| {
-                deadline.saturating_duration_since(now)
-            })
-            .clamp(Duration::from_millis(1), IDLE_TICK);
-        socket
-            .set_read_timeout(Some(wait))
-            .map_err(socket_error(options.listen))?;
-        match socket.recv_from(&mut buf) {
-            Ok((len, from)) => match buf.get(..len) {
-                Some(report) if len == 64 => send(device.handle_report(report, clock.now()))?,
-                _ => {
-                    tracing::warn!(%from, len, "ignoring a datagram that is not one 64-byte report")
+/// Reports as datagrams: OUT from anyone on loopback, IN to the reply address.
+struct UdpPipe {
+    socket: UdpSocket,
+    listen: SocketAddr,
+    reply_to: SocketAddr,
+}
+
+impl ReportPipe for UdpPipe {
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<[u8; 64]>> {
+        self.socket.set_read_timeout(Some(timeout))?;
+        let mut buf = [0u8; 1024];
+        match self.socket.recv_from(&mut buf) {
+            Ok((len, from)) => match buf.get(..len).and_then(|b| <[u8; 64]>::try_from(b).ok()) {
+                Some(report) => Ok(Some(report)),
+                None => {
+                    tracing::warn!(%from, len, listen = %self.listen, "ignoring a datagram that is not one 64-byte report");
+                    Ok(None)
                 }
             },
             Err(error)
                 if matches!(
                     error.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+                ) =>
+            {
+                Ok(None)
+            }
             // A previous reply bounced (nobody listening on the reply port): not our problem.
-            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {}
-            Err(source) => {
-                return Err(UdpError::Socket {
-                    addr: options.listen,
-                    source,
-                });
-            }
-        }
-        send(device.poll(clock.now()))?;
-
-        let outcome = match device.prompt() {
-            Some(request) => {
-                let first = !prompt_shown;
-                prompt_shown = true;
-                prompt.poll(request, first)
-            }
-            None => {
-                prompt_shown = false;
-                None
-            }
-        };
-        if let Some(outcome) = outcome {
-            prompt_shown = false;
-            send(device.resolve_prompt(outcome, clock.now()))?;
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => Ok(None),
+            Err(error) => Err(error),
         }
     }
-    Ok(())
+
+    fn send(&mut self, report: &[u8; 64]) -> io::Result<()> {
+        match self.socket.send_to(report, self.reply_to) {
+            Ok(_) => Ok(()),
+            // Nobody listens on the reply port (the client went away): drop the report.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
 }

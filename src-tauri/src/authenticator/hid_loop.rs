@@ -1,0 +1,86 @@
+//! The one CTAPHID serving loop shared by every transport (UDP for test clients, uhid for
+//! browsers): move 64-byte reports between a [`ReportPipe`] and the sans-IO
+//! [`ctap::device::HidDevice`], keep keepalives flowing while a prompt is open, and ask the
+//! [`PromptSource`] without blocking.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ctap::device::HidDevice;
+use ctap::{Clock, CredentialStore};
+
+use super::prompt::PromptSource;
+use crate::system::{SystemClock, SystemRng};
+
+/// Longest the loop sleeps without a deadline, so a stop request is noticed promptly.
+const IDLE_TICK: Duration = Duration::from_millis(100);
+
+/// A duplex channel of 64-byte HID reports.
+pub trait ReportPipe {
+    /// The next OUT report, waiting at most `timeout`; `Ok(None)` when none came in time.
+    ///
+    /// # Errors
+    /// The transport failed and cannot continue.
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<[u8; 64]>>;
+
+    /// Sends one IN report.
+    ///
+    /// # Errors
+    /// The transport failed and cannot continue.
+    fn send(&mut self, report: &[u8; 64]) -> io::Result<()>;
+}
+
+/// The engine type every transport serves.
+pub type Device<S> = HidDevice<S, SystemClock, SystemRng, SystemRng>;
+
+/// Serves `device` over `pipe` until `stop` is set or the pipe fails.
+///
+/// # Errors
+/// The pipe's error.
+pub fn serve<S: CredentialStore>(
+    device: &mut Device<S>,
+    pipe: &mut dyn ReportPipe,
+    prompt: &mut dyn PromptSource,
+    stop: &Arc<AtomicBool>,
+) -> io::Result<()> {
+    let clock = SystemClock;
+    let mut prompt_shown = false;
+    while !stop.load(Ordering::Relaxed) {
+        let now = clock.now();
+        let wait = device
+            .next_deadline()
+            .map_or(IDLE_TICK, |deadline| {
+                deadline.saturating_duration_since(now)
+            })
+            .clamp(Duration::from_millis(1), IDLE_TICK);
+        if let Some(report) = pipe.recv(wait)? {
+            for reply in device.handle_report(&report, clock.now()) {
+                pipe.send(&reply)?;
+            }
+        }
+        for reply in device.poll(clock.now()) {
+            pipe.send(&reply)?;
+        }
+
+        let outcome = match device.prompt() {
+            Some(request) => {
+                let first = !prompt_shown;
+                prompt_shown = true;
+                prompt.poll(request, first)
+            }
+            None => {
+                prompt_shown = false;
+                None
+            }
+        };
+        if let Some(outcome) = outcome {
+            prompt_shown = false;
+            for reply in device.resolve_prompt(outcome, clock.now()) {
+                pipe.send(&reply)?;
+            }
+        }
+    }
+    Ok(())
+}
