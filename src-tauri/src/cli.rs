@@ -46,6 +46,11 @@ enum Command {
     Phone(crate::hybrid_cli::PhoneArgs),
     /// Run a whole cross-device ceremony on loopback: relay, desktop and virtual phone.
     Demo(crate::hybrid_cli::DemoArgs),
+    /// Appear as a USB security key (Linux, /dev/uhid) so browsers and other FIDO clients
+    /// use Passbridge's passkeys.
+    Bridge(crate::bridge_cli::BridgeArgs),
+    /// One-time system set-up for `bridge`: a udev rule and the uhid module (needs root).
+    SetupBridge(crate::bridge_cli::SetupBridgeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,10 +83,20 @@ enum AuthenticatorCommand {
     },
 }
 
+/// `--attestation`: what new credentials' attestation statement is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum AttestationArg {
+pub(crate) enum AttestationArg {
     None,
     PackedSelf,
+}
+
+impl From<AttestationArg> for ctap::Attestation {
+    fn from(arg: AttestationArg) -> Self {
+        match arg {
+            AttestationArg::None => Self::None,
+            AttestationArg::PackedSelf => Self::PackedSelf,
+        }
+    }
 }
 
 /// Entry point used by `main.rs`.
@@ -121,6 +136,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Hybrid(args)) => crate::hybrid_cli::run_hybrid(args),
         Some(Command::Phone(args)) => crate::hybrid_cli::run_phone_command(args),
         Some(Command::Demo(args)) => crate::hybrid_cli::run_demo(args),
+        Some(Command::Bridge(args)) => crate::bridge_cli::run_bridge(args),
+        Some(Command::SetupBridge(args)) => crate::bridge_cli::run_setup_bridge(args),
         None => default_action(),
     }
 }
@@ -138,10 +155,7 @@ fn run_authenticator(command: AuthenticatorCommand) -> ExitCode {
         profile,
         profile_opts,
     } = command;
-    let attestation = match attestation {
-        AttestationArg::None => ctap::Attestation::None,
-        AttestationArg::PackedSelf => ctap::Attestation::PackedSelf,
-    };
+    let attestation = ctap::Attestation::from(attestation);
     let mut prompt: Box<dyn PromptSource> = if auto_approve_for_testing {
         tracing::warn!("user presence is granted automatically (--auto-approve-for-testing)");
         Box::new(AutoApproveForTesting)

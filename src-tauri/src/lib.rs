@@ -6,6 +6,7 @@
 
 pub mod about;
 pub mod authenticator;
+pub mod bridge_cli;
 pub mod cli;
 pub mod hybrid_cli;
 pub mod linked;

@@ -12,6 +12,8 @@
 //! argon2_memory_kib = 19456      # Argon2id cost for PIN/passphrase wrapping keys
 //! argon2_iterations = 2
 //! argon2_parallelism = 1
+//! silent_presence_rps = []      # RP IDs the bridge may answer with presence but no prompt
+//! bridge_max_prompts_per_minute = 10
 //! ```
 //!
 //! Note that `PASSBRIDGE_POLICY` is honoured for anyone who can set the environment of the
@@ -45,6 +47,13 @@ pub struct Policy {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
+    /// RP IDs (exact, e.g. "ssh:" for OpenSSH keys) for which the uhid bridge may grant user
+    /// presence without showing a prompt. Never user verification. Empty by default: every
+    /// request is shown.
+    pub silent_presence_rps: Vec<String>,
+    /// How many requests a minute the bridge shows; more are refused without a prompt, so a
+    /// misbehaving program cannot flood the user with dialogs.
+    pub bridge_max_prompts_per_minute: u32,
 }
 
 impl Default for Policy {
@@ -57,6 +66,8 @@ impl Default for Policy {
             argon2_memory_kib: argon2::Params::DEFAULT_M_COST,
             argon2_iterations: argon2::Params::DEFAULT_T_COST,
             argon2_parallelism: argon2::Params::DEFAULT_P_COST,
+            silent_presence_rps: Vec::new(),
+            bridge_max_prompts_per_minute: 10,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Who answers the authenticator's "touch / verify" requests when it runs as a CLI process.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::time::{Duration, Instant};
 
 use ctap::{PromptOutcome, PromptReason, PromptRequest};
 
@@ -126,5 +128,168 @@ fn parse_answer(line: &str, request: &PromptRequest) -> PromptOutcome {
         }
     } else {
         PromptOutcome::Denied
+    }
+}
+
+/// The bridge's gate in front of the user's prompt: refuses requests beyond the policy's rate
+/// (without prompting), grants presence silently only for the RP IDs the policy names, and
+/// passes everything else to the prompt the user sees.
+pub struct PolicyGate {
+    inner: Box<dyn PromptSource>,
+    silent_rps: Vec<String>,
+    max_per_minute: usize,
+    shown: VecDeque<Instant>,
+}
+
+impl core::fmt::Debug for PolicyGate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PolicyGate")
+            .field("silent_rps", &self.silent_rps)
+            .field("max_per_minute", &self.max_per_minute)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyGate {
+    /// Wraps `inner` with the policy's silent RPs and rate.
+    pub fn new(inner: Box<dyn PromptSource>, policy: &crate::policy::Policy) -> Self {
+        Self {
+            inner,
+            silent_rps: policy.silent_presence_rps.clone(),
+            max_per_minute: usize::try_from(policy.bridge_max_prompts_per_minute)
+                .unwrap_or(usize::MAX),
+            shown: VecDeque::new(),
+        }
+    }
+
+    /// Whether a new request may be shown at `now` (and counts it if so).
+    fn admit(&mut self, now: Instant) -> bool {
+        while self
+            .shown
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(60))
+        {
+            self.shown.pop_front();
+        }
+        if self.shown.len() >= self.max_per_minute {
+            return false;
+        }
+        self.shown.push_back(now);
+        true
+    }
+}
+
+impl PromptSource for PolicyGate {
+    fn poll(&mut self, request: &PromptRequest, first: bool) -> Option<PromptOutcome> {
+        let silent = !request.need_uv
+            && matches!(
+                request.reason,
+                PromptReason::Register | PromptReason::SignIn
+            )
+            && request
+                .rp_id
+                .as_ref()
+                .is_some_and(|rp| self.silent_rps.iter().any(|allowed| allowed == rp));
+        if silent {
+            tracing::info!(rp = ?request.rp_id, "presence granted without a prompt (policy silent_presence_rps)");
+            return Some(PromptOutcome::Approved {
+                user_verified: false,
+                chosen_credential: request.candidates.first().map(|c| c.credential_id.clone()),
+            });
+        }
+        let now = ctap::Clock::now(&crate::system::SystemClock);
+        if first && !self.admit(now) {
+            tracing::warn!(rp = ?request.rp_id, "too many requests: refused without a prompt");
+            return Some(PromptOutcome::Denied);
+        }
+        self.inner.poll(request, first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts how often it was asked; never answers.
+    struct Silent(std::rc::Rc<std::cell::Cell<usize>>);
+    impl PromptSource for Silent {
+        fn poll(&mut self, _: &PromptRequest, first: bool) -> Option<PromptOutcome> {
+            if first {
+                self.0.set(self.0.get() + 1);
+            }
+            None
+        }
+    }
+
+    fn request(rp: &str, reason: PromptReason, need_uv: bool) -> PromptRequest {
+        PromptRequest {
+            reason,
+            rp_id: Some(rp.to_owned()),
+            rp_name: None,
+            user_name: None,
+            user_display_name: None,
+            candidates: Vec::new(),
+            need_uv,
+            deadline: ctap::Clock::now(&crate::system::SystemClock) + Duration::from_secs(30),
+        }
+    }
+
+    fn gate(silent: &[&str], max: u32) -> (PolicyGate, std::rc::Rc<std::cell::Cell<usize>>) {
+        let asked = std::rc::Rc::new(std::cell::Cell::new(0));
+        let policy = crate::policy::Policy {
+            silent_presence_rps: silent.iter().map(|s| (*s).to_owned()).collect(),
+            bridge_max_prompts_per_minute: max,
+            ..crate::policy::Policy::default()
+        };
+        (
+            PolicyGate::new(Box::new(Silent(asked.clone())), &policy),
+            asked,
+        )
+    }
+
+    #[test]
+    fn only_named_rps_skip_the_prompt_and_never_for_verification() {
+        let (mut gate, asked) = gate(&["ssh:"], 10);
+        let approved = |o: Option<PromptOutcome>| {
+            matches!(
+                o,
+                Some(PromptOutcome::Approved {
+                    user_verified: false,
+                    ..
+                })
+            )
+        };
+        assert!(approved(
+            gate.poll(&request("ssh:", PromptReason::SignIn, false), true)
+        ));
+        assert!(approved(
+            gate.poll(&request("ssh:", PromptReason::Register, false), true)
+        ));
+        assert_eq!(asked.get(), 0);
+        // Another RP, a UV request, or a reset all reach the user.
+        assert_eq!(
+            gate.poll(&request("example.com", PromptReason::SignIn, false), true),
+            None
+        );
+        assert_eq!(
+            gate.poll(&request("ssh:", PromptReason::SignIn, true), true),
+            None
+        );
+        assert_eq!(
+            gate.poll(&request("ssh:", PromptReason::Reset, false), true),
+            None
+        );
+        assert_eq!(asked.get(), 3);
+    }
+
+    #[test]
+    fn requests_beyond_the_rate_are_refused_without_a_prompt() {
+        let (mut gate, asked) = gate(&[], 2);
+        let r = request("example.com", PromptReason::SignIn, false);
+        assert_eq!(gate.poll(&r, true), None);
+        assert_eq!(gate.poll(&r, false), None);
+        assert_eq!(gate.poll(&r, true), None);
+        assert_eq!(gate.poll(&r, true), Some(PromptOutcome::Denied));
+        assert_eq!(asked.get(), 2);
     }
 }
