@@ -56,6 +56,7 @@ pub mod frame;
 pub mod io;
 pub mod keys;
 pub mod noise;
+pub mod proxy;
 pub mod qr;
 pub mod session;
 pub mod tunnel_url;

@@ -14,6 +14,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::parse_hex;
 use crate::keys::RoutingId;
+use crate::proxy::{HEAD_LIMIT, HttpProxy, ProxyError, Target};
 use crate::tunnel_url::{ROUTING_ID_HEADER, TunnelRequest, WEBSOCKET_PROTOCOL};
 
 /// Disable Nagle's algorithm: the protocol is small request/response messages, and Nagle plus
@@ -122,8 +123,8 @@ impl Tunnel {
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
-        let target = Target::of(http.uri())?;
-        let stream = match Proxy::for_target(&target, |name| std::env::var(name).ok())? {
+        let target = target_of(http.uri())?;
+        let stream = match HttpProxy::for_target(&target, |name| std::env::var(name).ok())? {
             None => {
                 let stream = TcpStream::connect((target.host.as_str(), target.port))
                     .await
@@ -131,7 +132,7 @@ impl Tunnel {
                 let _ = stream.set_nodelay(NO_DELAY);
                 stream
             }
-            Some(proxy) => proxy.connect(&target).await?,
+            Some(proxy) => connect_via(&proxy, &target).await?,
         };
         let connector = if target.secure {
             let tls = super::tls::client_config().map_err(|e| TunnelError::Tls(e.to_string()))?;
@@ -202,242 +203,61 @@ impl Tunnel {
     }
 }
 
-/// Where a tunnel URL points.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Target {
-    secure: bool,
-    host: String,
-    port: u16,
-}
-
-impl Target {
-    fn of(uri: &tungstenite::http::Uri) -> Result<Self, TunnelError> {
-        let secure = match uri.scheme_str() {
-            Some("wss") => true,
-            Some("ws") => false,
-            other => {
-                return Err(TunnelError::Request(format!(
-                    "tunnel URLs are ws:// or wss://, not {}",
-                    other.unwrap_or("(none)")
-                )));
-            }
-        };
-        let host = uri
-            .host()
-            .ok_or_else(|| TunnelError::Request("tunnel URL has no host".to_owned()))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-        Ok(Self { secure, host, port })
-    }
-}
-
-/// An HTTP proxy that tunnels with CONNECT.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Proxy {
-    /// As configured (for messages).
-    text: String,
-    host: String,
-    port: u16,
-}
-
-impl Proxy {
-    /// The proxy to use for `target` per the environment (`env` looks a variable up; both
-    /// upper- and lower-case names are read, as curl does). `None`: connect directly.
-    fn for_target(
-        target: &Target,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, TunnelError> {
-        let var = |name: &str| {
-            env(name)
-                .or_else(|| env(&name.to_lowercase()))
-                .filter(|v| !v.trim().is_empty())
-        };
-        if let Some(no_proxy) = var("NO_PROXY")
-            && no_proxy.split(',').map(str::trim).any(|rule| {
-                let rule = rule.trim_start_matches('.');
-                rule == "*"
-                    || (!rule.is_empty()
-                        && (target.host == rule || target.host.ends_with(&format!(".{rule}"))))
-            })
-        {
-            return Ok(None);
-        }
-        let scheme_var = if target.secure {
-            "HTTPS_PROXY"
-        } else {
-            "HTTP_PROXY"
-        };
-        let Some(text) = var(scheme_var).or_else(|| var("ALL_PROXY")) else {
-            return Ok(None);
-        };
-        let fail = |problem: &str| TunnelError::Proxy {
-            proxy: text.clone(),
-            problem: problem.to_owned(),
-        };
-        let rest = match text.split_once("://") {
-            Some(("http", rest)) => rest,
-            None => text.as_str(),
-            Some((scheme, _)) => {
-                return Err(fail(&format!(
-                    "only HTTP CONNECT proxies are supported, not {scheme}://"
-                )));
-            }
-        };
-        let authority = rest.trim_end_matches('/');
-        if authority.contains('@') {
-            return Err(fail("proxy credentials in the URL are not supported"));
-        }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (
-                host,
-                port.parse().map_err(|_| fail("the port is not a number"))?,
-            ),
-            _ => (authority, 80),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(fail("no host"));
-        }
-        Ok(Some(Self {
-            host: host.to_owned(),
-            port,
-            text,
-        }))
-    }
-
-    /// Opens a TCP connection through the proxy to `target` (CONNECT, expecting a 2xx).
-    async fn connect(&self, target: &Target) -> Result<TcpStream, TunnelError> {
-        let fail = |problem: String| TunnelError::Proxy {
-            proxy: self.text.clone(),
-            problem,
-        };
-        let mut stream = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| fail(format!("cannot connect: {e}")))?;
-        let _ = stream.set_nodelay(NO_DELAY);
-        let authority = if target.host.contains(':') {
-            format!("[{}]:{}", target.host, target.port)
-        } else {
-            format!("{}:{}", target.host, target.port)
-        };
-        let request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| fail(format!("connection lost: {e}")))?;
-        // Read the answer's head byte by byte so nothing after it (the tunnel's first bytes)
-        // is consumed; it is small and read once per tunnel.
-        let mut head = Vec::with_capacity(128);
-        while !head.ends_with(b"\r\n\r\n") {
-            if head.len() >= PROXY_HEAD_LIMIT {
-                return Err(fail("its answer to CONNECT is too long".to_owned()));
-            }
-            let byte = stream
-                .read_u8()
-                .await
-                .map_err(|e| fail(format!("connection lost during CONNECT: {e}")))?;
-            head.push(byte);
-        }
-        let status = head
-            .split(|&b| b == b' ')
-            .nth(1)
-            .and_then(|code| core::str::from_utf8(code).ok())
-            .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| fail("its answer to CONNECT is not HTTP".to_owned()))?;
-        if !(200..300).contains(&status) {
-            return Err(fail(format!(
-                "it refused to connect to {authority} (HTTP {status})"
+/// Where `uri` points, for the proxy decision and the TCP connection.
+fn target_of(uri: &tungstenite::http::Uri) -> Result<Target, TunnelError> {
+    let secure = match uri.scheme_str() {
+        Some("wss") => true,
+        Some("ws") => false,
+        other => {
+            return Err(TunnelError::Request(format!(
+                "tunnel URLs are ws:// or wss://, not {}",
+                other.unwrap_or("(none)")
             )));
         }
-        Ok(stream)
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| TunnelError::Request("tunnel URL has no host".to_owned()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    Ok(Target { secure, host, port })
+}
+
+impl From<ProxyError> for TunnelError {
+    fn from(e: ProxyError) -> Self {
+        Self::Proxy {
+            proxy: e.proxy,
+            problem: e.problem,
+        }
     }
 }
 
-/// Longest CONNECT answer head accepted from a proxy.
-const PROXY_HEAD_LIMIT: usize = 8 * 1024;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn target(url: &str) -> Target {
-        let uri: tungstenite::http::Uri = url.parse().unwrap_or_default();
-        Target::of(&uri).unwrap_or(Target {
-            secure: false,
-            host: String::new(),
-            port: 0,
-        })
+/// Opens a TCP connection through `proxy` to `target` (CONNECT, expecting a 2xx).
+async fn connect_via(proxy: &HttpProxy, target: &Target) -> Result<TcpStream, TunnelError> {
+    let fail = |problem: String| TunnelError::Proxy {
+        proxy: proxy.text.clone(),
+        problem,
+    };
+    let mut stream = TcpStream::connect((proxy.host.as_str(), proxy.port))
+        .await
+        .map_err(|e| fail(format!("cannot connect: {e}")))?;
+    let _ = stream.set_nodelay(NO_DELAY);
+    stream
+        .write_all(HttpProxy::connect_request(target).as_bytes())
+        .await
+        .map_err(|e| fail(format!("connection lost: {e}")))?;
+    // Read the answer's head byte by byte so nothing after it (the tunnel's first bytes)
+    // is consumed; it is small and read once per tunnel.
+    let mut head = Vec::with_capacity(128);
+    while !head.ends_with(b"\r\n\r\n") && head.len() <= HEAD_LIMIT {
+        let byte = stream
+            .read_u8()
+            .await
+            .map_err(|e| fail(format!("connection lost during CONNECT: {e}")))?;
+        head.push(byte);
     }
-
-    fn proxy(url: &str, vars: &[(&str, &str)]) -> Result<Option<Proxy>, TunnelError> {
-        Proxy::for_target(&target(url), |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
-    }
-
-    fn host_port(p: &Result<Option<Proxy>, TunnelError>) -> Option<(String, u16)> {
-        match p {
-            Ok(Some(p)) => Some((p.host.clone(), p.port)),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn proxy_variables_follow_curl() {
-        let wss = "wss://cable.ua5v.com/cable/connect/000001/00";
-        let ws = "ws://relay.example:8787/cable/new/00";
-        assert_eq!(host_port(&proxy(wss, &[])), None);
-        assert_eq!(
-            host_port(&proxy(wss, &[("HTTPS_PROXY", "http://proxy:3128")])),
-            Some(("proxy".to_owned(), 3128))
-        );
-        // HTTPS_PROXY is for wss only; ws uses HTTP_PROXY or ALL_PROXY.
-        assert_eq!(
-            host_port(&proxy(ws, &[("HTTPS_PROXY", "http://proxy:3128")])),
-            None
-        );
-        assert_eq!(
-            host_port(&proxy(ws, &[("all_proxy", "proxy.corp")])),
-            Some(("proxy.corp".to_owned(), 80))
-        );
-        assert_eq!(
-            host_port(&proxy(wss, &[("ALL_PROXY", "http://[::1]:8080/")])),
-            Some(("::1".to_owned(), 8080))
-        );
-        // NO_PROXY: exact host, domain suffix, or *.
-        for rule in [
-            "cable.ua5v.com",
-            ".ua5v.com",
-            "ua5v.com",
-            "*",
-            "x, ua5v.com",
-        ] {
-            let vars = [("HTTPS_PROXY", "http://proxy:3128"), ("NO_PROXY", rule)];
-            assert_eq!(host_port(&proxy(wss, &vars)), None, "{rule}");
-        }
-        let vars = [
-            ("HTTPS_PROXY", "http://proxy:3128"),
-            ("NO_PROXY", "a5v.com"),
-        ];
-        assert!(host_port(&proxy(wss, &vars)).is_some());
-    }
-
-    #[test]
-    fn unusable_proxies_are_named() {
-        let wss = "wss://cable.auth.com/x";
-        for bad in [
-            "socks5://proxy:1080",
-            "http://user:pw@proxy:3128",
-            "http://proxy:port",
-        ] {
-            match proxy(wss, &[("HTTPS_PROXY", bad)]) {
-                Err(TunnelError::Proxy { proxy, .. }) => assert_eq!(proxy, bad),
-                other => panic!("{bad}: {other:?}"),
-            }
-        }
-    }
+    proxy.check_answer(target, &head)?;
+    Ok(stream)
 }
