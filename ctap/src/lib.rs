@@ -43,6 +43,7 @@ pub mod platform;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod types;
+pub mod uhid;
 
 pub use authenticator::{AAGUID, Attestation, Authenticator, Config, Pending, Step, UserConsent};
 pub use error::StatusCode;
