@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::authenticator::{Authenticator, Pending, Step};
 use crate::ctaphid::{CtapHid, HidEvent, Report, cmd, keepalive_status};
+use crate::error::StatusCode;
 use crate::platform::{Clock, CredentialStore, PromptOutcome, PromptRequest, Rng};
 
 /// The SoloKeys-simulation "magic reboot" datagram: a power cycle, no reply.
@@ -31,6 +32,23 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(75);
 /// CTAP1 status word SW_INS_NOT_SUPPORTED: our answer to CTAPHID_MSG.
 const SW_INS_NOT_SUPPORTED: [u8; 2] = [0x6D, 0x00];
 
+/// How long a forwarded request may wait for its answer (the phone's QR code, the user at the
+/// phone) before the client gets `CTAP2_ERR_USER_ACTION_TIMEOUT`.
+pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A makeCredential/getAssertion handed to the driver to answer elsewhere (the user's phone,
+/// over the hybrid transport) instead of by the local authenticator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// Identifies this forward; a driver whose forward no longer matches drops its work (the
+    /// client cancelled or the deadline passed).
+    pub id: u64,
+    /// The CTAP command exactly as the client sent it (command byte, then CBOR).
+    pub request: Vec<u8>,
+    cid: u32,
+    deadline: Instant,
+}
+
 /// CtapHid + Authenticator.
 #[derive(Debug)]
 pub struct HidDevice<S, C, R, H> {
@@ -38,6 +56,9 @@ pub struct HidDevice<S, C, R, H> {
     auth: Authenticator<S, C, R>,
     pending: Option<(u32, Pending)>,
     next_keepalive: Option<Instant>,
+    forwarding: bool,
+    forward: Option<Forward>,
+    forwards: u64,
 }
 
 impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
@@ -48,7 +69,96 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
             auth,
             pending: None,
             next_keepalive: None,
+            forwarding: false,
+            forward: None,
+            forwards: 0,
         }
+    }
+
+    /// When on, makeCredential and getAssertion are not answered locally but become a
+    /// [`Forward`] for the driver ([`HidDevice::forward`], [`HidDevice::resolve_forward`]);
+    /// everything else (getInfo, PIN, credential management) stays local.
+    pub fn set_forwarding(&mut self, on: bool) {
+        self.forwarding = on;
+    }
+
+    /// The request waiting for the driver's answer, if any.
+    pub fn forward(&self) -> Option<&Forward> {
+        self.forward.as_ref()
+    }
+
+    /// Answers the forward `id` with `response` (status byte, then CBOR, as the phone sent
+    /// it). A stale `id` (cancelled, timed out) is ignored.
+    pub fn resolve_forward(&mut self, id: u64, response: &[u8]) -> Vec<Report> {
+        match self.forward.take() {
+            Some(forward) if forward.id == id => {
+                self.next_keepalive = None;
+                self.hid.respond(forward.cid, cmd::CBOR, response)
+            }
+            other => {
+                self.forward = other;
+                Vec::new()
+            }
+        }
+    }
+
+    /// A forwarding device's own answer to a getAssertion with `up: false`: clients (browsers,
+    /// python-fido2) send such silent probes to a security key to learn which credential of
+    /// an allow list it holds before the real request. A phone must not see them (it would
+    /// show UI for nothing and hang up, protocol reference §11.5), and the bridge cannot know
+    /// what the phone holds, so it answers "this one, perhaps": the first descriptor, with
+    /// authenticator data that asserts nothing (no UP, no UV) and an empty ECDSA signature.
+    /// The real request then goes to the phone, which decides. Without an allow list the
+    /// answer is NO_CREDENTIALS.
+    fn probe_reply(payload: &[u8]) -> Option<Vec<u8>> {
+        let (&command, body) = payload.split_first()?;
+        if command != crate::types::command::GET_ASSERTION {
+            return None;
+        }
+        let request = crate::cbor::decode(body)
+            .ok()
+            .and_then(|v| crate::types::GetAssertionRequest::parse(&v).ok())?;
+        if request.options.up != Some(false) {
+            return None;
+        }
+        let Some(first) = request.allow_list.as_ref().and_then(|l| l.first()) else {
+            return Some(vec![u8::from(StatusCode::NoCredentials)]);
+        };
+        let mut auth_data = crate::crypto::sha256(request.rp_id.as_bytes()).to_vec();
+        auth_data.extend_from_slice(&[0, 0, 0, 0, 0]); // flags: nothing; counter 0
+        let descriptor = crate::cbor::Value::Map(vec![
+            (
+                crate::cbor::Value::Text("id".into()),
+                crate::cbor::Value::Bytes(first.id.clone()),
+            ),
+            (
+                crate::cbor::Value::Text("type".into()),
+                crate::cbor::Value::Text(first.kind.clone()),
+            ),
+        ]);
+        let reply = crate::cbor::int_map([
+            (1, Some(descriptor)),
+            (2, Some(crate::cbor::Value::Bytes(auth_data))),
+            // DER for r = 0, s = 0: well-formed, verifies against nothing.
+            (
+                3,
+                Some(crate::cbor::Value::Bytes(vec![
+                    0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
+                ])),
+            ),
+        ]);
+        let body = crate::cbor::encode(&reply).ok()?;
+        Some([vec![0], body].concat())
+    }
+
+    fn forwardable(&self, payload: &[u8]) -> bool {
+        self.forwarding
+            && matches!(
+                payload.first(),
+                Some(
+                    &crate::types::command::MAKE_CREDENTIAL | &crate::types::command::GET_ASSERTION
+                )
+            )
     }
 
     /// The authenticator.
@@ -71,6 +181,7 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
     pub fn power_cycle(&mut self, now: Instant) {
         self.hid.reset();
         self.pending = None;
+        self.forward = None;
         self.next_keepalive = None;
         self.auth.power_cycle(now);
     }
@@ -86,6 +197,24 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
         for event in self.hid.handle_report(report, now) {
             match event {
                 HidEvent::Send(r) => out.push(r),
+                HidEvent::Request(req)
+                    if req.cmd == cmd::CBOR && self.forwardable(&req.payload) =>
+                {
+                    if let Some(reply) = Self::probe_reply(&req.payload) {
+                        out.extend(self.hid.respond(req.cid, cmd::CBOR, &reply));
+                        continue;
+                    }
+                    self.forwards += 1;
+                    self.forward = Some(Forward {
+                        id: self.forwards,
+                        request: req.payload,
+                        cid: req.cid,
+                        deadline: now + FORWARD_TIMEOUT,
+                    });
+                    // "User presence needed" while the QR code is up: the client keeps waiting.
+                    out.push(self.hid.keepalive(req.cid, keepalive_status::UPNEEDED));
+                    self.next_keepalive = Some(now + KEEPALIVE_INTERVAL);
+                }
                 HidEvent::Request(req) if req.cmd == cmd::CBOR => {
                     let step = self.auth.process(&req.payload, now);
                     self.step(req.cid, step, now, &mut out);
@@ -96,6 +225,9 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
                 HidEvent::Cancel { cid } => {
                     if self.pending.as_ref().is_some_and(|(c, _)| *c == cid) {
                         out.extend(self.finish(PromptOutcome::Cancelled, now));
+                    }
+                    if self.forward.as_ref().is_some_and(|f| f.cid == cid) {
+                        out.extend(self.end_forward(StatusCode::KeepaliveCancel));
                     }
                 }
             }
@@ -120,6 +252,7 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
             self.hid.next_deadline(),
             self.next_keepalive,
             self.pending.as_ref().map(|(_, p)| p.deadline()),
+            self.forward.as_ref().map(|f| f.deadline),
         ]
         .into_iter()
         .flatten()
@@ -143,13 +276,29 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
             .is_some_and(|(_, p)| now >= p.deadline())
         {
             out.extend(self.finish(PromptOutcome::TimedOut, now));
+        } else if self.forward.as_ref().is_some_and(|f| now >= f.deadline) {
+            out.extend(self.end_forward(StatusCode::UserActionTimeout));
         } else if self.keepalive_due(now)
-            && let Some((cid, _)) = &self.pending
+            && let Some(cid) = self
+                .pending
+                .as_ref()
+                .map(|(cid, _)| *cid)
+                .or(self.forward.as_ref().map(|f| f.cid))
         {
-            out.push(self.hid.keepalive(*cid, keepalive_status::UPNEEDED));
+            out.push(self.hid.keepalive(cid, keepalive_status::UPNEEDED));
             self.next_keepalive = Some(now + KEEPALIVE_INTERVAL);
         }
         out
+    }
+
+    /// Ends the forward with an error status for the client.
+    fn end_forward(&mut self, status: StatusCode) -> Vec<Report> {
+        let Some(forward) = self.forward.take() else {
+            return Vec::new();
+        };
+        self.next_keepalive = None;
+        self.hid
+            .respond(forward.cid, cmd::CBOR, &[u8::from(status)])
     }
 
     fn finish(&mut self, outcome: PromptOutcome, now: Instant) -> Vec<Report> {

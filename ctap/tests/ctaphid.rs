@@ -355,3 +355,121 @@ fn device_reboot_datagram_power_cycles() {
     let out = d.resolve_prompt(PromptOutcome::approved(), clock.now());
     assert_eq!(reassemble(&out).2, vec![0]);
 }
+
+// ----- forwarding (the bridge's "use my phone") -----
+
+#[test]
+fn forwarded_requests_wait_with_keepalives_and_carry_the_phones_answer() {
+    let (mut d, clock) = device();
+    d.set_forwarding(true);
+    let cid = dev_allocate(&mut d, clock.now());
+    // getInfo stays local.
+    let (_, _, data) = reassemble(&send_cbor(&mut d, cid, &[0x04], clock.now()));
+    assert_eq!(data[0], 0);
+    assert!(d.forward().is_none());
+    // makeCredential is handed over unchanged, the client told to wait.
+    let request = make_credential_msg();
+    let out = send_cbor(&mut d, cid, &request, clock.now());
+    assert_eq!(out.len(), 1);
+    assert!(is_keepalive(&out[0], cid));
+    let forward = d.forward().unwrap().clone();
+    assert_eq!(forward.request, request);
+    assert!(
+        d.prompt().is_none(),
+        "the local authenticator was not asked"
+    );
+    for _ in 0..5 {
+        clock.advance(d.next_deadline().unwrap() - clock.now());
+        let out = d.poll(clock.now());
+        assert!(is_keepalive(&out[0], cid));
+    }
+    // A stale answer is ignored; the right one reaches the client byte for byte.
+    assert!(d.resolve_forward(forward.id + 1, &[0, 0xa0]).is_empty());
+    let phone_answer = [0x00, 0xa1, 0x01, 0x64, b'n', b'o', b'n', b'e'];
+    let (c, command, data) = reassemble(&d.resolve_forward(forward.id, &phone_answer));
+    assert_eq!((c, command, data), (cid, cmd::CBOR, phone_answer.to_vec()));
+    assert!(d.forward().is_none());
+    assert_eq!(d.next_deadline(), None);
+}
+
+#[test]
+fn a_cancelled_or_expired_forward_answers_the_client_and_goes_away() {
+    let (mut d, clock) = device();
+    d.set_forwarding(true);
+    let cid = dev_allocate(&mut d, clock.now());
+    send_cbor(&mut d, cid, &make_credential_msg(), clock.now());
+    let id = d.forward().unwrap().id;
+    let out = d.handle_report(&init_report(cid, cmd::CANCEL, 0, &[]), clock.now());
+    assert_eq!(reassemble(&out).2, vec![StatusCode::KeepaliveCancel.code()]);
+    assert!(d.forward().is_none());
+    // The phone's late answer finds nobody waiting.
+    assert!(d.resolve_forward(id, &[0]).is_empty());
+
+    send_cbor(&mut d, cid, &make_credential_msg(), clock.now());
+    clock.advance(ctap::device::FORWARD_TIMEOUT + Duration::from_millis(1));
+    let out = d.poll(clock.now());
+    assert_eq!(
+        reassemble(&out).2,
+        vec![StatusCode::UserActionTimeout.code()]
+    );
+    assert!(d.forward().is_none());
+}
+
+#[test]
+fn silent_probes_are_answered_by_the_forwarding_device_itself() {
+    let (mut d, clock) = device();
+    d.set_forwarding(true);
+    let cid = dev_allocate(&mut d, clock.now());
+    let t = |s: &str| Value::Text(s.into());
+    let descriptor = |id: u8| {
+        Value::Map(vec![
+            (t("id"), Value::Bytes(vec![id; 16])),
+            (t("type"), t("public-key")),
+        ])
+    };
+    let probe = |allow: Option<Value>| {
+        let params = int_map([
+            (1, Some(t("example.com"))),
+            (2, Some(Value::Bytes(vec![0; 32]))),
+            (3, allow),
+            (5, Some(Value::Map(vec![(t("up"), Value::Bool(false))]))),
+        ]);
+        [vec![0x02], cbor::encode(&params).unwrap()].concat()
+    };
+    let out = send_cbor(
+        &mut d,
+        cid,
+        &probe(Some(Value::Array(vec![descriptor(7), descriptor(8)]))),
+        clock.now(),
+    );
+    let (_, _, data) = reassemble(&out);
+    assert_eq!(data[0], 0);
+    assert!(d.forward().is_none(), "a probe never reaches the phone");
+    let Value::Map(reply) = cbor::decode(&data[1..]).unwrap() else {
+        panic!()
+    };
+    let Some(Value::Map(cred)) = map_get_int(&reply, 1) else {
+        panic!()
+    };
+    assert!(cred.contains(&(t("id"), Value::Bytes(vec![7; 16]))));
+    let Some(Value::Bytes(auth_data)) = map_get_int(&reply, 2) else {
+        panic!()
+    };
+    assert_eq!(&auth_data[..32], &ctap::crypto::sha256(b"example.com"));
+    assert_eq!(
+        auth_data[32], 0,
+        "asserts neither presence nor verification"
+    );
+    // No allow list: nothing to offer.
+    let (_, _, data) = reassemble(&send_cbor(&mut d, cid, &probe(None), clock.now()));
+    assert_eq!(data, vec![StatusCode::NoCredentials.code()]);
+    // Without forwarding the local authenticator answers probes as before.
+    d.set_forwarding(false);
+    let (_, _, data) = reassemble(&send_cbor(
+        &mut d,
+        cid,
+        &probe(Some(Value::Array(vec![descriptor(7)]))),
+        clock.now(),
+    ));
+    assert_eq!(data, vec![StatusCode::NoCredentials.code()]);
+}
