@@ -18,6 +18,9 @@ pub enum Error {
     /// A post-handshake message or its encryption was malformed.
     #[error("frame: {0}")]
     Frame(#[from] FrameProblem),
+    /// A client's CTAP request could not be prepared for a phone.
+    #[error("request for the phone: {0}")]
+    Forward(#[from] ForwardProblem),
     /// The Noise handshake failed.
     #[error("handshake: {0}")]
     Handshake(#[from] HandshakeProblem),
@@ -36,6 +39,21 @@ pub enum Error {
     /// A tunnel-server domain or URL could not be built.
     #[error("tunnel: {0}")]
     Tunnel(#[from] TunnelProblem),
+}
+
+/// Why a request cannot be forwarded to a phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForwardProblem {
+    /// Only makeCredential and getAssertion go to a phone.
+    #[error("only makeCredential and getAssertion can go to a phone")]
+    NotForwardable,
+    /// The request's CBOR is not a well-formed map.
+    #[error("the request is not a CBOR map")]
+    Malformed,
+    /// A field has the wrong type or is missing.
+    #[error("{0} is missing or of the wrong type")]
+    BadField(&'static str),
 }
 
 /// What was wrong with a QR code.

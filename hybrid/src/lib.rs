@@ -51,6 +51,7 @@
 
 pub mod advert;
 pub mod error;
+pub mod forward;
 pub mod frame;
 #[cfg(feature = "io")]
 pub mod io;
