@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::authenticator::hid_loop;
+use crate::authenticator::hid_loop::{self, Forwarder};
 use crate::authenticator::prompt::{
     AutoApproveForTesting, PolicyGate, PromptSource, TerminalPrompt,
 };
@@ -32,6 +32,13 @@ pub struct BridgeArgs {
     /// signature accept it) or "none".
     #[arg(long, value_enum, default_value_t = crate::cli::AttestationArg::PackedSelf)]
     attestation: crate::cli::AttestationArg,
+    /// Send every registration and sign-in to your phone (FIDO hybrid: a QR code on this
+    /// terminal, then the phone over Bluetooth and the tunnel relay) instead of answering from
+    /// this computer. getInfo, PIN and credential management stay local.
+    #[arg(long)]
+    phone: bool,
+    #[command(flatten)]
+    phone_opts: crate::hybrid_cli::PhoneOpts,
     /// The uhid device to use.
     #[arg(long, default_value = "/dev/uhid", hide = true)]
     uhid: PathBuf,
@@ -86,18 +93,35 @@ pub fn run_bridge(args: BridgeArgs) -> ExitCode {
         );
     }
     let _ = std::io::stdout().flush();
+    let mut forwarder = if args.phone {
+        match crate::hybrid_cli::PhoneForwarder::new(&args.phone_opts) {
+            Ok(forwarder) => {
+                println!("registrations and sign-ins go to your phone (a QR code appears here)");
+                Some(forwarder)
+            }
+            Err(error) => return fail(&format!("cannot start the phone client: {error}")),
+        }
+    } else {
+        None
+    };
+    let _ = std::io::stdout().flush();
     let stop = Arc::new(AtomicBool::new(false));
     let config = ctap::Config {
         attestation: args.attestation.into(),
         ..ctap::Config::default()
     };
+    let forwarder: Option<&mut dyn Forwarder> = match forwarder.as_mut() {
+        Some(f) => Some(f),
+        None => None,
+    };
     let result = match vault {
-        Some(vault) => serve_store(vault, config, &mut key, &mut prompt, &stop),
+        Some(vault) => serve_store(vault, config, &mut key, &mut prompt, forwarder, &stop),
         None => serve_store(
             ctap::MemoryStore::new(),
             config,
             &mut key,
             &mut prompt,
+            forwarder,
             &stop,
         ),
     };
@@ -113,6 +137,7 @@ fn serve_store<S: ctap::CredentialStore>(
     config: ctap::Config,
     key: &mut crate::authenticator::uhid::UhidKey,
     prompt: &mut dyn PromptSource,
+    forwarder: Option<&mut dyn Forwarder>,
     stop: &Arc<AtomicBool>,
 ) -> Result<(), String> {
     let engine = ctap::Authenticator::new(
@@ -123,7 +148,7 @@ fn serve_store<S: ctap::CredentialStore>(
     )
     .map_err(|error| format!("the credential store failed: {error}"))?;
     let mut device = ctap::device::HidDevice::new(engine, SystemRng::default());
-    hid_loop::serve(&mut device, key, prompt, stop)
+    hid_loop::serve(&mut device, key, prompt, forwarder, stop)
         .map_err(|error| format!("the virtual key stopped: {error}"))
 }
 

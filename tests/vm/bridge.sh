@@ -72,4 +72,25 @@ cmp <(cut -d' ' -f2 id_sk.pub) <(cut -d' ' -f2 rk/id_ecdsa_sk_rk*.pub) || die "s
 step "ssh-keygen -K: the resident key came back, same public key"
 
 kill -0 $bridge || die "the bridge died"
+kill $bridge; wait $bridge 2>/dev/null || true
+
+# --- the bridge forwarding to a phone: relay and virtual phone on loopback, the phone's
+# passkeys in a keychain profile (gnome-keyring in a private D-Bus session, as ./dev does) ---
+ip link set lo up
+"$bin" relay --listen 127.0.0.1:0 >relay.out 2>&1 & relay_pid=$!
+trap 'kill $bridge $relay_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do relay=$(grep -o 'ws://[0-9.:]*' relay.out || true); [ -n "$relay" ] && break; sleep 0.2; done
+[ -n "$relay" ] || die "relay did not start"
+air=udp://127.0.0.1:47111
+"$bin" bridge --phone --phone-relay "$relay" --phone-air "$air" --phone-timeout 60 </dev/null \
+    >bridge-phone.out 2>bridge-phone.err & bridge=$!
+for _ in $(seq 100); do grep -q 'go to your phone' bridge-phone.out && break; sleep 0.2; done
+grep -q 'go to your phone' bridge-phone.out || { cat bridge-phone.out bridge-phone.err >&2; die "bridge --phone did not start"; }
+mkdir -p home
+HOME=$work/home dbus-run-session -- sh -c '
+    printf passbridge-test | gnome-keyring-daemon --components=secrets --daemonize --unlock >/dev/null
+    "$1" profile create Phone >/dev/null && exec "$2" "$3" "$1" "$4" "$5" "$6"' sh \
+    "$bin" "$py" "$HERE/bridge_phone.py" "$relay" "$air" "$work/bridge-phone.err" \
+    || { grep -v '^[ █▀▄]*$' bridge-phone.err >&2; die "forwarding to the phone"; }
+grep -E '^phone: ' bridge-phone.err | head -20
 step "PASS"

@@ -32,6 +32,19 @@ pub trait ReportPipe {
     fn send(&mut self, report: &[u8; 64]) -> io::Result<()>;
 }
 
+/// Answers forwarded requests ([`ctap::device::Forward`]) elsewhere, without blocking the
+/// loop: the bridge's phone path.
+pub trait Forwarder {
+    /// Starts answering forward `id` (the request: command byte, then CBOR).
+    fn start(&mut self, id: u64, request: &[u8]);
+    /// The forward being answered, if any.
+    fn current(&self) -> Option<u64>;
+    /// The reply (status byte, then CBOR), once there is one.
+    fn poll(&mut self) -> Option<(u64, Vec<u8>)>;
+    /// Abandons the running forward (the client cancelled or gave up).
+    fn cancel(&mut self);
+}
+
 /// The engine type every transport serves.
 pub type Device<S> = HidDevice<S, SystemClock, SystemRng, SystemRng>;
 
@@ -43,9 +56,11 @@ pub fn serve<S: CredentialStore>(
     device: &mut Device<S>,
     pipe: &mut dyn ReportPipe,
     prompt: &mut dyn PromptSource,
+    mut forwarder: Option<&mut dyn Forwarder>,
     stop: &Arc<AtomicBool>,
 ) -> io::Result<()> {
     let clock = SystemClock;
+    device.set_forwarding(forwarder.is_some());
     let mut prompt_shown = false;
     while !stop.load(Ordering::Relaxed) {
         let now = clock.now();
@@ -62,6 +77,24 @@ pub fn serve<S: CredentialStore>(
         }
         for reply in device.poll(clock.now()) {
             pipe.send(&reply)?;
+        }
+
+        if let Some(forwarder) = forwarder.as_deref_mut() {
+            let wanted = device.forward().map(|f| f.id);
+            if forwarder.current().is_some() && forwarder.current() != wanted {
+                // The client cancelled, or the device gave up waiting.
+                forwarder.cancel();
+            }
+            if let Some(forward) = device.forward()
+                && forwarder.current().is_none()
+            {
+                forwarder.start(forward.id, &forward.request);
+            }
+            if let Some((id, reply)) = forwarder.poll() {
+                for report in device.resolve_forward(id, &reply) {
+                    pipe.send(&report)?;
+                }
+            }
         }
 
         let outcome = match device.prompt() {

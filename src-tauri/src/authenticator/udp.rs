@@ -91,7 +91,7 @@ pub fn serve<S: CredentialStore>(
         listen: options.listen,
         reply_to: options.reply_to,
     };
-    hid_loop::serve(&mut device, &mut pipe, prompt, stop).map_err(|source| UdpError::Socket {
+    hid_loop::serve(&mut device, &mut pipe, prompt, None, stop).map_err(|source| UdpError::Socket {
         addr: options.listen,
         source,
     })

@@ -8,11 +8,13 @@
 mod air;
 mod client;
 mod demo;
+mod forward;
 mod phone;
 mod relay;
 
 pub use client::{HybridArgs, run_hybrid};
 pub use demo::{DemoArgs, run_demo};
+pub use forward::{PhoneForwarder, PhoneOpts};
 pub use phone::{PhoneArgs, run_phone_command};
 pub use relay::{RelayArgs, run_relay};
 
