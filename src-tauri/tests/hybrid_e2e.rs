@@ -291,6 +291,32 @@ impl Env {
         (client_result, phone_result)
     }
 
+    /// A registration expected to fail on the client's side only: the client runs with
+    /// `client_env`, the phone (killed afterwards) with `phone_env`. Returns the client's stderr.
+    fn client_fails(
+        &self,
+        client_env: &[(String, String)],
+        phone_env: &[(String, String)],
+    ) -> String {
+        let air = free_udp();
+        let mut args = failing_register("15").to_vec();
+        args.extend(["--relay", &self.relay_url, "--air", &air]);
+        let mut client = Client::start_with_env(self.path(), &args, client_env);
+        let qr = client.qr();
+        let phone = phone(
+            self.path(),
+            &qr,
+            &self.relay_url,
+            &air,
+            &["--profile", "Phone"],
+            phone_env,
+        );
+        let (ok, _, stderr) = client.finish();
+        drop(phone);
+        assert!(!ok, "the client succeeded: {stderr}");
+        stderr
+    }
+
     fn register(&self) -> serde_json::Value {
         let saved = self.saved();
         let ((ok, stdout, stderr), (phone_ok, phone_err)) = self.ceremony(
@@ -789,36 +815,7 @@ fn a_proxy_that_refuses_is_named() {
     let (proxy, _) = connect_proxy(Some(relay_port));
     // Only the client goes through the refusing proxy; the phone reaches the relay directly.
     env.env = vec![];
-    let air = free_udp();
-    let mut client = Client::start_with_env(
-        env.path(),
-        &[
-            "register",
-            "--rp-id",
-            "example.com",
-            "--user",
-            "a",
-            "--timeout",
-            "15",
-            "--relay",
-            &env.relay_url,
-            "--air",
-            &air,
-        ],
-        &[("HTTP_PROXY".to_owned(), proxy.clone())],
-    );
-    let qr = client.qr();
-    let phone = phone(
-        env.path(),
-        &qr,
-        &env.relay_url,
-        &air,
-        &["--profile", "Phone"],
-        &[],
-    );
-    let (ok, _, stderr) = client.finish();
-    drop(phone);
-    assert!(!ok);
+    let stderr = env.client_fails(&[("HTTP_PROXY".to_owned(), proxy.clone())], &[]);
     assert!(stderr.contains(&proxy), "{stderr}");
     assert!(stderr.contains("HTTP 403"), "{stderr}");
 }
@@ -883,34 +880,7 @@ fn a_tls_relay_with_a_private_ca_works_only_for_clients_that_trust_it() {
     assert_eq!(json(&stdout)["ok"], true);
 
     // A client without the CA refuses the relay's certificate and says what to do.
-    let air = free_udp();
-    let mut client = Client::start(
-        env.path(),
-        &[
-            "register",
-            "--rp-id",
-            "example.com",
-            "--user",
-            "a",
-            "--timeout",
-            "15",
-            "--relay",
-            &env.relay_url,
-            "--air",
-            &air,
-        ],
-    );
-    let qr = client.qr();
-    let _phone = phone(
-        env.path(),
-        &qr,
-        &env.relay_url,
-        &air,
-        &["--profile", "Phone"],
-        &[ca_env],
-    );
-    let (ok, _, stderr) = client.finish();
-    assert!(!ok);
+    let stderr = env.client_fails(&[], &[ca_env]);
     assert!(stderr.contains("secure (TLS) connection"), "{stderr}");
     assert!(stderr.contains("PASSBRIDGE_CA_FILE"), "{stderr}");
 }

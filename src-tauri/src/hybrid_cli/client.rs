@@ -291,6 +291,20 @@ struct JsonResult<'a, T: Serialize> {
     timings_ms: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Prints a ceremony's result: the JSON document with `--json`, else `text()`.
+fn report<T: Serialize>(
+    opts: &ClientOpts,
+    json: &JsonResult<'_, T>,
+    text: impl FnOnce() -> String,
+) -> Result<(), String> {
+    if opts.json {
+        print_json(json)
+    } else {
+        println!("{}", text());
+        Ok(())
+    }
+}
+
 fn timings_json(steps: &Steps) -> serde_json::Map<String, serde_json::Value> {
     let mut map = serde_json::Map::new();
     for (key, ms) in &steps.timings {
@@ -487,32 +501,33 @@ async fn register(
     if let Some(path) = save {
         save_credential(path, &registration)?;
     }
-    if opts.json {
-        print_json(&JsonResult {
+    report(
+        opts,
+        &JsonResult {
             ok: true,
             ceremony: "register",
             rp_id: None,
             result: &registration,
             flags_text: webauthn::describe_flags(registration.flags),
             timings_ms: timings_json(&steps),
-        })?;
-    } else {
-        println!(
-            "Registered a passkey for {user} at {rp_id} on the phone.\n  credential ID  {}\n  flags          {}\n  attestation    {}{}",
-            hex::encode(&registration.credential_id),
-            webauthn::describe_flags(registration.flags),
-            registration.attestation_format,
-            if registration.attestation_signature_verified {
-                " (signature verified)"
-            } else {
-                ""
-            },
-        );
-        if let Some(path) = save {
-            println!("  saved to       {}", path.display());
-        }
-    }
-    Ok(())
+        },
+        || {
+            let saved = save.map_or(String::new(), |path| {
+                format!("\n  saved to       {}", path.display())
+            });
+            format!(
+                "Registered a passkey for {user} at {rp_id} on the phone.\n  credential ID  {}\n  flags          {}\n  attestation    {}{}{saved}",
+                hex::encode(&registration.credential_id),
+                webauthn::describe_flags(registration.flags),
+                registration.attestation_format,
+                if registration.attestation_signature_verified {
+                    " (signature verified)"
+                } else {
+                    ""
+                },
+            )
+        },
+    )
 }
 
 async fn sign_in(
@@ -573,24 +588,25 @@ async fn sign_in(
     remember_links(&outcome, opts, vault);
     let assertion = webauthn::verify_assertion(&outcome.response, rp_id, &client_data.hash, &known)
         .map_err(|e| verify_failure(&e))?;
-    if opts.json {
-        print_json(&JsonResult {
+    report(
+        opts,
+        &JsonResult {
             ok: true,
             ceremony: "sign-in",
             rp_id: Some(rp_id),
             result: &assertion,
             flags_text: webauthn::describe_flags(assertion.flags),
             timings_ms: timings_json(&steps),
-        })?;
-    } else {
-        println!(
-            "Signed in to {rp_id} with the phone; signature verified.\n  credential ID  {}\n  flags          {}\n  sign count     {}",
-            hex::encode(&assertion.credential_id),
-            webauthn::describe_flags(assertion.flags),
-            assertion.sign_count,
-        );
-    }
-    Ok(())
+        },
+        || {
+            format!(
+                "Signed in to {rp_id} with the phone; signature verified.\n  credential ID  {}\n  flags          {}\n  sign count     {}",
+                hex::encode(&assertion.credential_id),
+                webauthn::describe_flags(assertion.flags),
+                assertion.sign_count,
+            )
+        },
+    )
 }
 
 pub(super) async fn client_round(
