@@ -345,6 +345,13 @@ fn client_vault(opts: &ClientOpts) -> Result<Option<Vault>, ExitCode> {
         .transpose()
 }
 
+/// What a ceremony needs before it starts: the profile's vault (if named) and a runtime.
+fn vault_and_runtime(
+    opts: &ClientOpts,
+) -> Result<(Option<Vault>, tokio::runtime::Runtime), ExitCode> {
+    Ok((client_vault(opts)?, runtime()?))
+}
+
 /// Runs `passbridge hybrid …`.
 pub fn run_hybrid(args: HybridArgs) -> ExitCode {
     let result = match args.command {
@@ -364,12 +371,8 @@ pub fn run_hybrid(args: HybridArgs) -> ExitCode {
             save,
             opts,
         } => {
-            let vault = match client_vault(&opts) {
-                Ok(vault) => vault,
-                Err(code) => return code,
-            };
-            let runtime = match runtime() {
-                Ok(rt) => rt,
+            let (vault, runtime) = match vault_and_runtime(&opts) {
+                Ok(pair) => pair,
                 Err(code) => return code,
             };
             runtime.block_on(register(
@@ -386,12 +389,8 @@ pub fn run_hybrid(args: HybridArgs) -> ExitCode {
             phone,
             opts,
         } => {
-            let vault = match client_vault(&opts) {
-                Ok(vault) => vault,
-                Err(code) => return code,
-            };
-            let runtime = match runtime() {
-                Ok(rt) => rt,
+            let (vault, runtime) = match vault_and_runtime(&opts) {
+                Ok(pair) => pair,
                 Err(code) => return code,
             };
             runtime.block_on(sign_in(
