@@ -49,6 +49,72 @@ pub struct Forward {
     deadline: Instant,
 }
 
+/// How long probed descriptors wait for the real request they belong to.
+const PROBE_MEMORY: Duration = Duration::from_secs(30);
+/// Most descriptors remembered from probes (a hostile client cannot grow it without bound).
+const MAX_PROBED: usize = 64;
+
+/// Credential descriptors a client probed for, per RP (see `HidDevice::answer_probe`).
+#[derive(Debug)]
+struct Probed {
+    rp_id: String,
+    descriptors: Vec<crate::types::CredentialDescriptor>,
+    until: Instant,
+}
+
+/// Merges `memory`'s descriptors into the request's list when the request is for the same RP:
+/// getAssertion key 3 (allowList), makeCredential key 5 (excludeList). `None`: leave it as is.
+fn merge_probed(request: &[u8], memory: &Probed) -> Option<Vec<u8>> {
+    use crate::cbor::Value;
+    let (&command, body) = request.split_first()?;
+    let Value::Map(mut entries) = crate::cbor::decode(body).ok()? else {
+        return None;
+    };
+    let is_key = |entry: &(Value, Value), k: i64| entry.0 == Value::Integer(k.into());
+    let (rp_key, list_key) = match command {
+        crate::types::command::GET_ASSERTION => (1, 3),
+        crate::types::command::MAKE_CREDENTIAL => (2, 5),
+        _ => return None,
+    };
+    let rp_id = match &entries.iter().find(|e| is_key(e, rp_key))?.1 {
+        Value::Text(id) => id.clone(),
+        Value::Map(rp) => match crate::cbor::map_get_text(rp, "id") {
+            Some(Value::Text(id)) => id.clone(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if rp_id != memory.rp_id {
+        return None;
+    }
+    let mut list = match entries.iter().position(|e| is_key(e, list_key)) {
+        Some(i) => match entries.swap_remove(i).1 {
+            Value::Array(list) => list,
+            _ => return None,
+        },
+        None => Vec::new(),
+    };
+    for descriptor in &memory.descriptors {
+        let id = Value::Bytes(descriptor.id.clone());
+        let present = list.iter().any(|d| match d {
+            Value::Map(m) => crate::cbor::map_get_text(m, "id") == Some(&id),
+            _ => false,
+        });
+        if !present {
+            list.push(Value::Map(vec![
+                (Value::Text("id".into()), id),
+                (
+                    Value::Text("type".into()),
+                    Value::Text(descriptor.kind.clone()),
+                ),
+            ]));
+        }
+    }
+    entries.push((Value::Integer(list_key.into()), Value::Array(list)));
+    let body = crate::cbor::encode(&Value::Map(entries)).ok()?;
+    Some([vec![command], body].concat())
+}
+
 /// CtapHid + Authenticator.
 #[derive(Debug)]
 pub struct HidDevice<S, C, R, H> {
@@ -59,6 +125,7 @@ pub struct HidDevice<S, C, R, H> {
     forwarding: bool,
     forward: Option<Forward>,
     forwards: u64,
+    probed: Option<Probed>,
 }
 
 impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
@@ -72,6 +139,7 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
             forwarding: false,
             forward: None,
             forwards: 0,
+            probed: None,
         }
     }
 
@@ -102,15 +170,16 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
         }
     }
 
-    /// A forwarding device's own answer to a getAssertion with `up: false`: clients (browsers,
-    /// python-fido2) send such silent probes to a security key to learn which credential of
-    /// an allow list it holds before the real request. A phone must not see them (it would
-    /// show UI for nothing and hang up, protocol reference §11.5), and the bridge cannot know
-    /// what the phone holds, so it answers "this one, perhaps": the first descriptor, with
-    /// authenticator data that asserts nothing (no UP, no UV) and an empty ECDSA signature.
-    /// The real request then goes to the phone, which decides. Without an allow list the
-    /// answer is NO_CREDENTIALS.
-    fn probe_reply(payload: &[u8]) -> Option<Vec<u8>> {
+    /// A forwarding device's own answer to a getAssertion with `up: false`. Clients
+    /// (browsers, python-fido2) send such silent probes to a security key to learn which
+    /// credentials of a list it holds before the real request. A phone must not see them (it
+    /// would show UI for nothing and hang up, protocol reference §11.5), and the bridge cannot
+    /// know what the phone holds. So every probe is answered NO_CREDENTIALS, which makes the
+    /// client probe the whole list, and the probed descriptors are remembered for the RP; the
+    /// real request that follows (which then carries no or a dummy list) goes to the phone with
+    /// them merged back in, as allowList (getAssertion) or excludeList (makeCredential). The
+    /// phone, which knows its credentials, decides.
+    fn answer_probe(&mut self, payload: &[u8], now: Instant) -> Option<Vec<u8>> {
         let (&command, body) = payload.split_first()?;
         if command != crate::types::command::GET_ASSERTION {
             return None;
@@ -121,34 +190,33 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
         if request.options.up != Some(false) {
             return None;
         }
-        let Some(first) = request.allow_list.as_ref().and_then(|l| l.first()) else {
-            return Some(vec![u8::from(StatusCode::NoCredentials)]);
+        let memory = match self.probed.take() {
+            Some(m) if m.rp_id == request.rp_id && now < m.until => m,
+            _ => Probed {
+                rp_id: request.rp_id.clone(),
+                descriptors: Vec::new(),
+                until: now,
+            },
         };
-        let mut auth_data = crate::crypto::sha256(request.rp_id.as_bytes()).to_vec();
-        auth_data.extend_from_slice(&[0, 0, 0, 0, 0]); // flags: nothing; counter 0
-        let descriptor = crate::cbor::Value::Map(vec![
-            (
-                crate::cbor::Value::Text("id".into()),
-                crate::cbor::Value::Bytes(first.id.clone()),
-            ),
-            (
-                crate::cbor::Value::Text("type".into()),
-                crate::cbor::Value::Text(first.kind.clone()),
-            ),
-        ]);
-        let reply = crate::cbor::int_map([
-            (1, Some(descriptor)),
-            (2, Some(crate::cbor::Value::Bytes(auth_data))),
-            // DER for r = 0, s = 0: well-formed, verifies against nothing.
-            (
-                3,
-                Some(crate::cbor::Value::Bytes(vec![
-                    0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
-                ])),
-            ),
-        ]);
-        let body = crate::cbor::encode(&reply).ok()?;
-        Some([vec![0], body].concat())
+        let mut memory = memory;
+        memory.until = now + PROBE_MEMORY;
+        for descriptor in request.allow_list.unwrap_or_default() {
+            if !memory.descriptors.iter().any(|d| d.id == descriptor.id)
+                && memory.descriptors.len() < MAX_PROBED
+            {
+                memory.descriptors.push(descriptor);
+            }
+        }
+        self.probed = Some(memory);
+        Some(vec![u8::from(StatusCode::NoCredentials)])
+    }
+
+    /// `request` with the descriptors probed for its RP merged into its credential list.
+    fn with_probed(&mut self, request: Vec<u8>, now: Instant) -> Vec<u8> {
+        let Some(memory) = self.probed.take().filter(|m| now < m.until) else {
+            return request;
+        };
+        merge_probed(&request, &memory).unwrap_or(request)
     }
 
     fn forwardable(&self, payload: &[u8]) -> bool {
@@ -200,14 +268,15 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
                 HidEvent::Request(req)
                     if req.cmd == cmd::CBOR && self.forwardable(&req.payload) =>
                 {
-                    if let Some(reply) = Self::probe_reply(&req.payload) {
+                    if let Some(reply) = self.answer_probe(&req.payload, now) {
                         out.extend(self.hid.respond(req.cid, cmd::CBOR, &reply));
                         continue;
                     }
                     self.forwards += 1;
+                    let request = self.with_probed(req.payload, now);
                     self.forward = Some(Forward {
                         id: self.forwards,
-                        request: req.payload,
+                        request,
                         cid: req.cid,
                         deadline: now + FORWARD_TIMEOUT,
                     });

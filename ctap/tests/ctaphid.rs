@@ -416,7 +416,7 @@ fn a_cancelled_or_expired_forward_answers_the_client_and_goes_away() {
 }
 
 #[test]
-fn silent_probes_are_answered_by_the_forwarding_device_itself() {
+fn silent_probes_stay_local_and_their_lists_reach_the_phone() {
     let (mut d, clock) = device();
     d.set_forwarding(true);
     let cid = dev_allocate(&mut d, clock.now());
@@ -427,48 +427,69 @@ fn silent_probes_are_answered_by_the_forwarding_device_itself() {
             (t("type"), t("public-key")),
         ])
     };
-    let probe = |allow: Option<Value>| {
+    let get_assertion = |allow: Vec<Value>, up: bool| {
         let params = int_map([
             (1, Some(t("example.com"))),
             (2, Some(Value::Bytes(vec![0; 32]))),
-            (3, allow),
-            (5, Some(Value::Map(vec![(t("up"), Value::Bool(false))]))),
+            (3, Some(Value::Array(allow))),
+            (5, Some(Value::Map(vec![(t("up"), Value::Bool(up))]))),
         ]);
         [vec![0x02], cbor::encode(&params).unwrap()].concat()
     };
-    let out = send_cbor(
+    // A client probes its list one credential at a time; every probe is answered locally.
+    for id in [7, 8] {
+        let out = send_cbor(
+            &mut d,
+            cid,
+            &get_assertion(vec![descriptor(id)], false),
+            clock.now(),
+        );
+        assert_eq!(reassemble(&out).2, vec![StatusCode::NoCredentials.code()]);
+        assert!(d.forward().is_none(), "a probe never reaches the phone");
+    }
+    // The real request (with the dummy ID python-fido2 sends after misses) reaches the phone
+    // with every probed credential.
+    send_cbor(
         &mut d,
         cid,
-        &probe(Some(Value::Array(vec![descriptor(7), descriptor(8)]))),
+        &get_assertion(vec![descriptor(0)], true),
         clock.now(),
     );
-    let (_, _, data) = reassemble(&out);
-    assert_eq!(data[0], 0);
-    assert!(d.forward().is_none(), "a probe never reaches the phone");
-    let Value::Map(reply) = cbor::decode(&data[1..]).unwrap() else {
+    let forward = d.forward().unwrap().clone();
+    let Value::Map(m) = cbor::decode(&forward.request[1..]).unwrap() else {
         panic!()
     };
-    let Some(Value::Map(cred)) = map_get_int(&reply, 1) else {
+    let Some(Value::Array(list)) = map_get_int(&m, 3) else {
         panic!()
     };
-    assert!(cred.contains(&(t("id"), Value::Bytes(vec![7; 16]))));
-    let Some(Value::Bytes(auth_data)) = map_get_int(&reply, 2) else {
-        panic!()
-    };
-    assert_eq!(&auth_data[..32], &ctap::crypto::sha256(b"example.com"));
-    assert_eq!(
-        auth_data[32], 0,
-        "asserts neither presence nor verification"
+    let ids: Vec<u8> = list
+        .iter()
+        .map(|d| match d {
+            Value::Map(d) => match cbor::map_get_text(d, "id") {
+                Some(Value::Bytes(id)) => id[0],
+                _ => panic!(),
+            },
+            _ => panic!(),
+        })
+        .collect();
+    assert_eq!(ids, vec![0, 7, 8]);
+    d.resolve_forward(forward.id, &[0]);
+    // Memory is per request: the next one goes as the client sent it.
+    send_cbor(
+        &mut d,
+        cid,
+        &get_assertion(vec![descriptor(9)], true),
+        clock.now(),
     );
-    // No allow list: nothing to offer.
-    let (_, _, data) = reassemble(&send_cbor(&mut d, cid, &probe(None), clock.now()));
-    assert_eq!(data, vec![StatusCode::NoCredentials.code()]);
+    let forward = d.forward().unwrap().clone();
+    assert_eq!(forward.request, get_assertion(vec![descriptor(9)], true));
+    d.resolve_forward(forward.id, &[0]);
     // Without forwarding the local authenticator answers probes as before.
     d.set_forwarding(false);
     let (_, _, data) = reassemble(&send_cbor(
         &mut d,
         cid,
-        &probe(Some(Value::Array(vec![descriptor(7)]))),
+        &get_assertion(vec![descriptor(7)], false),
         clock.now(),
     ));
     assert_eq!(data, vec![StatusCode::NoCredentials.code()]);

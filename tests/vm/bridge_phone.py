@@ -19,6 +19,7 @@ import time
 from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
 from fido2.hid import CtapHidDevice
 from fido2.server import Fido2Server
+from fido2.webauthn import PublicKeyCredentialDescriptor, PublicKeyCredentialType
 
 BIN, RELAY, AIR, LOG = sys.argv[1:5]
 RP = {"id": "phone.example", "name": "Phone RP"}
@@ -95,6 +96,19 @@ def main() -> int:
     got = through_phone(client.get_assertion, options["publicKey"]).get_response(0)
     server.authenticate_complete(state, [credential], got)
     print("bridge_phone: sign-in through the phone verified by Fido2Server")
+
+    # A site that knows two passkeys for the account, the phone's second: the client probes
+    # both silently (the bridge answers those itself) and the phone still gets the whole list.
+    options, state = server.authenticate_begin([credential], user_verification="discouraged")
+    public_key = options["publicKey"]
+    allow = list(public_key["allowCredentials"])
+    other = PublicKeyCredentialDescriptor(type=PublicKeyCredentialType.PUBLIC_KEY, id=b"\x42" * 32)
+    if isinstance(allow[0], dict):
+        other = dict(other)
+    public_key = {**public_key, "allowCredentials": [other, *allow]}
+    got = through_phone(client.get_assertion, public_key).get_response(0)
+    server.authenticate_complete(state, [credential], got)
+    print("bridge_phone: sign-in with two allowed passkeys (the phone's second) verified")
 
     # Cancel while the phone has the request and never answers.
     options, _ = server.authenticate_begin([credential], user_verification="discouraged")
