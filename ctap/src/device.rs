@@ -76,7 +76,7 @@ fn merge_probed(request: &[u8], memory: &Probed) -> Option<Vec<u8>> {
         crate::types::command::MAKE_CREDENTIAL => (2, 5),
         _ => return None,
     };
-    let rp_id = match &entries.iter().find(|e| is_key(e, rp_key))?.1 {
+    let rp_id = match crate::cbor::map_get_int(&entries, rp_key)? {
         Value::Text(id) => id.clone(),
         Value::Map(rp) => match crate::cbor::map_get_text(rp, "id") {
             Some(Value::Text(id)) => id.clone(),

@@ -12,7 +12,7 @@
 //!   bound to the bridge's PIN token, which the phone never saw, and phones verify the user
 //!   themselves (§11.3).
 
-use ctap::cbor::{self, Value};
+use ctap::cbor::{self, Value, map_get_text};
 
 use crate::error::{Error, ForwardProblem};
 
@@ -30,13 +30,6 @@ fn int_key(value: &Value) -> Option<i128> {
         Value::Integer(i) => Some(i128::from(*i)),
         _ => None,
     }
-}
-
-fn get<'a>(entries: &'a [(Value, Value)], key: &str) -> Option<&'a Value> {
-    entries
-        .iter()
-        .find(|(k, _)| matches!(k, Value::Text(t) if t == key))
-        .map(|(_, v)| v)
 }
 
 fn set(entries: &mut Vec<(Value, Value)>, key: &str, value: Value) {
@@ -63,25 +56,25 @@ fn complete_entities(entries: &mut [(Value, Value)]) -> Result<(), ForwardProble
     for (key, value) in entries.iter_mut() {
         match (int_key(key), value) {
             (Some(2), Value::Map(rp)) => {
-                let Some(Value::Text(id)) = get(rp, "id").cloned() else {
+                let Some(Value::Text(id)) = map_get_text(rp, "id").cloned() else {
                     return Err(ForwardProblem::BadField("rp.id"));
                 };
-                if !matches!(get(rp, "name"), Some(Value::Text(_))) {
+                if !matches!(map_get_text(rp, "name"), Some(Value::Text(_))) {
                     set(rp, "name", Value::Text(id));
                 }
             }
             (Some(3), Value::Map(user)) => {
-                if !matches!(get(user, "id"), Some(Value::Bytes(_))) {
+                if !matches!(map_get_text(user, "id"), Some(Value::Bytes(_))) {
                     return Err(ForwardProblem::BadField("user.id"));
                 }
-                let name = match get(user, "name") {
+                let name = match map_get_text(user, "name") {
                     Some(Value::Text(name)) => name.clone(),
                     _ => String::new(),
                 };
-                if !matches!(get(user, "name"), Some(Value::Text(_))) {
+                if !matches!(map_get_text(user, "name"), Some(Value::Text(_))) {
                     set(user, "name", text(&name));
                 }
-                if !matches!(get(user, "displayName"), Some(Value::Text(_))) {
+                if !matches!(map_get_text(user, "displayName"), Some(Value::Text(_))) {
                     set(user, "displayName", Value::Text(name));
                 }
             }
@@ -168,8 +161,8 @@ mod tests {
         };
         for d in list {
             let Value::Map(d) = d else { panic!() };
-            assert!(get(d, "transports").is_none());
-            assert!(get(d, "id").is_some() && get(d, "type").is_some());
+            assert!(map_get_text(d, "transports").is_none());
+            assert!(map_get_text(d, "id").is_some() && map_get_text(d, "type").is_some());
         }
         // Canonical: re-encoding changes nothing.
         assert_eq!(
@@ -198,17 +191,17 @@ mod tests {
         let Some(Value::Map(rp)) = cbor::map_get_int(&m, 2) else {
             panic!()
         };
-        assert_eq!(get(rp, "name"), Some(&text("example.com")));
+        assert_eq!(map_get_text(rp, "name"), Some(&text("example.com")));
         let Some(Value::Map(user)) = cbor::map_get_int(&m, 3) else {
             panic!()
         };
-        assert_eq!(get(user, "name"), Some(&text("alice")));
-        assert_eq!(get(user, "displayName"), Some(&text("alice")));
+        assert_eq!(map_get_text(user, "name"), Some(&text("alice")));
+        assert_eq!(map_get_text(user, "displayName"), Some(&text("alice")));
         let Some(Value::Array(list)) = cbor::map_get_int(&m, 5) else {
             panic!()
         };
         let Value::Map(d) = &list[0] else { panic!() };
-        assert!(get(d, "transports").is_none());
+        assert!(map_get_text(d, "transports").is_none());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::authenticator::hid_loop::{self, Forwarder};
 use crate::authenticator::prompt::{
     AutoApproveForTesting, PolicyGate, PromptSource, TerminalPrompt,
 };
+use crate::hybrid_cli::fail;
 use crate::policy::Policy;
 use crate::system::SystemRng;
 
@@ -42,11 +43,6 @@ pub struct BridgeArgs {
     /// The uhid device to use.
     #[arg(long, default_value = "/dev/uhid", hide = true)]
     uhid: PathBuf,
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("passbridge: {message}");
-    ExitCode::FAILURE
 }
 
 /// Runs the bridge until the process is stopped.
@@ -92,7 +88,6 @@ pub fn run_bridge(args: BridgeArgs) -> ExitCode {
             policy.silent_presence_rps.join(", ")
         );
     }
-    let _ = std::io::stdout().flush();
     let mut forwarder = if args.phone {
         match crate::hybrid_cli::PhoneForwarder::new(&args.phone_opts) {
             Ok(forwarder) => {

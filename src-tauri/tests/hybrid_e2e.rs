@@ -318,22 +318,26 @@ impl Env {
     }
 
     fn register(&self) -> serde_json::Value {
+        self.register_with(&[]).0
+    }
+
+    /// A QR registration of alice@example.com, saved to [`Env::saved`], with `extra` client
+    /// arguments; asserts both sides succeeded. Returns the JSON result and the client's stderr.
+    fn register_with(&self, extra: &[&str]) -> (serde_json::Value, String) {
         let saved = self.saved();
-        let ((ok, stdout, stderr), (phone_ok, phone_err)) = self.ceremony(
-            &[
-                "register",
-                "--rp-id",
-                "example.com",
-                "--user",
-                "alice@example.com",
-                "--save",
-                saved.to_str().unwrap(),
-                "--timeout",
-                "20",
-            ],
-            None,
-            &[],
-        );
+        let mut args = vec![
+            "register",
+            "--rp-id",
+            "example.com",
+            "--user",
+            "alice@example.com",
+            "--save",
+            saved.to_str().unwrap(),
+            "--timeout",
+            "20",
+        ];
+        args.extend(extra);
+        let ((ok, stdout, stderr), (phone_ok, phone_err)) = self.ceremony(&args, None, &[]);
         assert!(ok, "register failed: {stderr}");
         assert!(phone_ok, "phone failed: {phone_err}");
         assert_eq!(
@@ -341,7 +345,7 @@ impl Env {
             1,
             "one rp_id key: {stdout}"
         );
-        json(&stdout)
+        (json(&stdout), stderr)
     }
 
     fn metrics(&self) -> String {
@@ -598,31 +602,13 @@ fn a_linked_phone_signs_in_without_a_qr_code_until_it_unlinks() {
     assert!(desk.status.success(), "{desk:?}");
 
     // A QR registration with --profile: the phone offers linking, the desktop keeps it.
-    let saved = env.saved();
-    let ((ok, stdout, stderr), (phone_ok, phone_err)) = env.ceremony(
-        &[
-            "register",
-            "--rp-id",
-            "example.com",
-            "--user",
-            "alice@example.com",
-            "--save",
-            saved.to_str().unwrap(),
-            "--profile",
-            "Desk",
-            "--timeout",
-            "20",
-        ],
-        None,
-        &[],
-    );
-    assert!(ok, "register failed: {stderr}");
-    assert!(phone_ok, "phone failed: {phone_err}");
+    let (registered, stderr) = env.register_with(&["--profile", "Desk"]);
     assert!(
         stderr.contains("Remembered phone 'Passbridge virtual phone'"),
         "{stderr}"
     );
-    let credential_id = json(&stdout)["credential_id"].clone();
+    let credential_id = registered["credential_id"].clone();
+    let saved = env.saved();
     let phones = linked_phones(&env);
     assert_eq!(phones[0]["name"], "Passbridge virtual phone");
     assert!(

@@ -28,11 +28,16 @@ class NoPin(UserInteraction):
         return True
 
 
-def main() -> int:
-    pin, expected = sys.argv[1], set(sys.argv[2:])
+def passbridge_key() -> CtapHidDevice:
+    """The bridge's key among the hidraw devices, found by its product name."""
     devices = [d for d in CtapHidDevice.list_devices() if "Passbridge" in (d.product_name or "")]
     assert devices, f"no Passbridge key among {list(CtapHidDevice.list_devices())}"
-    device = devices[0]
+    return devices[0]
+
+
+def main() -> int:
+    pin, expected = sys.argv[1], set(sys.argv[2:])
+    device = passbridge_key()
     print(f"python-fido2: found {device.descriptor.path} ({device.product_name})")
 
     client = Fido2Client(device, client_data_collector=DefaultClientDataCollector("https://bridge.example"),

@@ -16,21 +16,14 @@ import sys
 import threading
 import time
 
-from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
-from fido2.hid import CtapHidDevice
+from fido2.client import DefaultClientDataCollector, Fido2Client
 from fido2.server import Fido2Server
 from fido2.webauthn import PublicKeyCredentialDescriptor, PublicKeyCredentialType
 
+from bridge_client import NoPin, passbridge_key
+
 BIN, RELAY, AIR, LOG = sys.argv[1:5]
 RP = {"id": "phone.example", "name": "Phone RP"}
-
-
-class NoPin(UserInteraction):
-    def request_pin(self, permissions, rp_id):
-        return None
-
-    def request_uv(self, permissions, rp_id):
-        return True
 
 
 def log_size() -> int:
@@ -81,7 +74,7 @@ def through_phone(call, *args, **kwargs):
 
 
 def main() -> int:
-    device = next(d for d in CtapHidDevice.list_devices() if "Passbridge" in (d.product_name or ""))
+    device = passbridge_key()
     client = Fido2Client(device, client_data_collector=DefaultClientDataCollector("https://phone.example"),
                          user_interaction=NoPin())
     server = Fido2Server(RP)

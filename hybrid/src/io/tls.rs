@@ -64,22 +64,27 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
     Ok(certs)
 }
 
-/// The platform's roots, read once per process (reading the store takes milliseconds).
-fn platform_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
-}
-
-/// The client configuration for `wss://` tunnels.
+/// The client configuration for `wss://` tunnels, built once per process (every tunnel would
+/// otherwise parse the whole root store and the CA file again); a failure is not kept, so the
+/// next tunnel retries and reports it again.
 ///
 /// # Errors
 /// [`TlsError`] when `PASSBRIDGE_CA_FILE` is unusable or there is no root at all.
 pub fn client_config() -> Result<Arc<ClientConfig>, TlsError> {
+    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    if let Some(config) = CONFIG.get() {
+        return Ok(Arc::clone(config));
+    }
+    let config = build_client_config()?;
+    Ok(Arc::clone(CONFIG.get_or_init(|| config)))
+}
+
+fn build_client_config() -> Result<Arc<ClientConfig>, TlsError> {
     let extra = std::env::var_os(CA_FILE_VAR).filter(|v| !v.is_empty());
     let mut roots = RootCertStore::empty();
     // Some platform stores hold certificates rustls cannot parse; skipping them is what
     // browsers do too.
-    let _ = roots.add_parsable_certificates(platform_roots().iter().cloned());
+    let _ = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(path) = extra {
         for cert in load_certs(Path::new(&path))? {
             roots

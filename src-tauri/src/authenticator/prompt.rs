@@ -14,6 +14,15 @@ pub trait PromptSource {
     fn poll(&mut self, request: &PromptRequest, first: bool) -> Option<PromptOutcome>;
 }
 
+/// Presence granted, nothing verified, the first matching account chosen: what a user who
+/// touches the key (or always takes the top entry) gives.
+fn presence_only(request: &PromptRequest) -> PromptOutcome {
+    PromptOutcome::Approved {
+        user_verified: false,
+        chosen_credential: request.candidates.first().map(|c| c.credential_id.clone()),
+    }
+}
+
 /// Grants user presence at once, never user verification: for automated tests only. Sign-in
 /// picks the first matching account, as a user who always takes the top entry would.
 #[derive(Debug, Default)]
@@ -26,10 +35,7 @@ impl PromptSource for AutoApproveForTesting {
             // the relying party cannot detect.
             return Some(PromptOutcome::Denied);
         }
-        Some(PromptOutcome::Approved {
-            user_verified: false,
-            chosen_credential: request.candidates.first().map(|c| c.credential_id.clone()),
-        })
+        Some(presence_only(request))
     }
 }
 
@@ -122,10 +128,7 @@ fn parse_answer(line: &str, request: &PromptRequest) -> PromptOutcome {
         };
     }
     if answer == "y" || answer == "yes" {
-        PromptOutcome::Approved {
-            user_verified: false,
-            chosen_credential: request.candidates.first().map(|c| c.credential_id.clone()),
-        }
+        presence_only(request)
     } else {
         PromptOutcome::Denied
     }
@@ -192,10 +195,7 @@ impl PromptSource for PolicyGate {
                 .is_some_and(|rp| self.silent_rps.iter().any(|allowed| allowed == rp));
         if silent {
             tracing::info!(rp = ?request.rp_id, "presence granted without a prompt (policy silent_presence_rps)");
-            return Some(PromptOutcome::Approved {
-                user_verified: false,
-                chosen_credential: request.candidates.first().map(|c| c.credential_id.clone()),
-            });
+            return Some(presence_only(request));
         }
         let now = ctap::Clock::now(&crate::system::SystemClock);
         if first && !self.admit(now) {

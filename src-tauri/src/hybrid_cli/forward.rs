@@ -13,11 +13,7 @@ use super::client::{ClientOpts, Start, Steps, client_round, explain};
 use crate::authenticator::hid_loop::Forwarder;
 
 /// `CTAP1_ERR_OTHER`: the phone could not be reached at all (the reason is on the terminal).
-const ERR_OTHER: u8 = 0x7F;
-/// `CTAP2_ERR_KEEPALIVE_CANCEL`.
-const ERR_CANCELLED: u8 = 0x2D;
-/// `CTAP2_ERR_USER_ACTION_TIMEOUT`.
-const ERR_TIMEOUT: u8 = 0x2F;
+const ERR_OTHER: ctap::StatusCode = ctap::StatusCode::OtherError;
 
 /// How the bridge reaches phones.
 #[derive(Debug, Clone, clap::Args)]
@@ -83,9 +79,13 @@ impl PhoneForwarder {
 /// The status byte the browser gets when the ceremony failed, after the terminal said why.
 fn failure_status(error: &DriveError) -> u8 {
     match error {
-        DriveError::Session(hybrid::error::Error::Timeout(_)) => ERR_TIMEOUT,
-        DriveError::Session(hybrid::error::Error::Cancelled) => ERR_CANCELLED,
-        _ => ERR_OTHER,
+        DriveError::Session(hybrid::error::Error::Timeout(_)) => {
+            ctap::StatusCode::UserActionTimeout.into()
+        }
+        DriveError::Session(hybrid::error::Error::Cancelled) => {
+            ctap::StatusCode::KeepaliveCancel.into()
+        }
+        _ => ERR_OTHER.into(),
     }
 }
 
@@ -103,7 +103,7 @@ impl Forwarder for PhoneForwarder {
             let reply = match prepared {
                 Err(error) => {
                     eprintln!("phone: cannot send this request to a phone: {error}");
-                    vec![ERR_OTHER]
+                    vec![ERR_OTHER.into()]
                 }
                 Ok(prepared) => {
                     eprintln!("phone: a site asks to use a passkey on your phone");
@@ -148,7 +148,7 @@ impl Forwarder for PhoneForwarder {
             Err(mpsc::TryRecvError::Disconnected) => {
                 let id = running.id;
                 self.running = None;
-                Some((id, vec![ERR_OTHER]))
+                Some((id, vec![ERR_OTHER.into()]))
             }
         }
     }

@@ -32,7 +32,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .map_err(|error| fail(&format!("could not start the async runtime: {error}")))
 }
 
-pub(super) fn fail(message: &str) -> ExitCode {
+pub(crate) fn fail(message: &str) -> ExitCode {
     eprintln!("passbridge: {message}");
     ExitCode::FAILURE
 }
