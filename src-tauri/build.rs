@@ -4,9 +4,28 @@
 //! each; `capabilities/default.json` then grants exactly those, and any command not granted is
 //! refused by the IPC layer (Tauri's ACL applies to app commands once a manifest lists them).
 
-/// Every Tauri command the window may be granted. Keep in step with `desktop::commands`.
+/// Every Tauri command the window may be granted. A test checks this list against the handler
+/// and the TypeScript bindings (`desktop::tests`).
 #[cfg(feature = "desktop")]
-const COMMANDS: &[&str] = &["app_info"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "profiles_list",
+    "profile_create",
+    "profile_switch",
+    "profile_unlock",
+    "profile_lock",
+    "passkeys_list",
+    "passkey_rename",
+    "passkey_delete",
+    "phones_list",
+    "phone_remove",
+    "settings_get",
+    "settings_save",
+    "phone_run",
+    "phone_cancel",
+    "request_current",
+    "request_answer",
+];
 
 fn main() {
     #[cfg(feature = "desktop")]

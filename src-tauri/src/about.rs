@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// What this binary is and what it was built with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct AppInfo {
     /// Product name shown to people.
     pub name: &'static str,

@@ -5,6 +5,7 @@
 //! relay and the authenticator run on servers and in CI without a display.
 
 pub mod about;
+pub mod app;
 pub mod authenticator;
 pub mod bridge_cli;
 pub mod cli;

@@ -118,6 +118,14 @@ impl Policy {
         }
     }
 
+    /// The file [`Policy::load`] reads, if one is in force (`None`: the built-in defaults).
+    pub fn source_path() -> Option<PathBuf> {
+        match std::env::var_os(POLICY_ENV) {
+            Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+            _ => Some(PathBuf::from(SYSTEM_POLICY_PATH)).filter(|path| path.exists()),
+        }
+    }
+
     /// Loads the policy from `path`.
     ///
     /// # Errors

@@ -124,7 +124,7 @@ impl Tunnel {
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
         let target = target_of(http.uri())?;
-        let stream = match HttpProxy::for_target(&target, |name| std::env::var(name).ok())? {
+        let stream = match HttpProxy::for_target(&target, proxy_setting)? {
             None => {
                 let stream = TcpStream::connect((target.host.as_str(), target.port))
                     .await
@@ -200,6 +200,33 @@ impl Tunnel {
     /// Closes the tunnel (best effort).
     pub async fn close(&mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+/// The app's proxy setting, which wins over the environment's; `NO_PROXY` still applies.
+static PROXY_OVERRIDE: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// Sends every later tunnel through `proxy` (an `http://host:port` CONNECT proxy) instead of
+/// the one `HTTPS_PROXY`/`HTTP_PROXY` name; `None` goes back to the environment. The desktop
+/// app calls this when its proxy setting changes; the CLI never does.
+pub fn set_proxy_override(proxy: Option<String>) {
+    if let Ok(mut slot) = PROXY_OVERRIDE.write() {
+        *slot = proxy;
+    }
+}
+
+/// The environment as the proxy decision sees it, with the override in place of the proxy
+/// variables.
+fn proxy_setting(name: &str) -> Option<String> {
+    let overridden = PROXY_OVERRIDE.read().ok().and_then(|slot| slot.clone());
+    match overridden {
+        Some(proxy)
+            if name.to_ascii_uppercase().ends_with("_PROXY")
+                && !name.eq_ignore_ascii_case("NO_PROXY") =>
+        {
+            Some(proxy)
+        }
+        _ => std::env::var(name).ok(),
     }
 }
 

@@ -104,6 +104,9 @@ pub fn serve<S: CredentialStore>(
                 prompt.poll(request, first)
             }
             None => {
+                if prompt_shown {
+                    prompt.withdrawn();
+                }
                 prompt_shown = false;
                 None
             }

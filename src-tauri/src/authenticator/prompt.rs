@@ -12,11 +12,15 @@ pub trait PromptSource {
     /// Called repeatedly while `request` is pending; `first` is true on the first call for a
     /// new request. Returns the answer once there is one.
     fn poll(&mut self, request: &PromptRequest, first: bool) -> Option<PromptOutcome>;
+
+    /// The request being polled went away unanswered (the client cancelled, or it timed out):
+    /// a dialog showing it must close.
+    fn withdrawn(&mut self) {}
 }
 
 /// Presence granted, nothing verified, the first matching account chosen: what a user who
 /// touches the key (or always takes the top entry) gives.
-fn presence_only(request: &PromptRequest) -> PromptOutcome {
+pub(crate) fn presence_only(request: &PromptRequest) -> PromptOutcome {
     PromptOutcome::Approved {
         user_verified: false,
         chosen_credential: request.candidates.first().map(|c| c.credential_id.clone()),
@@ -203,6 +207,10 @@ impl PromptSource for PolicyGate {
             return Some(PromptOutcome::Denied);
         }
         self.inner.poll(request, first)
+    }
+
+    fn withdrawn(&mut self) {
+        self.inner.withdrawn();
     }
 }
 

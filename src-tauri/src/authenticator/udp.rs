@@ -62,13 +62,7 @@ pub fn serve<S: CredentialStore>(
     prompt: &mut dyn PromptSource,
     stop: &Arc<AtomicBool>,
 ) -> Result<(), UdpError> {
-    for addr in [options.listen, options.reply_to] {
-        if !addr.ip().is_loopback() {
-            return Err(UdpError::NotLoopback(addr));
-        }
-    }
-    let socket_error = |addr| move |source| UdpError::Socket { addr, source };
-    let socket = UdpSocket::bind(options.listen).map_err(socket_error(options.listen))?;
+    let mut pipe = UdpPipe::bind(options.listen, options.reply_to)?;
 
     let clock = SystemClock;
     let config = Config {
@@ -86,11 +80,6 @@ pub fn serve<S: CredentialStore>(
     let _ = io::stdout().flush();
     tracing::info!(listen = %options.listen, reply_to = %options.reply_to, "UDP authenticator up");
 
-    let mut pipe = UdpPipe {
-        socket,
-        listen: options.listen,
-        reply_to: options.reply_to,
-    };
     hid_loop::serve(&mut device, &mut pipe, prompt, None, stop).map_err(|source| UdpError::Socket {
         addr: options.listen,
         source,
@@ -98,10 +87,34 @@ pub fn serve<S: CredentialStore>(
 }
 
 /// Reports as datagrams: OUT from anyone on loopback, IN to the reply address.
-struct UdpPipe {
+#[derive(Debug)]
+pub struct UdpPipe {
     socket: UdpSocket,
     listen: SocketAddr,
     reply_to: SocketAddr,
+}
+
+impl UdpPipe {
+    /// Binds `listen`; replies go to `reply_to`. Both must be loopback.
+    ///
+    /// # Errors
+    /// [`UdpError::NotLoopback`], [`UdpError::Socket`].
+    pub fn bind(listen: SocketAddr, reply_to: SocketAddr) -> Result<Self, UdpError> {
+        for addr in [listen, reply_to] {
+            if !addr.ip().is_loopback() {
+                return Err(UdpError::NotLoopback(addr));
+            }
+        }
+        let socket = UdpSocket::bind(listen).map_err(|source| UdpError::Socket {
+            addr: listen,
+            source,
+        })?;
+        Ok(Self {
+            socket,
+            listen,
+            reply_to,
+        })
+    }
 }
 
 impl ReportPipe for UdpPipe {

@@ -10,7 +10,7 @@ use hybrid::io::ble::BtleScanner;
 
 /// A parsed `--air` value. For the virtual phone `ble` means BlueZ advertising.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Air {
+pub(crate) enum Air {
     /// The loopback air.
     Udp(SocketAddr),
     /// Bluetooth, on the named adapter (for example "hci0") or the first one.

@@ -23,32 +23,32 @@ use crate::webauthn::{self, ClientData, Registration};
 
 /// How the client reaches the phone.
 #[derive(Debug, Clone, clap::Args)]
-pub(super) struct ClientOpts {
+pub(crate) struct ClientOpts {
     /// Send every tunnel to this relay (self-hosted or local), e.g. ws://127.0.0.1:8787.
     /// Default: the tunnel service the phone names in its advert.
     #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL")]
-    pub(super) relay: Option<String>,
+    pub(crate) relay: Option<String>,
     /// Where to listen for the phone's advert: Bluetooth (the default: `ble`, or `ble:hci0` for
     /// one adapter), or the loopback air `udp://127.0.0.1:PORT` for tests and demos.
     #[arg(long, value_name = "AIR")]
-    pub(super) air: Option<String>,
+    pub(crate) air: Option<String>,
     /// Seconds to wait for the phone: for its advert after the QR code is shown, and for its
     /// answer once connected.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
-    pub(super) timeout: u64,
+    pub(crate) timeout: u64,
     /// Print the result as JSON on stdout (steps still go to stderr).
     #[arg(long)]
-    pub(super) json: bool,
+    pub(crate) json: bool,
     /// Profile to remember a linked phone in (a phone that offers linking is stored there,
     /// so the next sign-in needs no QR code), and whose linked phones `--phone` picks from.
     #[arg(long, env = "PASSBRIDGE_PROFILE", value_name = "NAME")]
-    pub(super) profile: Option<String>,
+    pub(crate) profile: Option<String>,
     #[command(flatten)]
-    pub(super) profile_opts: crate::profile::cli::CommonOpts,
+    pub(crate) profile_opts: crate::profile::cli::CommonOpts,
 }
 
 /// How a client ceremony finds the phone.
-pub(super) enum Start {
+pub(crate) enum Start {
     /// Show a QR code.
     Qr,
     /// Contact a linked phone through the relay: no QR code.
@@ -192,7 +192,7 @@ fn render_qr(url: &str) -> String {
 }
 
 /// Plain-language reasons for a failed ceremony, with what to do.
-pub(super) fn explain(error: &DriveError, opts: &ClientOpts) -> String {
+pub(crate) fn explain(error: &DriveError, opts: &ClientOpts) -> String {
     let relay = opts
         .relay
         .as_deref()
@@ -608,7 +608,7 @@ async fn sign_in(
     )
 }
 
-pub(super) async fn client_round(
+pub(crate) async fn client_round(
     opts: &ClientOpts,
     start: Start,
     hint: RequestHint,

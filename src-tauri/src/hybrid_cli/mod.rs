@@ -5,11 +5,11 @@
 //! Steps and the QR code go to stderr, each with its elapsed time; with `--json` the result is
 //! the only thing on stdout, so scripts can parse it.
 
-mod air;
-mod client;
+pub(crate) mod air;
+pub(crate) mod client;
 mod demo;
 mod forward;
-mod phone;
+pub(crate) mod phone;
 mod relay;
 
 pub use client::{HybridArgs, run_hybrid};
@@ -43,13 +43,23 @@ pub(super) fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
+/// Checks an air setting (`ble`, `ble:hciN`, `udp://127.0.0.1:PORT`; `None` = Bluetooth).
+///
+/// # Errors
+/// A sentence naming the accepted forms.
+pub(crate) fn parse_air_setting(text: Option<&str>) -> Result<(), String> {
+    air::Air::parse(text)
+        .map(|_| ())
+        .map_err(|_| format!("use {}", air::AIR_FORMS))
+}
+
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     rand_core::RngCore::fill_bytes(&mut SystemRng::default(), &mut out);
     out
 }
 
-pub(super) fn verify_failure(error: &VerifyError) -> String {
+pub(crate) fn verify_failure(error: &VerifyError) -> String {
     match error {
         VerifyError::Status(status) => {
             format!(

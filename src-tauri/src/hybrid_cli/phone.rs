@@ -84,7 +84,7 @@ fn phone_config(relay: &str, get_info: Vec<u8>, timeout: Duration) -> PhoneConfi
     config
 }
 
-pub(super) fn phone_engine_config() -> ctap::Config {
+pub(crate) fn phone_engine_config() -> ctap::Config {
     ctap::Config {
         // A phone verifies its user (biometric) and self-attests, so the desktop can check
         // the registration signature too.
@@ -95,7 +95,7 @@ pub(super) fn phone_engine_config() -> ctap::Config {
 }
 
 /// How the virtual phone's ceremony begins.
-pub(super) enum PhoneStart<'a> {
+pub(crate) enum PhoneStart<'a> {
     /// The desktop showed this QR code.
     Qr(&'a str),
     /// A linked desktop contacts the phone through the relay.
@@ -115,7 +115,7 @@ fn relay_error(relay: &str, error: DriveError) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn phone_ceremony<S, C, R>(
+pub(crate) async fn phone_ceremony<S, C, R>(
     phone: &mut CtapPhone<S, C, R>,
     start: PhoneStart<'_>,
     linking: Option<PhoneLinking>,

@@ -135,7 +135,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// How a profile's vault key is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protection {
     /// Vault key in the OS keychain.
@@ -168,7 +168,7 @@ pub enum NewProtection {
 }
 
 /// Whether a profile can be used right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum LockState {
     /// Usable without a PIN.
@@ -393,6 +393,16 @@ pub fn default_data_dir() -> Result<PathBuf, Error> {
         .or_else(|| var("USERPROFILE"))
         .map(|home| PathBuf::from(home).join(".local/share/passbridge"))
         .ok_or(Error::NoDataDir)
+}
+
+/// Writes `name` in `dir` atomically and readable only by this user, creating `dir` (also
+/// private) if needed: for the app's own small files next to the profiles.
+///
+/// # Errors
+/// The file system's error.
+pub fn write_private_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    record::create_private_dir(dir)?;
+    record::write_atomic(dir, name, bytes)
 }
 
 /// Argon2id parameters recorded with a wrapped key, so a later policy change does not lock

@@ -420,6 +420,16 @@ impl Vault {
         inner.keys.is_none()
     }
 
+    /// When the idle timer will lock this vault (Unix seconds), if it has one and is unlocked.
+    pub fn auto_lock_at(&self) -> Option<u64> {
+        let limit = self.idle_limit?;
+        let inner = self.inner.lock().ok()?;
+        inner
+            .keys
+            .as_ref()
+            .map(|_| inner.last_activity.saturating_add(limit))
+    }
+
     /// Forgets the keys and every decrypted credential. Reopen through the
     /// [`ProfileManager`](super::ProfileManager) to use the profile again.
     pub fn lock(&self) {
@@ -686,8 +696,10 @@ fn store_error(error: Error) -> StoreError {
     }
 }
 
-impl CredentialStore for Vault {
-    fn credentials_for_rp(
+/// The credential-store operations, on `&self` (the vault locks internally), so a shared
+/// `Arc<Vault>` can serve the authenticator too.
+impl Vault {
+    pub(crate) fn store_credentials_for_rp(
         &self,
         rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, StoreError> {
@@ -706,7 +718,10 @@ impl CredentialStore for Vault {
         Ok(found)
     }
 
-    fn credential(&self, credential_id: &[u8]) -> Result<Option<StoredCredential>, StoreError> {
+    pub(crate) fn store_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<StoredCredential>, StoreError> {
         let inner = self.guard().map_err(store_error)?;
         Ok(inner
             .entries
@@ -714,7 +729,7 @@ impl CredentialStore for Vault {
             .map(|entry| entry.credential.clone()))
     }
 
-    fn credentials(&self) -> Result<Vec<StoredCredential>, StoreError> {
+    pub(crate) fn store_credentials(&self) -> Result<Vec<StoredCredential>, StoreError> {
         let inner = self.guard().map_err(store_error)?;
         Ok(inner
             .entries
@@ -723,7 +738,7 @@ impl CredentialStore for Vault {
             .collect())
     }
 
-    fn insert(&mut self, credential: StoredCredential) -> Result<(), StoreError> {
+    pub(crate) fn store_insert(&self, credential: StoredCredential) -> Result<(), StoreError> {
         let mut inner = self.guard().map_err(store_error)?;
         let replaced: Vec<Vec<u8>> = inner
             .entries
@@ -744,7 +759,7 @@ impl CredentialStore for Vault {
         Ok(())
     }
 
-    fn update(&mut self, credential: StoredCredential) -> Result<bool, StoreError> {
+    pub(crate) fn store_update(&self, credential: StoredCredential) -> Result<bool, StoreError> {
         let mut inner = self.guard().map_err(store_error)?;
         let Some(usage) = inner
             .entries
@@ -758,13 +773,13 @@ impl CredentialStore for Vault {
         Ok(true)
     }
 
-    fn delete(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {
+    pub(crate) fn store_delete(&self, credential_id: &[u8]) -> Result<bool, StoreError> {
         let mut inner = self.guard().map_err(store_error)?;
         self.remove_entry(&mut inner, credential_id)
             .map_err(store_error)
     }
 
-    fn bump_sign_count(&mut self, credential_id: &[u8]) -> Result<u32, StoreError> {
+    pub(crate) fn store_bump_sign_count(&self, credential_id: &[u8]) -> Result<u32, StoreError> {
         let now = self.clock.unix_time();
         let mut inner = self.guard().map_err(store_error)?;
         let Some(entry) = inner.entries.get(credential_id) else {
@@ -781,7 +796,7 @@ impl CredentialStore for Vault {
         Ok(count)
     }
 
-    fn load_state(&self) -> Result<Option<PersistentState>, StoreError> {
+    pub(crate) fn store_load_state(&self) -> Result<Option<PersistentState>, StoreError> {
         let inner = self.guard().map_err(store_error)?;
         let keys = self.keys_of(&inner).map_err(store_error)?;
         let path = self.dir.join(STATE_FILE);
@@ -817,7 +832,7 @@ impl CredentialStore for Vault {
         }))
     }
 
-    fn save_state(&mut self, state: &PersistentState) -> Result<(), StoreError> {
+    pub(crate) fn store_save_state(&self, state: &PersistentState) -> Result<(), StoreError> {
         let inner = self.guard().map_err(store_error)?;
         let keys = self.keys_of(&inner).map_err(store_error)?;
         let body = to_secret_json(&StateBody {
@@ -841,7 +856,7 @@ impl CredentialStore for Vault {
             .map_err(|source| store_error(Error::io(&self.dir, source)))
     }
 
-    fn wipe(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn store_wipe(&self) -> Result<(), StoreError> {
         let mut inner = self.guard().map_err(store_error)?;
         let ids: Vec<Vec<u8>> = inner.entries.keys().cloned().collect();
         for id in ids {
@@ -858,5 +873,50 @@ impl CredentialStore for Vault {
             .map_err(|source| store_error(Error::io(&self.dir, source)))?;
         tracing::info!(profile = %self.profile_name, "vault wiped (authenticatorReset)");
         Ok(())
+    }
+}
+
+impl CredentialStore for Vault {
+    fn credentials_for_rp(
+        &self,
+        rp_id_hash: &[u8; 32],
+    ) -> Result<Vec<StoredCredential>, StoreError> {
+        self.store_credentials_for_rp(rp_id_hash)
+    }
+
+    fn credential(&self, credential_id: &[u8]) -> Result<Option<StoredCredential>, StoreError> {
+        self.store_credential(credential_id)
+    }
+
+    fn credentials(&self) -> Result<Vec<StoredCredential>, StoreError> {
+        self.store_credentials()
+    }
+
+    fn insert(&mut self, credential: StoredCredential) -> Result<(), StoreError> {
+        self.store_insert(credential)
+    }
+
+    fn update(&mut self, credential: StoredCredential) -> Result<bool, StoreError> {
+        self.store_update(credential)
+    }
+
+    fn delete(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {
+        self.store_delete(credential_id)
+    }
+
+    fn bump_sign_count(&mut self, credential_id: &[u8]) -> Result<u32, StoreError> {
+        self.store_bump_sign_count(credential_id)
+    }
+
+    fn load_state(&self) -> Result<Option<PersistentState>, StoreError> {
+        self.store_load_state()
+    }
+
+    fn save_state(&mut self, state: &PersistentState) -> Result<(), StoreError> {
+        self.store_save_state(state)
+    }
+
+    fn wipe(&mut self) -> Result<(), StoreError> {
+        self.store_wipe()
     }
 }

@@ -1,0 +1,204 @@
+//! The window's TypeScript bindings, generated from the Rust types (ts-rs) and the command
+//! table below, committed as `ui/src/ipc/bindings.ts`. A test fails when the committed file
+//! differs from what the code generates; `./dev bindings` rewrites it.
+
+use ts_rs::{Config, TS};
+
+use super::error::{AppError, ErrorCode};
+use super::types::{
+    AccountChoice, LinkedPhoneView, LogLevel, NewProfile, PasskeyLocation, PasskeyView,
+    PhoneCeremony, PhoneEvent, PhoneOutcome, PhoneRequest, PhoneStep, PolicyView, ProfileView,
+    RequestAnswer, RequestKind, RequestView, SettingsView, UserSettings,
+};
+use crate::about::AppInfo;
+use crate::profile::{LockState, Protection};
+
+/// Where the bindings live, relative to the workspace root.
+pub const BINDINGS_PATH: &str = "ui/src/ipc/bindings.ts";
+
+/// The name of the event that carries the request dialog (`RequestView | null`).
+pub const REQUEST_EVENT: &str = "request";
+
+fn config() -> Config {
+    // Unix seconds and millisecond counts fit a JavaScript number exactly.
+    Config::new().with_large_int("number")
+}
+
+fn name<T: TS>(cfg: &Config) -> String {
+    T::name(cfg)
+}
+
+/// Every command the window may call: name, arguments (a TypeScript object type, camelCase
+/// as Tauri passes them) and result. The desktop module registers exactly these.
+pub fn commands(cfg: &Config) -> Vec<(&'static str, String, String)> {
+    let list = |t: String| format!("{t}[]");
+    vec![
+        ("app_info", "{}".into(), name::<AppInfo>(cfg)),
+        ("profiles_list", "{}".into(), list(name::<ProfileView>(cfg))),
+        (
+            "profile_create",
+            format!("{{ profile: {} }}", name::<NewProfile>(cfg)),
+            list(name::<ProfileView>(cfg)),
+        ),
+        (
+            "profile_switch",
+            "{ name: string }".into(),
+            list(name::<ProfileView>(cfg)),
+        ),
+        (
+            "profile_unlock",
+            "{ name: string; pin: string }".into(),
+            list(name::<ProfileView>(cfg)),
+        ),
+        (
+            "profile_lock",
+            "{ name: string }".into(),
+            list(name::<ProfileView>(cfg)),
+        ),
+        ("passkeys_list", "{}".into(), list(name::<PasskeyView>(cfg))),
+        (
+            "passkey_rename",
+            "{ id: string; displayName: string }".into(),
+            list(name::<PasskeyView>(cfg)),
+        ),
+        (
+            "passkey_delete",
+            "{ id: string }".into(),
+            list(name::<PasskeyView>(cfg)),
+        ),
+        (
+            "phones_list",
+            "{}".into(),
+            list(name::<LinkedPhoneView>(cfg)),
+        ),
+        (
+            "phone_remove",
+            "{ name: string }".into(),
+            list(name::<LinkedPhoneView>(cfg)),
+        ),
+        ("settings_get", "{}".into(), name::<SettingsView>(cfg)),
+        (
+            "settings_save",
+            format!("{{ settings: {} }}", name::<UserSettings>(cfg)),
+            name::<SettingsView>(cfg),
+        ),
+        (
+            "phone_run",
+            format!(
+                "{{ request: {}; onEvent: Channel<{}> }}",
+                name::<PhoneRequest>(cfg),
+                name::<PhoneEvent>(cfg)
+            ),
+            name::<PhoneOutcome>(cfg),
+        ),
+        ("phone_cancel", "{ flow: number }".into(), "boolean".into()),
+        (
+            "request_current",
+            "{}".into(),
+            format!("{} | null", name::<RequestView>(cfg)),
+        ),
+        (
+            "request_answer",
+            format!("{{ answer: {} }}", name::<RequestAnswer>(cfg)),
+            "null".into(),
+        ),
+    ]
+}
+
+fn decl<T: TS>(cfg: &Config) -> String {
+    let docs = T::docs()
+        .map(|d| format!("{}\n", d.trim_end()))
+        .unwrap_or_default();
+    format!("{docs}export {}\n", T::decl(cfg))
+}
+
+/// The whole `bindings.ts` text.
+pub fn generate() -> String {
+    let cfg = config();
+    let decls = [
+        decl::<AppInfo>(&cfg),
+        decl::<ErrorCode>(&cfg),
+        decl::<AppError>(&cfg),
+        decl::<LockState>(&cfg),
+        decl::<Protection>(&cfg),
+        decl::<ProfileView>(&cfg),
+        decl::<NewProfile>(&cfg),
+        decl::<PasskeyLocation>(&cfg),
+        decl::<PasskeyView>(&cfg),
+        decl::<LinkedPhoneView>(&cfg),
+        decl::<LogLevel>(&cfg),
+        decl::<PolicyView>(&cfg),
+        decl::<UserSettings>(&cfg),
+        decl::<SettingsView>(&cfg),
+        decl::<PhoneCeremony>(&cfg),
+        decl::<PhoneRequest>(&cfg),
+        decl::<PhoneStep>(&cfg),
+        decl::<PhoneEvent>(&cfg),
+        decl::<PhoneOutcome>(&cfg),
+        decl::<RequestKind>(&cfg),
+        decl::<AccountChoice>(&cfg),
+        decl::<RequestView>(&cfg),
+        decl::<RequestAnswer>(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types by `./dev bindings` (src-tauri/src/app/bindings.rs).\n\
+         // Do not edit: a test fails when this file and the Rust code disagree.\n\n\
+         import type { Channel } from \"@tauri-apps/api/core\";\n\n",
+    );
+    for decl in decls {
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "/** The event that opens (a RequestView) or closes (null) the request dialog. */\n\
+         export const REQUEST_EVENT = \"{REQUEST_EVENT}\";\n\n"
+    ));
+    out.push_str("/** Every command: its arguments and result. */\nexport interface Commands {\n");
+    for (command, args, result) in commands(&cfg) {
+        out.push_str(&format!(
+            "  {command}: {{ args: {args}; result: {result} }};\n"
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn committed_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(BINDINGS_PATH)
+    }
+
+    /// `PASSBRIDGE_WRITE_BINDINGS=1 cargo test -p passbridge bindings` (`./dev bindings`)
+    /// rewrites the file; otherwise it must match.
+    #[test]
+    fn bindings_are_fresh() {
+        let generated = generate();
+        let path = committed_path();
+        if std::env::var_os("PASSBRIDGE_WRITE_BINDINGS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is stale: run `./dev bindings` and commit the result",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn every_command_is_named_once() {
+        let cfg = config();
+        let mut names: Vec<_> = commands(&cfg).into_iter().map(|(n, _, _)| n).collect();
+        let before = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), before);
+    }
+}

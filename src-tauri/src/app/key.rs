@@ -1,0 +1,313 @@
+//! The app's security key: the CTAP authenticator on the active profile, reached by browsers
+//! through the Linux uhid device or by test clients through loopback UDP, asking the person
+//! through the request dialog ([`super::broker`]).
+//!
+//! The engine is rebuilt whenever the active profile or its lock state changes, so a request
+//! only ever reaches the active, unlocked profile; while it is locked, an empty in-memory
+//! store answers (nothing about the profile can leak) and the dialog offers to unlock.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use ctap::{CredentialStore, MemoryStore, PersistentState, StoreError, StoredCredential};
+
+use super::AppCore;
+use super::broker::BrokerPrompt;
+use crate::authenticator::hid_loop::{self, ReportPipe};
+use crate::authenticator::prompt::PolicyGate;
+use crate::authenticator::udp::UdpPipe;
+use crate::profile::Vault;
+use crate::system::{SystemClock, SystemRng};
+
+/// Environment variable that turns the security key on: `udp://127.0.0.1:PORT` (replies to
+/// port 7112 on the same address, as the CLI's UDP authenticator), `udp://LISTEN,REPLY`, or
+/// `uhid` (Linux).
+pub const SECURITY_KEY_ENV: &str = "PASSBRIDGE_SECURITY_KEY";
+
+/// Where the security key is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Front {
+    /// Loopback UDP (the SoloKeys simulation convention), for test clients.
+    Udp {
+        /// OUT reports arrive here.
+        listen: SocketAddr,
+        /// IN reports go here.
+        reply_to: SocketAddr,
+    },
+    /// A virtual USB security key through `/dev/uhid`.
+    Uhid,
+}
+
+impl std::fmt::Display for Front {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Udp { listen, reply_to } => write!(f, "udp://{listen} (replies to {reply_to})"),
+            Self::Uhid => f.write_str("USB security key (/dev/uhid)"),
+        }
+    }
+}
+
+/// Parses the [`SECURITY_KEY_ENV`] value.
+///
+/// # Errors
+/// A sentence naming the accepted forms.
+pub fn parse_front(text: &str) -> Result<Front, String> {
+    let bad =
+        || format!("{SECURITY_KEY_ENV}={text}: use udp://127.0.0.1:PORT[,127.0.0.1:PORT] or uhid");
+    if text == "uhid" {
+        return Ok(Front::Uhid);
+    }
+    let rest = text.strip_prefix("udp://").ok_or_else(bad)?;
+    let (listen, reply) = match rest.split_once(',') {
+        Some((listen, reply)) => (listen, Some(reply)),
+        None => (rest, None),
+    };
+    let listen: SocketAddr = listen.parse().map_err(|_| bad())?;
+    let reply_to = match reply {
+        Some(reply) => reply.parse().map_err(|_| bad())?,
+        None => SocketAddr::new(listen.ip(), 7112),
+    };
+    if !listen.ip().is_loopback() || !reply_to.ip().is_loopback() {
+        return Err(format!(
+            "{SECURITY_KEY_ENV}={text}: UDP serves loopback only"
+        ));
+    }
+    Ok(Front::Udp { listen, reply_to })
+}
+
+/// The store the engine runs on: the active profile's vault, or nothing while it is locked.
+enum ActiveStore {
+    Open {
+        vault: Arc<Vault>,
+        changed: Arc<AtomicBool>,
+    },
+    Locked(MemoryStore),
+}
+
+impl ActiveStore {
+    /// The vault, unless it locked itself since (idle timer): then the engine is rebuilt.
+    fn vault(&self) -> Option<&Vault> {
+        match self {
+            Self::Open { vault, changed } => {
+                if vault.is_locked() {
+                    changed.store(true, Ordering::SeqCst);
+                    None
+                } else {
+                    Some(vault)
+                }
+            }
+            Self::Locked(_) => None,
+        }
+    }
+}
+
+fn locked() -> StoreError {
+    StoreError::Backend("the profile is locked".into())
+}
+
+impl CredentialStore for ActiveStore {
+    fn credentials_for_rp(&self, hash: &[u8; 32]) -> Result<Vec<StoredCredential>, StoreError> {
+        match (self, self.vault()) {
+            (_, Some(vault)) => vault.store_credentials_for_rp(hash),
+            (Self::Locked(memory), None) => memory.credentials_for_rp(hash),
+            _ => Err(locked()),
+        }
+    }
+
+    fn credential(&self, id: &[u8]) -> Result<Option<StoredCredential>, StoreError> {
+        match (self, self.vault()) {
+            (_, Some(vault)) => vault.store_credential(id),
+            (Self::Locked(memory), None) => memory.credential(id),
+            _ => Err(locked()),
+        }
+    }
+
+    fn credentials(&self) -> Result<Vec<StoredCredential>, StoreError> {
+        match (self, self.vault()) {
+            (_, Some(vault)) => vault.store_credentials(),
+            (Self::Locked(memory), None) => memory.credentials(),
+            _ => Err(locked()),
+        }
+    }
+
+    fn insert(&mut self, credential: StoredCredential) -> Result<(), StoreError> {
+        match self.vault() {
+            Some(vault) => vault.store_insert(credential),
+            None => Err(locked()),
+        }
+    }
+
+    fn update(&mut self, credential: StoredCredential) -> Result<bool, StoreError> {
+        match self.vault() {
+            Some(vault) => vault.store_update(credential),
+            None => Err(locked()),
+        }
+    }
+
+    fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        match self.vault() {
+            Some(vault) => vault.store_delete(id),
+            None => Err(locked()),
+        }
+    }
+
+    fn bump_sign_count(&mut self, id: &[u8]) -> Result<u32, StoreError> {
+        match self.vault() {
+            Some(vault) => vault.store_bump_sign_count(id),
+            None => Err(locked()),
+        }
+    }
+
+    fn load_state(&self) -> Result<Option<PersistentState>, StoreError> {
+        match (self, self.vault()) {
+            (_, Some(vault)) => vault.store_load_state(),
+            (Self::Locked(memory), None) => memory.load_state(),
+            _ => Err(locked()),
+        }
+    }
+
+    fn save_state(&mut self, state: &PersistentState) -> Result<(), StoreError> {
+        match self {
+            Self::Locked(memory) => memory.save_state(state),
+            Self::Open { .. } => match self.vault() {
+                Some(vault) => vault.store_save_state(state),
+                None => Err(locked()),
+            },
+        }
+    }
+
+    fn wipe(&mut self) -> Result<(), StoreError> {
+        match self.vault() {
+            Some(vault) => vault.store_wipe(),
+            None => Err(locked()),
+        }
+    }
+}
+
+/// A running security key; dropping it does not stop it, [`SecurityKey::stop`] does.
+#[derive(Debug)]
+pub struct SecurityKey {
+    stop: Arc<AtomicBool>,
+    changed: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SecurityKey {
+    /// Opens `front` and serves the active profile on a thread of its own.
+    ///
+    /// # Errors
+    /// The transport cannot be opened (port taken, no `/dev/uhid` access).
+    pub fn start(core: Arc<AppCore>, front: &Front) -> Result<Self, String> {
+        let mut pipe: Box<dyn ReportPipe + Send> = match front {
+            Front::Udp { listen, reply_to } => {
+                Box::new(UdpPipe::bind(*listen, *reply_to).map_err(|e| e.to_string())?)
+            }
+            #[cfg(target_os = "linux")]
+            Front::Uhid => {
+                let mut serial = [0u8; 8];
+                rand_core::RngCore::fill_bytes(&mut SystemRng::default(), &mut serial);
+                Box::new(
+                    crate::authenticator::uhid::UhidKey::create(
+                        std::path::Path::new("/dev/uhid"),
+                        &hex::encode(serial),
+                    )
+                    .map_err(|e| e.to_string())?,
+                )
+            }
+            #[cfg(not(target_os = "linux"))]
+            Front::Uhid => return Err("the USB security key needs Linux's /dev/uhid".into()),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let changed = core.change_flag();
+        let policy = core.admin_policy().clone();
+        core.set_security_key(Some(front.to_string()));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            let changed = Arc::clone(&changed);
+            std::thread::Builder::new()
+                .name("security-key".into())
+                .spawn(move || {
+                    let mut prompt =
+                        PolicyGate::new(Box::new(BrokerPrompt::new(Arc::clone(&core))), &policy);
+                    while !stop.load(Ordering::SeqCst) {
+                        changed.store(false, Ordering::SeqCst);
+                        let store = match core.active_vault() {
+                            Ok((_, vault)) => ActiveStore::Open {
+                                vault,
+                                changed: Arc::clone(&changed),
+                            },
+                            Err(_) => ActiveStore::Locked(MemoryStore::new()),
+                        };
+                        let engine = match ctap::Authenticator::new(
+                            store,
+                            SystemClock,
+                            SystemRng::default(),
+                            ctap::Config::default(),
+                        ) {
+                            Ok(engine) => engine,
+                            Err(error) => {
+                                tracing::warn!(%error, "security key: the profile's store failed");
+                                std::thread::sleep(std::time::Duration::from_secs(1));
+                                continue;
+                            }
+                        };
+                        let mut device = ctap::device::HidDevice::new(engine, SystemRng::default());
+                        // Returns when `changed` is set: a profile switch, lock or unlock.
+                        if let Err(error) =
+                            hid_loop::serve(&mut device, pipe.as_mut(), &mut prompt, None, &changed)
+                        {
+                            tracing::error!(%error, "security key stopped");
+                            break;
+                        }
+                    }
+                })
+                .map_err(|e| e.to_string())?
+        };
+        Ok(Self {
+            stop,
+            changed,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops serving and waits for the thread.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.changed.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fronts_parse_and_refuse_the_network() {
+        assert_eq!(
+            parse_front("udp://127.0.0.1:8111").unwrap(),
+            Front::Udp {
+                listen: "127.0.0.1:8111".parse().unwrap(),
+                reply_to: "127.0.0.1:7112".parse().unwrap()
+            }
+        );
+        assert_eq!(
+            parse_front("udp://127.0.0.1:9000,127.0.0.1:9001").unwrap(),
+            Front::Udp {
+                listen: "127.0.0.1:9000".parse().unwrap(),
+                reply_to: "127.0.0.1:9001".parse().unwrap()
+            }
+        );
+        assert_eq!(parse_front("uhid").unwrap(), Front::Uhid);
+        assert!(
+            parse_front("udp://0.0.0.0:8111")
+                .unwrap_err()
+                .contains("loopback")
+        );
+        assert!(parse_front("tcp://x").is_err());
+    }
+}

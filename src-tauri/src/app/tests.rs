@@ -1,0 +1,584 @@
+//! The app core as the window uses it, on the in-memory keychain: profiles, the locked view,
+//! settings, the request broker and a phone ceremony over a real relay on loopback.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use ctap::platform::{CandidateAccount, CredProtect, SecretKey, StoredCredential};
+use ctap::{PromptOutcome, PromptReason, PromptRequest};
+
+use super::broker::BrokerPrompt;
+use super::types::{
+    self, PasskeyLocation, PhoneCeremony, PhoneRequest, PhoneStep, RequestAnswer, RequestKind,
+};
+use super::*;
+use crate::authenticator::prompt::PromptSource;
+use crate::profile::keychain::MemoryKeychain;
+
+struct ManualClock(AtomicU64);
+
+impl Clock for ManualClock {
+    fn unix_time(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn policy() -> Policy {
+    Policy {
+        argon2_memory_kib: 8,
+        argon2_iterations: 1,
+        auto_lock_idle_secs: 600,
+        ..Policy::default()
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    core: Arc<AppCore>,
+    clock: Arc<ManualClock>,
+    keychain: Arc<MemoryKeychain>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicU64::new(1_700_000_000)));
+    let keychain = Arc::new(MemoryKeychain::new());
+    let core = AppCore::new(dir.path(), policy(), None, keychain.clone(), clock.clone()).unwrap();
+    Fixture {
+        _dir: dir,
+        core: Arc::new(core),
+        clock,
+        keychain,
+    }
+}
+
+fn new_profile(name: &str, pin: Option<&str>) -> NewProfile {
+    NewProfile {
+        name: name.to_owned(),
+        pin: pin.map(str::to_owned),
+    }
+}
+
+fn credential(id: u8, rp: &str, user: &str) -> StoredCredential {
+    StoredCredential {
+        credential_id: vec![id; 16],
+        rp_id: rp.to_owned(),
+        rp_name: Some("Example".into()),
+        user_id: vec![id; 8],
+        user_name: Some(user.to_owned()),
+        user_display_name: None,
+        private_key: SecretKey::new([id; 32]),
+        public_key: vec![4; 65],
+        sign_count: 0,
+        cred_protect: CredProtect::UvOptional,
+        cred_random: None,
+        discoverable: true,
+        created_at: 1_700_000_000,
+        transports: vec!["internal".to_owned()],
+        backup_eligible: false,
+        backup_state: false,
+    }
+}
+
+#[test]
+fn a_new_profile_is_active_unlocked_and_empty() {
+    let f = fixture();
+    let profiles = f
+        .core
+        .create_profile(new_profile("Ana", Some("2468")))
+        .unwrap();
+    assert_eq!(profiles.len(), 1);
+    let ana = &profiles[0];
+    assert!(ana.active);
+    assert_eq!(ana.state, LockState::Unlocked);
+    assert_eq!(ana.passkey_count, Some(0));
+    // 600 s of policy auto-lock, capped by the default 15-minute setting: 600 s.
+    assert_eq!(ana.auto_lock_at, Some(1_700_000_600));
+    assert!(f.core.passkeys().unwrap().is_empty());
+}
+
+#[test]
+fn a_locked_profile_reveals_nothing_but_its_name() {
+    let f = fixture();
+    f.core
+        .create_profile(new_profile("Ana", Some("2468")))
+        .unwrap();
+    let (_, vault) = f.core.active_vault().unwrap();
+    vault
+        .store_insert(credential(1, "example.com", "ana@example.com"))
+        .unwrap();
+    assert_eq!(f.core.passkeys().unwrap().len(), 1);
+
+    let profiles = f.core.lock_profile("Ana").unwrap();
+    assert_eq!(profiles[0].state, LockState::Locked);
+    assert_eq!(profiles[0].passkey_count, None);
+    assert_eq!(profiles[0].auto_lock_at, None);
+    let error = f.core.passkeys().unwrap_err();
+    assert_eq!(error.code, ErrorCode::Locked);
+    assert!(!error.message.contains("ana@"), "{}", error.message);
+    assert_eq!(f.core.linked_phones().unwrap_err().code, ErrorCode::Locked);
+    // The JSON the window gets has no account anywhere.
+    let json = serde_json::to_string(&profiles).unwrap();
+    assert!(!json.contains("example.com"), "{json}");
+
+    let error = f.core.unlock_profile("Ana", "1111".into()).unwrap_err();
+    assert_eq!(error.code, ErrorCode::WrongPin);
+    let profiles = f.core.unlock_profile("Ana", "2468".into()).unwrap();
+    assert_eq!(profiles[0].state, LockState::Unlocked);
+    assert_eq!(profiles[0].passkey_count, Some(1));
+}
+
+#[test]
+fn the_idle_timer_locks_the_active_profile() {
+    let f = fixture();
+    f.core
+        .create_profile(new_profile("Ana", Some("2468")))
+        .unwrap();
+    f.clock.0.fetch_add(601, Ordering::SeqCst);
+    // The keychain session also expires with the idle time.
+    assert_eq!(f.core.profiles().unwrap()[0].state, LockState::Locked);
+    assert_eq!(f.core.passkeys().unwrap_err().code, ErrorCode::Locked);
+}
+
+#[test]
+fn switching_profiles_keeps_them_apart() {
+    let f = fixture();
+    f.core.create_profile(new_profile("Ana", None)).unwrap();
+    let (_, ana) = f.core.active_vault().unwrap();
+    ana.store_insert(credential(1, "example.com", "ana"))
+        .unwrap();
+    f.core.create_profile(new_profile("Ben", None)).unwrap();
+    assert!(
+        f.core.passkeys().unwrap().is_empty(),
+        "Ben sees Ana's passkey"
+    );
+    let profiles = f.core.switch_profile("Ana").unwrap();
+    assert!(profiles.iter().find(|p| p.name == "Ana").unwrap().active);
+    assert_eq!(
+        f.core.passkeys().unwrap()[0].user_name.as_deref(),
+        Some("ana")
+    );
+    assert_eq!(
+        f.core.switch_profile("Nobody").unwrap_err().code,
+        ErrorCode::NotFound
+    );
+    // A keychain-only profile cannot lock on its own, and says so.
+    assert_eq!(
+        f.core.lock_profile("Ana").unwrap_err().code,
+        ErrorCode::NoPin
+    );
+}
+
+#[test]
+fn passkeys_rename_and_delete() {
+    let f = fixture();
+    f.core.create_profile(new_profile("Ana", None)).unwrap();
+    let (_, vault) = f.core.active_vault().unwrap();
+    vault
+        .store_insert(credential(7, "example.com", "ana"))
+        .unwrap();
+    let id = hex::encode([7u8; 16]);
+    let list = f.core.rename_passkey(&id, "Work laptop key").unwrap();
+    assert_eq!(list[0].display_name.as_deref(), Some("Work laptop key"));
+    assert_eq!(
+        f.core.rename_passkey(&id, "   ").unwrap_err().code,
+        ErrorCode::InvalidInput
+    );
+    assert!(f.core.delete_passkey(&id).unwrap().is_empty());
+    assert_eq!(
+        f.core.delete_passkey(&id).unwrap_err().code,
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        f.core.delete_passkey("zz").unwrap_err().code,
+        ErrorCode::InvalidInput
+    );
+}
+
+#[test]
+fn settings_are_checked_saved_and_capped_by_policy() {
+    let f = fixture();
+    let mut settings = f.core.user_settings().unwrap();
+    settings.relay = Some("http://relay.example".into());
+    let error = f.core.save_settings(settings.clone()).unwrap_err();
+    assert_eq!(error.code, ErrorCode::InvalidInput);
+    assert!(error.message.starts_with("relay:"), "{}", error.message);
+    settings.relay = Some("ws://127.0.0.1:8787".into());
+    settings.air = Some("carrier-pigeon".into());
+    assert!(
+        f.core
+            .save_settings(settings.clone())
+            .unwrap_err()
+            .message
+            .contains("udp://127.0.0.1:PORT")
+    );
+    settings.air = Some("udp://127.0.0.1:9999".into());
+    settings.auto_lock_minutes = 5;
+    let view = f.core.save_settings(settings.clone()).unwrap();
+    assert_eq!(view.settings, settings);
+    assert_eq!(view.policy.max_auto_lock_minutes, 10);
+    assert_eq!(view.policy.source, None);
+
+    // A new core (the next start) reads them back, and the shorter auto-lock applies.
+    let again = AppCore::new(
+        f._dir.path(),
+        policy(),
+        None,
+        f.keychain.clone(),
+        f.clock.clone(),
+    )
+    .unwrap();
+    assert_eq!(again.user_settings().unwrap(), settings);
+    let profiles = again
+        .create_profile(new_profile("Ana", Some("2468")))
+        .unwrap();
+    assert_eq!(profiles[0].auto_lock_at, Some(1_700_000_300));
+}
+
+#[test]
+fn a_damaged_settings_file_is_reported_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.json"), b"{ not json").unwrap();
+    let error = AppCore::new(
+        dir.path(),
+        policy(),
+        None,
+        Arc::new(MemoryKeychain::new()),
+        Arc::new(SystemClock),
+    )
+    .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Damaged);
+    assert_eq!(
+        std::fs::read(dir.path().join("app.json")).unwrap(),
+        b"{ not json"
+    );
+}
+
+fn prompt_request(reason: PromptReason, need_uv: bool, candidates: &[u8]) -> PromptRequest {
+    PromptRequest {
+        reason,
+        rp_id: Some("example.com".into()),
+        rp_name: Some("Example".into()),
+        user_name: Some("ana@example.com".into()),
+        user_display_name: None,
+        candidates: candidates
+            .iter()
+            .map(|id| CandidateAccount {
+                credential_id: vec![*id; 16],
+                user_id: vec![*id],
+                user_name: Some(format!("user{id}")),
+                user_display_name: None,
+            })
+            .collect(),
+        need_uv,
+        deadline: ctap::Clock::now(&crate::system::SystemClock) + Duration::from_secs(30),
+    }
+}
+
+/// Records what the window would be told.
+fn watch(core: &AppCore) -> Arc<Mutex<Vec<Option<u32>>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    core.broker().set_notify(Box::new(move |view| {
+        sink.lock().unwrap().push(view.map(|v| v.id))
+    }));
+    seen
+}
+
+#[test]
+fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
+    let f = fixture();
+    f.core
+        .create_profile(new_profile("Ana", Some("2468")))
+        .unwrap();
+    let seen = watch(&f.core);
+    let mut prompt = BrokerPrompt::new(f.core.clone());
+    let request = prompt_request(PromptReason::SignIn, true, &[1, 2]);
+    assert_eq!(prompt.poll(&request, true), None);
+    let view = f.core.current_request().unwrap();
+    assert_eq!(view.kind, RequestKind::SignIn);
+    assert_eq!(view.profile, "Ana");
+    assert_eq!(view.accounts.len(), 2);
+    assert!(view.needs_verification && view.can_verify && !view.locked);
+    assert_eq!(*seen.lock().unwrap(), vec![Some(view.id)]);
+
+    let answer = |pin: Option<&str>, account: Option<String>| RequestAnswer {
+        id: view.id,
+        approve: true,
+        account,
+        pin: pin.map(str::to_owned),
+    };
+    // No PIN for a site that needs verification, a wrong PIN, an account not offered: each
+    // is refused and the request stays open.
+    assert_eq!(
+        f.core.answer_request(answer(None, None)).unwrap_err().code,
+        ErrorCode::InvalidInput
+    );
+    assert_eq!(
+        f.core
+            .answer_request(answer(Some("0000"), None))
+            .unwrap_err()
+            .code,
+        ErrorCode::WrongPin
+    );
+    assert_eq!(
+        f.core
+            .answer_request(answer(Some("2468"), Some(hex::encode([9u8; 16]))))
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidInput
+    );
+    assert_eq!(prompt.poll(&request, false), None);
+    f.core
+        .answer_request(answer(Some("2468"), Some(hex::encode([2u8; 16]))))
+        .unwrap();
+    assert_eq!(
+        prompt.poll(&request, false),
+        Some(PromptOutcome::Approved {
+            user_verified: true,
+            chosen_credential: Some(vec![2; 16]),
+        })
+    );
+    assert_eq!(f.core.current_request(), None);
+    assert_eq!(*seen.lock().unwrap(), vec![Some(view.id), None]);
+    // Answering again: the request is gone.
+    assert_eq!(
+        f.core
+            .answer_request(answer(Some("2468"), None))
+            .unwrap_err()
+            .code,
+        ErrorCode::NotFound
+    );
+}
+
+#[test]
+fn declining_denies_and_a_withdrawn_request_closes_the_dialog() {
+    let f = fixture();
+    f.core.create_profile(new_profile("Ana", None)).unwrap();
+    let seen = watch(&f.core);
+    let mut prompt = BrokerPrompt::new(f.core.clone());
+    let request = prompt_request(PromptReason::Register, false, &[]);
+    prompt.poll(&request, true);
+    let view = f.core.current_request().unwrap();
+    assert_eq!(view.kind, RequestKind::Register);
+    assert!(!view.can_verify, "a keychain-only profile has no PIN");
+    f.core
+        .answer_request(RequestAnswer {
+            id: view.id,
+            approve: false,
+            account: None,
+            pin: None,
+        })
+        .unwrap();
+    assert_eq!(prompt.poll(&request, false), Some(PromptOutcome::Denied));
+
+    prompt.poll(&request, true);
+    let second = f.core.current_request().unwrap();
+    prompt.withdrawn();
+    assert_eq!(f.core.current_request(), None);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Some(view.id), None, Some(second.id), None]
+    );
+}
+
+#[test]
+fn a_locked_profile_shows_the_unlock_prompt_then_denies() {
+    let f = fixture();
+    f.core
+        .create_profile(new_profile("Ana", Some("2468")))
+        .unwrap();
+    f.core.lock_profile("Ana").unwrap();
+    let mut prompt = BrokerPrompt::new(f.core.clone());
+    let request = prompt_request(PromptReason::Register, false, &[]);
+    prompt.poll(&request, true);
+    let view = f.core.current_request().unwrap();
+    assert!(view.locked);
+    assert_eq!(view.profile, "Ana");
+    // The person unlocks from the dialog; this request is still refused (the site asks again).
+    f.core.unlock_profile("Ana", "2468".into()).unwrap();
+    f.core
+        .answer_request(RequestAnswer {
+            id: view.id,
+            approve: true,
+            account: None,
+            pin: None,
+        })
+        .unwrap();
+    assert_eq!(prompt.poll(&request, false), Some(PromptOutcome::Denied));
+}
+
+/// A registration and a sign-in on the virtual phone through a real relay on loopback, as the
+/// window runs them: every step is reported in order, the phone passkey joins the list, and
+/// a linked phone is remembered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_register_and_sign_in_report_every_step() {
+    use crate::hybrid_cli::air::Air;
+    use crate::hybrid_cli::phone::{PhoneStart, phone_ceremony, phone_engine_config};
+    use crate::system::SystemRng;
+    use hybrid::io::phone::{Behaviour, CtapPhone};
+    use hybrid::io::relay::{Relay, RelayConfig};
+
+    let f = fixture();
+    f.core.create_profile(new_profile("Ana", None)).unwrap();
+    let relay = Relay::bind(([127, 0, 0, 1], 0).into(), RelayConfig::default())
+        .await
+        .unwrap();
+    let relay_url = format!("ws://{}", relay.local_addr().unwrap());
+    let relay_task = tokio::spawn(relay.run());
+    let air = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut settings = f.core.user_settings().unwrap();
+    settings.relay = Some(relay_url.clone());
+    settings.air = Some(format!("udp://{air}"));
+    settings.phone_timeout_secs = 30;
+    f.core.save_settings(settings).unwrap();
+
+    let engine = ctap::Authenticator::new(
+        ctap::MemoryStore::new(),
+        crate::system::SystemClock,
+        SystemRng::default(),
+        phone_engine_config(),
+    )
+    .unwrap();
+    let phone = Arc::new(tokio::sync::Mutex::new(CtapPhone::new(
+        engine,
+        Behaviour::Answer,
+    )));
+
+    for ceremony in [PhoneCeremony::Register, PhoneCeremony::SignIn] {
+        let steps = Arc::new(Mutex::new(Vec::new()));
+        let (qr_tx, qr_rx) = tokio::sync::oneshot::channel::<String>();
+        let mut qr_tx = Some(qr_tx);
+        let phone_task = {
+            let phone = phone.clone();
+            let relay_url = relay_url.clone();
+            tokio::spawn(async move {
+                let qr = qr_rx.await.unwrap();
+                let mut phone = phone.lock().await;
+                phone_ceremony(
+                    &mut phone,
+                    PhoneStart::Qr(&qr),
+                    None,
+                    &relay_url,
+                    &Air::Udp(air),
+                    Duration::from_secs(30),
+                    false,
+                )
+                .await
+            })
+        };
+        let sink = steps.clone();
+        let mut emit = move |event: types::PhoneEvent| {
+            if let (Some(url), Some(tx)) = (&event.qr_url, qr_tx.take()) {
+                assert!(event.qr_svg.as_deref().unwrap().starts_with("<?xml"));
+                tx.send(url.clone()).unwrap();
+            }
+            sink.lock().unwrap().push(event.step);
+        };
+        let outcome = f
+            .core
+            .run_phone(
+                PhoneRequest {
+                    ceremony,
+                    rp_id: "example.com".into(),
+                    user_name: Some("ana@example.com".into()),
+                    phone: None,
+                    remember_phone: true,
+                },
+                &mut emit,
+            )
+            .await
+            .unwrap();
+        phone_task.await.unwrap().unwrap();
+        assert!(outcome.verified || ceremony == PhoneCeremony::Register);
+        assert_eq!(
+            *steps.lock().unwrap(),
+            vec![
+                PhoneStep::QrShown,
+                PhoneStep::PhoneNearby,
+                PhoneStep::RelayConnected,
+                PhoneStep::SecureChannel,
+                PhoneStep::WaitingForApproval,
+                PhoneStep::Done
+            ]
+        );
+        let passkeys = f.core.passkeys().unwrap();
+        assert_eq!(passkeys.len(), 1);
+        assert_eq!(passkeys[0].location, PasskeyLocation::Phone);
+        assert_eq!(passkeys[0].id, outcome.credential_id);
+        if ceremony == PhoneCeremony::SignIn {
+            assert!(passkeys[0].last_used.is_some());
+        }
+    }
+    relay_task.abort();
+}
+
+/// Cancel while the QR code is up ends the ceremony as cancelled; bad input is refused before
+/// anything starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_cancel_and_bad_input() {
+    let f = fixture();
+    f.core.create_profile(new_profile("Ana", None)).unwrap();
+    let air = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut settings = f.core.user_settings().unwrap();
+    settings.relay = Some("ws://127.0.0.1:9".into());
+    settings.air = Some(format!("udp://{air}"));
+    settings.phone_timeout_secs = 10;
+    f.core.save_settings(settings).unwrap();
+
+    let steps = Arc::new(Mutex::new(Vec::new()));
+    let sink = steps.clone();
+    let core = f.core.clone();
+    let mut emit = move |event: types::PhoneEvent| {
+        if event.step == PhoneStep::QrShown {
+            // The person presses Cancel while the QR code is up.
+            assert!(core.cancel_phone(event.flow));
+        }
+        sink.lock().unwrap().push(event.step);
+    };
+    let request = PhoneRequest {
+        ceremony: PhoneCeremony::Register,
+        rp_id: "example.com".into(),
+        user_name: Some("ana".into()),
+        phone: None,
+        remember_phone: false,
+    };
+    let error = f
+        .core
+        .run_phone(request.clone(), &mut emit)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Cancelled);
+    assert_eq!(
+        *steps.lock().unwrap(),
+        vec![PhoneStep::QrShown, PhoneStep::Cancelled]
+    );
+    assert!(!f.core.cancel_phone(1), "nothing left to cancel");
+
+    let mut no_account = request.clone();
+    no_account.user_name = None;
+    let mut ignore = |_| {};
+    assert_eq!(
+        f.core
+            .run_phone(no_account, &mut ignore)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidInput
+    );
+    let mut sign_in = request;
+    sign_in.ceremony = PhoneCeremony::SignIn;
+    let error = f.core.run_phone(sign_in, &mut ignore).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::NotFound);
+    assert!(
+        error.message.contains("register one first"),
+        "{}",
+        error.message
+    );
+}

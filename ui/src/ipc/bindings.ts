@@ -1,0 +1,445 @@
+// Generated from the Rust types by `./dev bindings` (src-tauri/src/app/bindings.rs).
+// Do not edit: a test fails when this file and the Rust code disagree.
+
+import type { Channel } from "@tauri-apps/api/core";
+
+/**
+ * What this binary is and what it was built with.
+ */
+export type AppInfo = { 
+/**
+ * Product name shown to people.
+ */
+name: string, 
+/**
+ * Semantic version from Cargo.
+ */
+version: string, 
+/**
+ * Whether this binary has the Tauri window (`desktop` feature).
+ */
+desktop: boolean, 
+/**
+ * Target operating system (`linux`, `macos`, `windows`).
+ */
+os: string, };
+
+/**
+ * What kind of failure, for the UI to react to (focus the PIN field, offer unlock, …).
+ */
+export type ErrorCode = "not-found" | "already-exists" | "invalid-input" | "locked" | "wrong-pin" | "no-active-profile" | "no-pin" | "keychain-unavailable" | "forbidden-by-policy" | "phone-failed" | "cancelled" | "busy" | "storage" | "damaged" | "internal";
+
+/**
+ * An error as the window receives it.
+ */
+export type AppError = { 
+/**
+ * The kind.
+ */
+code: ErrorCode, 
+/**
+ * A sentence for the person.
+ */
+message: string, };
+
+/**
+ * Whether a profile can be used right now.
+ */
+export type LockState = "unlocked" | "locked" | "keychain-unavailable";
+
+/**
+ * How a profile's vault key is protected.
+ */
+export type Protection = "keychain" | "keychain-pin" | "passphrase-only";
+
+/**
+ * A profile as the profile switcher shows it. A locked profile shows its name and nothing
+ * else: no passkey count, no accounts.
+ */
+export type ProfileView = { 
+/**
+ * Display name.
+ */
+name: string, 
+/**
+ * Whether it can be used now.
+ */
+state: LockState, 
+/**
+ * How its vault key is protected.
+ */
+protection: Protection, 
+/**
+ * Passkeys on this computer, only when unlocked.
+ */
+passkeyCount: number | null, 
+/**
+ * The profile requests are answered from.
+ */
+active: boolean, 
+/**
+ * When an unlocked PIN profile locks itself if unused (Unix seconds), if it does.
+ */
+autoLockAt: number | null, };
+
+/**
+ * A new profile.
+ */
+export type NewProfile = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * A PIN to lock it with; without one the OS keychain alone protects it.
+ */
+pin: string | null, };
+
+/**
+ * Where a passkey lives.
+ */
+export type PasskeyLocation = "this-computer" | "phone";
+
+/**
+ * One passkey in the active profile's list. No key material.
+ */
+export type PasskeyView = { 
+/**
+ * Credential ID, hex: the handle rename and delete use.
+ */
+id: string, 
+/**
+ * The site (RP ID).
+ */
+rpId: string, 
+/**
+ * The site's name, when it gave one.
+ */
+rpName: string | null, 
+/**
+ * Account name.
+ */
+userName: string | null, 
+/**
+ * Account display name.
+ */
+displayName: string | null, 
+/**
+ * Created, Unix seconds.
+ */
+createdAt: number, 
+/**
+ * Last used, Unix seconds.
+ */
+lastUsed: number | null, 
+/**
+ * Where the private key is.
+ */
+location: PasskeyLocation, 
+/**
+ * The phone's name, for passkeys on a phone.
+ */
+phone: string | null, };
+
+/**
+ * A phone linked to the active profile (it can be reached without a QR code).
+ */
+export type LinkedPhoneView = { 
+/**
+ * The name the phone gave itself.
+ */
+name: string, 
+/**
+ * Linked at, Unix seconds.
+ */
+linkedAt: number, };
+
+/**
+ * Log detail the app writes.
+ */
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+/**
+ * The admin policy in force, read-only in the window.
+ */
+export type PolicyView = { 
+/**
+ * The file it came from, or `None` for the built-in defaults.
+ */
+source: string | null, 
+/**
+ * Minimum PIN length.
+ */
+minPinLength: number, 
+/**
+ * Whether profiles without the OS keychain are allowed.
+ */
+allowPassphraseOnly: boolean, 
+/**
+ * The longest auto-lock an admin allows, in minutes (0: auto-lock off).
+ */
+maxAutoLockMinutes: number, 
+/**
+ * Sites that may get presence without a prompt.
+ */
+silentPresenceRps: Array<string>, 
+/**
+ * How many request dialogs a minute may appear.
+ */
+maxPromptsPerMinute: number, };
+
+/**
+ * The user's own settings, as shown and as saved.
+ */
+export type UserSettings = { 
+/**
+ * Minutes without use before an unlocked PIN profile locks (capped by policy).
+ */
+autoLockMinutes: number, 
+/**
+ * Tunnel relay URL; `None`: the service the phone names.
+ */
+relay: string | null, 
+/**
+ * HTTP proxy for the relay connection; `None`: the environment's `HTTPS_PROXY`.
+ */
+proxy: string | null, 
+/**
+ * Where to look for the phone: `ble`, `ble:hciN`, or `udp://127.0.0.1:PORT` (tests).
+ */
+air: string | null, 
+/**
+ * Seconds to wait for the phone.
+ */
+phoneTimeoutSecs: number, 
+/**
+ * Log detail.
+ */
+logLevel: LogLevel, };
+
+/**
+ * The Settings screen: the policy and the user's settings.
+ */
+export type SettingsView = { 
+/**
+ * Admin policy (read-only).
+ */
+policy: PolicyView, 
+/**
+ * The user's settings.
+ */
+settings: UserSettings, 
+/**
+ * Where the virtual security key listens, if it runs ("udp://…" or "/dev/uhid").
+ */
+securityKey: string | null, };
+
+/**
+ * What a phone ceremony does.
+ */
+export type PhoneCeremony = "register" | "sign-in";
+
+/**
+ * Starts a phone ceremony.
+ */
+export type PhoneRequest = { 
+/**
+ * Register or sign in.
+ */
+ceremony: PhoneCeremony, 
+/**
+ * The site (RP ID).
+ */
+rpId: string, 
+/**
+ * The account, for a registration.
+ */
+userName: string | null, 
+/**
+ * A linked phone to contact instead of showing a QR code.
+ */
+phone: string | null, 
+/**
+ * Remember a phone that offers linking.
+ */
+rememberPhone: boolean, };
+
+/**
+ * Where a phone ceremony stands. Sent over a Tauri channel as it happens.
+ */
+export type PhoneStep = "qr-shown" | "contacting-phone" | "phone-nearby" | "relay-connected" | "secure-channel" | "waiting-for-approval" | "done" | "failed" | "cancelled";
+
+/**
+ * One step of a phone ceremony.
+ */
+export type PhoneEvent = { 
+/**
+ * The ceremony this belongs to (what `phone_cancel` takes).
+ */
+flow: number, 
+/**
+ * The step reached.
+ */
+step: PhoneStep, 
+/**
+ * Milliseconds since the ceremony started.
+ */
+elapsedMs: number, 
+/**
+ * With `QrShown`: the `FIDO:/` text.
+ */
+qrUrl: string | null, 
+/**
+ * With `QrShown`: the QR code as SVG (module-exact, scales crisply).
+ */
+qrSvg: string | null, 
+/**
+ * With `Done`/`Failed`: a sentence for the person.
+ */
+message: string | null, };
+
+/**
+ * A finished phone ceremony.
+ */
+export type PhoneOutcome = { 
+/**
+ * What was done.
+ */
+ceremony: PhoneCeremony, 
+/**
+ * The site.
+ */
+rpId: string, 
+/**
+ * The passkey used or created, hex.
+ */
+credentialId: string, 
+/**
+ * Whether the signature (sign-in) or attestation (registration) was verified.
+ */
+verified: boolean, 
+/**
+ * A phone remembered by this ceremony.
+ */
+linkedPhone: string | null, };
+
+/**
+ * What a site asks the active profile for.
+ */
+export type RequestKind = "register" | "sign-in" | "confirm";
+
+/**
+ * An account a sign-in may use.
+ */
+export type AccountChoice = { 
+/**
+ * Credential ID, hex.
+ */
+id: string, 
+/**
+ * Account name.
+ */
+userName: string | null, 
+/**
+ * Display name.
+ */
+displayName: string | null, };
+
+/**
+ * A pending request from a site, for the request dialog.
+ */
+export type RequestView = { 
+/**
+ * Handle for `request_answer`.
+ */
+id: number, 
+/**
+ * What is asked.
+ */
+kind: RequestKind, 
+/**
+ * The site (RP ID).
+ */
+rpId: string | null, 
+/**
+ * The site's name.
+ */
+rpName: string | null, 
+/**
+ * The account being registered.
+ */
+userName: string | null, 
+/**
+ * Its display name.
+ */
+displayName: string | null, 
+/**
+ * Accounts to choose from (sign-in with several matches).
+ */
+accounts: Array<AccountChoice>, 
+/**
+ * The profile that answers.
+ */
+profile: string, 
+/**
+ * Whether the site requires verification (the profile's PIN).
+ */
+needsVerification: boolean, 
+/**
+ * Whether the profile can verify (it has a PIN).
+ */
+canVerify: boolean, 
+/**
+ * One sentence describing the request.
+ */
+summary: string, 
+/**
+ * The profile is locked: the dialog offers to unlock it, and the site is told "not
+ * allowed" (it may ask again once the profile is unlocked).
+ */
+locked: boolean, };
+
+/**
+ * The user's answer in the request dialog.
+ */
+export type RequestAnswer = { 
+/**
+ * The request.
+ */
+id: number, 
+/**
+ * Approve or decline.
+ */
+approve: boolean, 
+/**
+ * The chosen account (sign-in), hex.
+ */
+account: string | null, 
+/**
+ * The profile's PIN, to verify the user.
+ */
+pin: string | null, };
+
+/** The event that opens (a RequestView) or closes (null) the request dialog. */
+export const REQUEST_EVENT = "request";
+
+/** Every command: its arguments and result. */
+export interface Commands {
+  app_info: { args: {}; result: AppInfo };
+  profiles_list: { args: {}; result: ProfileView[] };
+  profile_create: { args: { profile: NewProfile }; result: ProfileView[] };
+  profile_switch: { args: { name: string }; result: ProfileView[] };
+  profile_unlock: { args: { name: string; pin: string }; result: ProfileView[] };
+  profile_lock: { args: { name: string }; result: ProfileView[] };
+  passkeys_list: { args: {}; result: PasskeyView[] };
+  passkey_rename: { args: { id: string; displayName: string }; result: PasskeyView[] };
+  passkey_delete: { args: { id: string }; result: PasskeyView[] };
+  phones_list: { args: {}; result: LinkedPhoneView[] };
+  phone_remove: { args: { name: string }; result: LinkedPhoneView[] };
+  settings_get: { args: {}; result: SettingsView };
+  settings_save: { args: { settings: UserSettings }; result: SettingsView };
+  phone_run: { args: { request: PhoneRequest; onEvent: Channel<PhoneEvent> }; result: PhoneOutcome };
+  phone_cancel: { args: { flow: number }; result: boolean };
+  request_current: { args: {}; result: RequestView | null };
+  request_answer: { args: { answer: RequestAnswer }; result: null };
+}
