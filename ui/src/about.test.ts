@@ -2,8 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 
-import { describeApp, describeError, osName } from "./about";
-import { showAbout } from "./main";
+import { describeApp, describeError, osName, showAbout } from "./about";
 
 afterEach(() => clearMocks());
 

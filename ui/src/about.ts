@@ -1,4 +1,4 @@
-import type { AppInfo } from "./ipc/client";
+import { appInfo, toAppError, type AppInfo } from "./ipc/client";
 
 /** The one-line description of the running app shown in the window. */
 export function describeApp(info: AppInfo): string {
@@ -22,6 +22,17 @@ export function osName(os: string): string {
 
 /** Text for a failed call; the detail helps support, the sentence helps the person. */
 export function describeError(error: unknown): string {
-  const detail = error instanceof Error ? error.message : String(error);
-  return `Passbridge could not answer (${detail}).`;
+  return `Passbridge could not answer (${toAppError(error).message}).`;
+}
+
+/** Fills `target` with the app's name, version and build. */
+export async function showAbout(target: HTMLElement): Promise<void> {
+  try {
+    const info = await appInfo();
+    target.textContent = describeApp(info);
+    target.dataset["state"] = "ready";
+  } catch (error) {
+    target.textContent = describeError(error);
+    target.dataset["state"] = "error";
+  }
 }

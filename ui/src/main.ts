@@ -1,18 +1,82 @@
-import { describeApp, describeError } from "./about";
-import { appInfo } from "./ipc/client";
+// Wiring: builds the window from the views and connects them to the app.
+import { showAbout } from "./about";
+import { h } from "./dom";
+import { currentRequest, onRequest } from "./ipc/client";
+import { createStatus, reportError } from "./status";
+import { Store } from "./store";
+import { mountPasskeys } from "./views/passkeys";
+import { mountPhone } from "./views/phone";
+import { mountProfiles } from "./views/profiles";
+import { mountRequest } from "./views/request";
+import { mountSettings } from "./views/settings";
+import { mountTabs } from "./views/tabs";
 
-export async function showAbout(target: HTMLElement): Promise<void> {
+/** How often the profile list is asked for again (auto-lock can happen while idle). */
+export const REFRESH_MS = 15_000;
+
+export async function startApp(root: HTMLElement): Promise<void> {
+  const store = new Store();
+  const profiles = mountProfiles(store);
+  const status = createStatus();
+
+  const panelPasskeys = h("section", { id: "panel-passkeys", class: "panel" });
+  const panelPhone = h("section", { id: "panel-phone", class: "panel" });
+  const panelSettings = h("section", { id: "panel-settings", class: "panel" });
+
+  const passkeys = mountPasskeys(panelPasskeys, store, { onChanged: () => void profiles.refresh() });
+  const phone = mountPhone(panelPhone, store, {
+    onFinished: () => {
+      void passkeys.reload();
+      void profiles.refresh();
+    },
+  });
+  const settings = mountSettings(panelSettings);
+  const request = mountRequest({
+    onProfiles: (list) => store.setProfiles(list),
+    onClosed: () => {
+      void passkeys.reload();
+      void profiles.refresh();
+    },
+  });
+
+  const tabs = mountTabs(
+    [
+      { id: "tab-passkeys", label: "Passkeys", panel: panelPasskeys },
+      { id: "tab-phone", label: "Phone", panel: panelPhone },
+      { id: "tab-settings", label: "Settings", panel: panelSettings },
+    ],
+    (id) => {
+      if (id === "tab-settings") void settings.load();
+    },
+  );
+
+  const about = h("p", { id: "about", "data-state": "loading" }, "Asking the app for its version…");
+  root.replaceChildren(
+    profiles.header,
+    h("main", { class: "content" }, status, tabs.list, panelPasskeys, panelPhone, panelSettings),
+    h("footer", { class: "app-footer" }, about),
+    profiles.newProfileDialog,
+    ...passkeys.dialogs,
+    ...phone.dialogs,
+    request.dialog,
+  );
+
+  void showAbout(about);
+  void settings.load();
+  await profiles.refresh();
+  window.setInterval(() => void profiles.refresh(), REFRESH_MS);
+  window.addEventListener("focus", () => void profiles.refresh());
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") void profiles.refresh();
+  });
+
   try {
-    const info = await appInfo();
-    target.textContent = describeApp(info);
-    target.dataset["state"] = "ready";
-  } catch (error) {
-    target.textContent = describeError(error);
-    target.dataset["state"] = "error";
+    await onRequest(request.show);
+    request.show(await currentRequest());
+  } catch (e) {
+    reportError(e);
   }
 }
 
-const about = document.getElementById("about");
-if (about) {
-  void showAbout(about);
-}
+const root = document.getElementById("app");
+if (root) void startApp(root);

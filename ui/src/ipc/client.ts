@@ -1,14 +1,151 @@
-// Thin, typed wrapper over Tauri's invoke. Every call the window makes goes through here.
-import { invoke } from "@tauri-apps/api/core";
+// Typed wrapper over Tauri's invoke. Every call the window makes goes through here, and every
+// failure comes out as an `AppError` ({ code, message }).
+import { Channel, invoke, type InvokeArgs } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
-/** What `app_info` answers (mirrors `passbridge::about::AppInfo`). */
-export interface AppInfo {
-  name: string;
-  version: string;
-  desktop: boolean;
-  os: string;
+import {
+  REQUEST_EVENT,
+  type AppError,
+  type AppInfo,
+  type Commands,
+  type ErrorCode,
+  type LinkedPhoneView,
+  type PasskeyView,
+  type PhoneEvent,
+  type PhoneOutcome,
+  type PhoneRequest,
+  type ProfileView,
+  type RequestAnswer,
+  type RequestView,
+  type SettingsView,
+  type UserSettings,
+} from "./bindings";
+
+export type * from "./bindings";
+export { REQUEST_EVENT } from "./bindings";
+
+const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  "not-found",
+  "already-exists",
+  "invalid-input",
+  "locked",
+  "wrong-pin",
+  "no-active-profile",
+  "no-pin",
+  "keychain-unavailable",
+  "forbidden-by-policy",
+  "phone-failed",
+  "cancelled",
+  "busy",
+  "storage",
+  "damaged",
+  "internal",
+]);
+
+/** Whether `e` is an error as the Rust side sends it. */
+export function isAppError(e: unknown): e is AppError {
+  if (typeof e !== "object" || e === null) return false;
+  const { code, message } = e as { code?: unknown; message?: unknown };
+  return typeof code === "string" && ERROR_CODES.has(code) && typeof message === "string";
+}
+
+/** Keeps a real `AppError`; wraps anything else (a thrown Error, a string from Tauri) as `internal`. */
+export function toAppError(e: unknown): AppError {
+  if (isAppError(e)) return { code: e.code, message: e.message };
+  let message: string;
+  if (e instanceof Error) message = e.message;
+  else if (typeof e === "string") message = e;
+  else if (typeof e === "object" && e !== null && typeof (e as { message?: unknown }).message === "string")
+    message = (e as { message: string }).message;
+  else message = "something unexpected went wrong";
+  return { code: "internal", message: message.trim() === "" ? "something unexpected went wrong" : message };
+}
+
+/** Calls a command with its typed arguments; rejects with an `AppError`. */
+export async function call<K extends keyof Commands>(
+  cmd: K,
+  args: Commands[K]["args"],
+): Promise<Commands[K]["result"]> {
+  const payload = Object.keys(args).length === 0 ? undefined : (args as InvokeArgs);
+  try {
+    return await invoke<Commands[K]["result"]>(cmd, payload);
+  } catch (e) {
+    throw toAppError(e);
+  }
 }
 
 export function appInfo(): Promise<AppInfo> {
-  return invoke<AppInfo>("app_info");
+  return call("app_info", {});
+}
+
+export function listProfiles(): Promise<ProfileView[]> {
+  return call("profiles_list", {});
+}
+
+export function createProfile(name: string, pin: string | null): Promise<ProfileView[]> {
+  return call("profile_create", { profile: { name, pin } });
+}
+
+export function switchProfile(name: string): Promise<ProfileView[]> {
+  return call("profile_switch", { name });
+}
+
+export function unlockProfile(name: string, pin: string): Promise<ProfileView[]> {
+  return call("profile_unlock", { name, pin });
+}
+
+export function lockProfile(name: string): Promise<ProfileView[]> {
+  return call("profile_lock", { name });
+}
+
+export function listPasskeys(): Promise<PasskeyView[]> {
+  return call("passkeys_list", {});
+}
+
+export function renamePasskey(id: string, displayName: string): Promise<PasskeyView[]> {
+  return call("passkey_rename", { id, displayName });
+}
+
+export function deletePasskey(id: string): Promise<PasskeyView[]> {
+  return call("passkey_delete", { id });
+}
+
+export function listPhones(): Promise<LinkedPhoneView[]> {
+  return call("phones_list", {});
+}
+
+export function removePhone(name: string): Promise<LinkedPhoneView[]> {
+  return call("phone_remove", { name });
+}
+
+export function getSettings(): Promise<SettingsView> {
+  return call("settings_get", {});
+}
+
+export function saveSettings(settings: UserSettings): Promise<SettingsView> {
+  return call("settings_save", { settings });
+}
+
+/** Runs a phone ceremony; `onEvent` sees every step, in order, as it happens. */
+export function runPhone(request: PhoneRequest, onEvent: (event: PhoneEvent) => void): Promise<PhoneOutcome> {
+  const channel = new Channel<PhoneEvent>();
+  channel.onmessage = onEvent;
+  return call("phone_run", { request, onEvent: channel });
+}
+
+export function cancelPhone(flow: number): Promise<boolean> {
+  return call("phone_cancel", { flow });
+}
+
+export function currentRequest(): Promise<RequestView | null> {
+  return call("request_current", {});
+}
+
+export function answerRequest(answer: RequestAnswer): Promise<null> {
+  return call("request_answer", { answer });
+}
+
+/** Listens for the request dialog event: a request to show, or `null` to close the dialog. */
+export function onRequest(handler: (request: RequestView | null) => void): Promise<UnlistenFn> {
+  return listen<RequestView | null>(REQUEST_EVENT, (event) => handler(event.payload));
 }

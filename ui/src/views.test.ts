@@ -1,0 +1,500 @@
+// @vitest-environment jsdom
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import type { Channel } from "@tauri-apps/api/core";
+
+import type { PasskeyView, PhoneEvent, ProfileView, RequestView } from "./ipc/bindings";
+import { createStatus } from "./status";
+import { Store } from "./store";
+import { mountPasskeys } from "./views/passkeys";
+import { mountPhone } from "./views/phone";
+import { mountProfiles } from "./views/profiles";
+import { mountRequest } from "./views/request";
+import { mountSettings } from "./views/settings";
+import { mountTabs } from "./views/tabs";
+
+function local(y: number, m: number, d: number, hh = 12, mm = 0): number {
+  return Math.floor(new Date(y, m - 1, d, hh, mm).getTime() / 1000);
+}
+const NOW = local(2026, 3, 10, 15, 0);
+
+function profile(over: Partial<ProfileView> = {}): ProfileView {
+  return {
+    name: "Ana",
+    state: "unlocked",
+    protection: "keychain-pin",
+    passkeyCount: 2,
+    active: true,
+    autoLockAt: null,
+    ...over,
+  };
+}
+
+const PASSKEYS: PasskeyView[] = [
+  {
+    id: "aa01",
+    rpId: "example.com",
+    rpName: "Example",
+    userName: "ana@example.com",
+    displayName: null,
+    createdAt: local(2026, 3, 3),
+    lastUsed: NOW - 2 * 3600,
+    location: "this-computer",
+    phone: null,
+  },
+  {
+    id: "bb02",
+    rpId: "shop.test",
+    rpName: null,
+    userName: "ana",
+    displayName: "Ana Lima",
+    createdAt: local(2026, 1, 5),
+    lastUsed: null,
+    location: "phone",
+    phone: "Pixel 8",
+  },
+];
+
+function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing`);
+  return el as T;
+}
+
+beforeEach(() => {
+  document.body.replaceChildren(createStatus());
+});
+afterEach(() => clearMocks());
+
+describe("passkey list", () => {
+  function setup(profiles: ProfileView[]) {
+    const store = new Store();
+    store.setProfiles(profiles);
+    const panel = document.createElement("section");
+    panel.id = "panel-passkeys";
+    document.body.append(panel);
+    const view = mountPasskeys(panel, store, { now: () => NOW });
+    document.body.append(...view.dialogs);
+    return { store, view, panel };
+  }
+
+  it("shows each passkey with site, account, dates and location", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "passkeys_list") return PASSKEYS;
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const { view } = setup([profile()]);
+    await view.reload();
+    const items = document.querySelectorAll<HTMLLIElement>("ul#passkeys li.passkey");
+    expect(items).toHaveLength(2);
+    const [first, second] = [...items];
+    expect(first?.dataset["id"]).toBe("aa01");
+    expect(first?.querySelector(".site")?.textContent).toBe("Example (example.com)");
+    expect(first?.querySelector(".account")?.textContent).toBe("ana@example.com");
+    expect(first?.textContent).toContain("Created 3 Mar 2026");
+    expect(first?.textContent).toContain("Last used 2 hours ago");
+    expect(first?.querySelector(".location")?.textContent).toBe("This computer");
+    expect(second?.querySelector(".account")?.textContent).toBe("Ana Lima");
+    expect(second?.textContent).toContain("Never used");
+    expect(second?.querySelector(".location")?.textContent).toBe("Phone: Pixel 8");
+    expect(byId("passkeys-empty").hidden).toBe(true);
+    expect(byId("locked-notice").hidden).toBe(true);
+  });
+
+  it("shows the empty state", async () => {
+    mockIPC(() => []);
+    const { view } = setup([profile()]);
+    await view.reload();
+    expect(byId("passkeys-empty").hidden).toBe(false);
+    expect(byId("passkeys-empty").textContent).toContain("Phone tab");
+    expect(document.querySelectorAll("li.passkey")).toHaveLength(0);
+  });
+
+  it("shows only the locked notice for a locked profile, without asking for passkeys", async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      return PASSKEYS;
+    });
+    const { view } = setup([profile({ state: "locked", passkeyCount: null })]);
+    await view.reload();
+    expect(byId("locked-notice").hidden).toBe(false);
+    expect(byId("locked-notice").textContent).toContain("“Ana” is locked");
+    expect(document.getElementById("passkeys")).toBeNull();
+    expect(calls).not.toContain("passkeys_list");
+  });
+
+  it("drops the list when the profile turns out to be locked", async () => {
+    let locked = false;
+    mockIPC((cmd) => {
+      if (cmd !== "passkeys_list") throw new Error(cmd);
+      if (locked) throw { code: "locked", message: "the profile is locked" };
+      return PASSKEYS;
+    });
+    const { view } = setup([profile()]);
+    await view.reload();
+    expect(document.getElementById("passkeys")).not.toBeNull();
+    locked = true;
+    await view.reload();
+    expect(document.getElementById("passkeys")).toBeNull();
+    expect(byId("locked-notice").hidden).toBe(false);
+    expect(byId("status").dataset["code"]).toBe("locked");
+  });
+
+  it("confirms before deleting, and says a phone keeps its passkey", async () => {
+    const deleted: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "passkeys_list") return PASSKEYS;
+      if (cmd === "passkey_delete") {
+        deleted.push(args);
+        return PASSKEYS.slice(0, 1);
+      }
+      throw new Error(cmd);
+    });
+    const { view } = setup([profile()]);
+    await view.reload();
+    document.querySelector<HTMLButtonElement>('li[data-id="bb02"] .delete')?.click();
+    const dialog = byId<HTMLDialogElement>("confirm-delete");
+    expect(dialog.open).toBe(true);
+    expect(dialog.textContent).toContain("shop.test");
+    expect(dialog.textContent).toContain("Ana Lima");
+    expect(dialog.textContent).toContain("the phone keeps it");
+    byId("confirm-delete-no").click();
+    expect(dialog.open).toBe(false);
+    expect(deleted).toHaveLength(0);
+
+    document.querySelector<HTMLButtonElement>('li[data-id="bb02"] .delete')?.click();
+    byId("confirm-delete-yes").click();
+    await vi.waitFor(() => expect(document.querySelectorAll("li.passkey")).toHaveLength(1));
+    expect(deleted).toEqual([{ id: "bb02" }]);
+  });
+
+  it("renames through the dialog", async () => {
+    mockIPC((cmd, args) => {
+      if (cmd === "passkeys_list") return PASSKEYS;
+      if (cmd === "passkey_rename") {
+        const { displayName } = args as { displayName: string };
+        return [{ ...PASSKEYS[0], displayName }];
+      }
+      throw new Error(cmd);
+    });
+    const { view } = setup([profile()]);
+    await view.reload();
+    document.querySelector<HTMLButtonElement>('li[data-id="aa01"] .rename')?.click();
+    const input = byId<HTMLInputElement>("rename-input");
+    expect(input.value).toBe("ana@example.com");
+    input.value = "Work account";
+    byId("rename-save").click();
+    await vi.waitFor(() =>
+      expect(document.querySelector('li[data-id="aa01"] .account')?.textContent).toBe("Work account"),
+    );
+  });
+});
+
+describe("request dialog", () => {
+  const REQUEST: RequestView = {
+    id: 41,
+    kind: "sign-in",
+    rpId: "example.com",
+    rpName: "Example",
+    userName: null,
+    displayName: null,
+    accounts: [
+      { id: "aa01", userName: "ana@example.com", displayName: null },
+      { id: "cc03", userName: "ana.work@example.com", displayName: "Ana (work)" },
+    ],
+    profile: "Ana",
+    needsVerification: true,
+    canVerify: true,
+    summary: "Sign in to example.com as one of 2 accounts.",
+    locked: false,
+  };
+
+  function setup() {
+    const req = mountRequest();
+    document.body.append(req.dialog);
+    return req;
+  }
+
+  it("names the site, kind and profile, and offers the accounts", () => {
+    const req = setup();
+    req.show(REQUEST);
+    expect(req.dialog.open).toBe(true);
+    expect(byId("request-site").textContent).toBe("Example (example.com)");
+    expect(req.dialog.textContent).toContain("wants you to sign in");
+    expect(byId("request-profile").textContent).toBe("Ana");
+    const radios = document.querySelectorAll<HTMLInputElement>("input[name=account]");
+    expect(radios).toHaveLength(2);
+    expect(radios[0]?.checked).toBe(true);
+    expect(byId("request-pin").closest(".field")?.hasAttribute("hidden")).toBe(false);
+    req.show(null);
+    expect(req.dialog.open).toBe(false);
+  });
+
+  it("keeps the dialog open on a wrong PIN, says so, and clears and focuses the PIN", async () => {
+    const answers: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "request_answer") {
+        answers.push(args);
+        throw { code: "wrong-pin", message: "wrong PIN" };
+      }
+      throw new Error(cmd);
+    });
+    const req = setup();
+    req.show(REQUEST);
+    document.querySelectorAll<HTMLInputElement>("input[name=account]")[1]!.checked = true;
+    const pin = byId<HTMLInputElement>("request-pin");
+    pin.value = "1111";
+    byId("request-approve").click();
+    await vi.waitFor(() => expect(byId("request-error").textContent).toBe("Wrong PIN. Try again."));
+    expect(answers).toEqual([{ answer: { id: 41, approve: true, account: "cc03", pin: "1111" } }]);
+    expect(req.dialog.open).toBe(true);
+    expect(pin.value).toBe("");
+    expect(document.activeElement).toBe(pin);
+    // The dialog says it; the window's status region stays clear (it would outlive the dialog).
+    expect(byId("status").hidden).toBe(true);
+  });
+
+  it("closes when the request is gone", async () => {
+    mockIPC(() => {
+      throw { code: "not-found", message: "this request is no longer waiting" };
+    });
+    const req = setup();
+    req.show({ ...REQUEST, needsVerification: false });
+    byId("request-decline").click();
+    await vi.waitFor(() => expect(req.dialog.open).toBe(false));
+  });
+
+  it("cannot approve when verification is needed but the profile has no PIN", () => {
+    const req = setup();
+    req.show({ ...REQUEST, canVerify: false });
+    expect(byId<HTMLButtonElement>("request-approve").disabled).toBe(true);
+    expect(byId("request-no-pin").textContent).toContain("has no PIN");
+    expect(byId("request-pin").closest(".field")?.hasAttribute("hidden")).toBe(true);
+  });
+
+  it("offers to unlock a locked profile, and declines after unlocking", async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      if (cmd === "profile_unlock") return [profile()];
+      if (cmd === "request_answer") return null;
+      throw new Error(cmd);
+    });
+    const req = setup();
+    req.show({ ...REQUEST, kind: "register", userName: "ana", accounts: [], locked: true });
+    expect(req.dialog.textContent).toContain("wants to create a passkey for ana");
+    expect(byId("request-locked").textContent).toContain("is locked");
+    byId<HTMLInputElement>("request-unlock-pin").value = "2468";
+    byId("request-unlock").click();
+    await vi.waitFor(() => expect(req.dialog.open).toBe(false));
+    expect(calls).toEqual([
+      ["profile_unlock", { name: "Ana", pin: "2468" }],
+      ["request_answer", { answer: { id: 41, approve: false, account: null, pin: null } }],
+    ]);
+  });
+});
+
+describe("header", () => {
+  it("shows the active profile, its lock state and auto-lock time", () => {
+    const store = new Store();
+    const view = mountProfiles(store);
+    document.body.append(view.header);
+    expect(byId("active-profile").textContent).toBe("No profile");
+    store.setProfiles([
+      profile({ autoLockAt: local(2026, 3, 10, 16, 5) }),
+      profile({ name: "Work", active: false, state: "locked" }),
+    ]);
+    expect(byId("active-profile").textContent).toBe("Ana");
+    expect(byId("autolock").textContent).toBe("Locks automatically at 16:05");
+    expect(byId("autolock").hidden).toBe(false);
+    expect(byId("profile-lock").hidden).toBe(false);
+    expect(byId("unlock-form").hidden).toBe(true);
+    expect(byId<HTMLSelectElement>("profile-select").value).toBe("Ana");
+
+    store.setProfiles([profile({ state: "locked", autoLockAt: null })]);
+    expect(byId("autolock").hidden).toBe(true);
+    expect(byId("profile-lock").hidden).toBe(true);
+    expect(byId("unlock-form").hidden).toBe(false);
+    expect(document.querySelector('label[for="unlock-pin"]')).not.toBeNull();
+
+    store.setProfiles([profile({ protection: "keychain" })]);
+    expect(byId("profile-lock").hidden).toBe(true);
+  });
+
+  it("clears and focuses the unlock PIN when it is wrong", async () => {
+    mockIPC(() => {
+      throw { code: "wrong-pin", message: "wrong PIN" };
+    });
+    const store = new Store();
+    const view = mountProfiles(store);
+    document.body.append(view.header);
+    store.setProfiles([profile({ state: "locked" })]);
+    const pin = byId<HTMLInputElement>("unlock-pin");
+    pin.value = "0000";
+    byId("unlock-submit").click();
+    await vi.waitFor(() => expect(byId("status").dataset["code"]).toBe("wrong-pin"));
+    expect(pin.value).toBe("");
+    expect(document.activeElement).toBe(pin);
+  });
+});
+
+describe("phone tab", () => {
+  it("shows the QR code and the steps as events arrive, then the result", async () => {
+    let send: ((e: PhoneEvent) => void) | null = null;
+    let finish: (() => void) | null = null;
+    const requests: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "phones_list") return [];
+      if (cmd === "phone_run") {
+        const a = args as { request: unknown; onEvent: Channel<PhoneEvent> };
+        requests.push(a.request);
+        send = (e) => a.onEvent.onmessage(e);
+        return new Promise((resolve) => {
+          finish = () =>
+            resolve({ ceremony: "register", rpId: "example.com", credentialId: "ff", verified: true, linkedPhone: "Pixel 8" });
+        });
+      }
+      throw new Error(cmd);
+    });
+    const store = new Store();
+    store.setProfiles([profile()]);
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    mountPhone(panel, store);
+    byId<HTMLInputElement>("phone-site").value = "example.com";
+    byId<HTMLInputElement>("phone-account").value = "ana";
+    byId("phone-start").click();
+    await vi.waitFor(() => expect(send).not.toBeNull());
+    expect(requests).toEqual([
+      { ceremony: "register", rpId: "example.com", userName: "ana", phone: null, rememberPhone: true },
+    ]);
+    const base = { flow: 3, qrUrl: null, qrSvg: null, message: null };
+    const svg = "<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>";
+    send!({ ...base, step: "qr-shown", elapsedMs: 12, qrUrl: "FIDO:/0123", qrSvg: svg });
+    const img = document.querySelector<HTMLImageElement>("#phone-qr img");
+    expect(img?.getAttribute("src")).toBe(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`);
+    expect(img?.alt).not.toBe("");
+    expect(byId("phone-qr").dataset["url"]).toBe("FIDO:/0123");
+    expect(byId("phone-qr-url").textContent).toBe("FIDO:/0123");
+    expect(byId("phone-cancel").hidden).toBe(false);
+    send!({ ...base, step: "phone-nearby", elapsedMs: 1200 });
+    const steps = [...document.querySelectorAll<HTMLLIElement>("#phone-steps li")];
+    expect(steps.map((li) => `${li.dataset["step"]}:${li.dataset["state"]}`)).toEqual([
+      "qr-shown:done",
+      "phone-nearby:current",
+      "relay-connected:pending",
+      "secure-channel:pending",
+      "waiting-for-approval:pending",
+      "done:pending",
+    ]);
+    expect(steps[1]?.textContent).toContain("1.2 s");
+    send!({ ...base, step: "done", elapsedMs: 5000, message: "Passkey created on Pixel 8." });
+    finish!();
+    await vi.waitFor(() => expect(byId("phone-result").dataset["state"]).toBe("ok"));
+    expect(byId("phone-result").textContent).toContain("Passkey created on Pixel 8.");
+    expect(byId("phone-cancel").hidden).toBe(true);
+  });
+
+  it("shows the failure sentence from Rust", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "phones_list") return [{ name: "Pixel 8", linkedAt: NOW }];
+      if (cmd === "phone_run") throw { code: "phone-failed", message: "The phone did not answer. Turn on Bluetooth and try again." };
+      throw new Error(cmd);
+    });
+    const store = new Store();
+    store.setProfiles([profile()]);
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    const view = mountPhone(panel, store);
+    await view.reloadPhones();
+    expect(document.querySelector('li.phone[data-name="Pixel 8"] .remove')).not.toBeNull();
+    byId<HTMLSelectElement>("phone-ceremony").value = "sign-in";
+    byId("phone-ceremony").dispatchEvent(new Event("change"));
+    byId<HTMLSelectElement>("phone-linked").value = "Pixel 8";
+    byId<HTMLInputElement>("phone-site").value = "example.com";
+    byId("phone-start").click();
+    await vi.waitFor(() => expect(byId("phone-result").dataset["state"]).toBe("error"));
+    expect(byId("phone-result").textContent).toBe("The phone did not answer. Turn on Bluetooth and try again.");
+  });
+
+  it("asks for the site before starting", () => {
+    mockIPC(() => []);
+    const store = new Store();
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    mountPhone(panel, store);
+    byId("phone-start").click();
+    expect(byId("status").dataset["code"]).toBe("invalid-input");
+    expect(document.activeElement).toBe(byId("phone-site"));
+  });
+});
+
+describe("settings", () => {
+  const VIEW = {
+    policy: {
+      source: null,
+      minPinLength: 4,
+      allowPassphraseOnly: false,
+      maxAutoLockMinutes: 0,
+      silentPresenceRps: [],
+      maxPromptsPerMinute: 6,
+    },
+    settings: { autoLockMinutes: 15, relay: null, proxy: null, air: null, phoneTimeoutSecs: 60, logLevel: "info" },
+    securityKey: "udp://127.0.0.1:8111",
+  };
+
+  it("shows the policy and saves empty text as null, pointing at the field a refusal names", async () => {
+    const saved: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "settings_get") return VIEW;
+      if (cmd === "settings_save") {
+        saved.push(args);
+        throw { code: "invalid-input", message: "relay: 'x' is not a ws:// or wss:// URL" };
+      }
+      throw new Error(cmd);
+    });
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    const view = mountSettings(panel);
+    await view.load();
+    expect(byId("policy").textContent).toContain("built-in defaults");
+    expect(byId("policy").textContent).toContain("No limit");
+    expect(byId("security-key").textContent).toBe("Security key: udp://127.0.0.1:8111");
+    byId<HTMLInputElement>("set-relay").value = "x";
+    byId<HTMLInputElement>("set-autolock").value = "5";
+    byId("settings-save").click();
+    await vi.waitFor(() => expect(byId("settings-status").dataset["state"]).toBe("error"));
+    expect(saved).toEqual([
+      {
+        settings: { autoLockMinutes: 5, relay: "x", proxy: null, air: null, phoneTimeoutSecs: 60, logLevel: "info" },
+      },
+    ]);
+    expect(document.activeElement).toBe(byId("set-relay"));
+    expect(byId("settings-status").textContent).toContain("Relay:");
+  });
+});
+
+describe("tabs", () => {
+  it("moves between tabs with the arrow keys", () => {
+    const panels = ["a", "b", "c"].map((id) => {
+      const p = document.createElement("section");
+      p.id = `panel-${id}`;
+      return p;
+    });
+    const tabs = mountTabs(panels.map((panel, i) => ({ id: `tab-${i}`, label: `T${i}`, panel })));
+    document.body.append(tabs.list, ...panels);
+    const first = byId("tab-0");
+    expect(first.getAttribute("aria-selected")).toBe("true");
+    expect(panels[1]?.hidden).toBe(true);
+    first.focus();
+    first.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight", bubbles: true }));
+    expect(byId("tab-1").getAttribute("aria-selected")).toBe("true");
+    expect(document.activeElement).toBe(byId("tab-1"));
+    expect(panels[1]?.hidden).toBe(false);
+    expect(panels[0]?.hidden).toBe(true);
+    byId("tab-1").dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowLeft", bubbles: true }));
+    byId("tab-0").dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowLeft", bubbles: true }));
+    expect(byId("tab-2").getAttribute("aria-selected")).toBe("true");
+  });
+});
