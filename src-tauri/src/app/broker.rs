@@ -150,11 +150,12 @@ impl PromptSource for BrokerPrompt {
             });
             return None;
         }
-        let answer = broker.take_answer();
-        if answer.is_some() {
-            broker.tell(None);
-        }
-        answer
+        broker.take_answer()
+    }
+
+    fn resolved(&mut self) {
+        // Only now is the passkey stored (or used): the window closes the dialog and reloads.
+        self.core.broker().tell(None);
     }
 
     fn withdrawn(&mut self) {

@@ -368,8 +368,9 @@ impl AppCore {
                 format!("profile '{name}' has no PIN to verify you with"),
             )),
             _ => {
-                let (vault, _) = manager.unlock(&name, &Secret::new(pin))?;
-                self.state()?.open.insert(name, Arc::new(vault));
+                // The vault this returns is dropped: the open one stays the only instance, so
+                // the security key and the window keep seeing the same records.
+                manager.unlock(&name, &Secret::new(pin))?;
                 Ok(())
             }
         }

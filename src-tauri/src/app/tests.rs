@@ -329,9 +329,13 @@ fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
         ErrorCode::InvalidInput
     );
     assert_eq!(prompt.poll(&request, false), None);
+    let (_, before) = f.core.active_vault().unwrap();
     f.core
         .answer_request(answer(Some("2468"), Some(hex::encode([2u8; 16]))))
         .unwrap();
+    // Verifying the PIN keeps the one open vault: the security key writes through the same
+    // instance the window lists from.
+    assert!(Arc::ptr_eq(&before, &f.core.active_vault().unwrap().1));
     assert_eq!(
         prompt.poll(&request, false),
         Some(PromptOutcome::Approved {
@@ -340,6 +344,9 @@ fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
         })
     );
     assert_eq!(f.core.current_request(), None);
+    // The dialog closes once the authenticator has carried the answer out.
+    assert_eq!(*seen.lock().unwrap(), vec![Some(view.id)]);
+    prompt.resolved();
     assert_eq!(*seen.lock().unwrap(), vec![Some(view.id), None]);
     // Answering again: the request is gone.
     assert_eq!(
@@ -371,6 +378,7 @@ fn declining_denies_and_a_withdrawn_request_closes_the_dialog() {
         })
         .unwrap();
     assert_eq!(prompt.poll(&request, false), Some(PromptOutcome::Denied));
+    prompt.resolved();
 
     prompt.poll(&request, true);
     let second = f.core.current_request().unwrap();

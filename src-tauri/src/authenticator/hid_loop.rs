@@ -116,6 +116,7 @@ pub fn serve<S: CredentialStore>(
             for reply in device.resolve_prompt(outcome, clock.now()) {
                 pipe.send(&reply)?;
             }
+            prompt.resolved();
         }
     }
     Ok(())

@@ -16,6 +16,10 @@ pub trait PromptSource {
     /// The request being polled went away unanswered (the client cancelled, or it timed out):
     /// a dialog showing it must close.
     fn withdrawn(&mut self) {}
+
+    /// The answer `poll` gave has been carried out (the credential is stored, the reply
+    /// sent): what the person sees may now change.
+    fn resolved(&mut self) {}
 }
 
 /// Presence granted, nothing verified, the first matching account chosen: what a user who
@@ -211,6 +215,10 @@ impl PromptSource for PolicyGate {
 
     fn withdrawn(&mut self) {
         self.inner.withdrawn();
+    }
+
+    fn resolved(&mut self) {
+        self.inner.resolved();
     }
 }
 

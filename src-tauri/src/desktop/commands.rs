@@ -40,6 +40,7 @@ pub fn app_info() -> AppInfo {
 /// Every profile, the active one marked.
 #[tauri::command]
 pub async fn profiles_list(core: Core<'_>) -> AppResult<Vec<ProfileView>> {
+    super::note_interactive();
     blocking(&core, AppCore::profiles).await
 }
 

@@ -51,8 +51,25 @@ pub fn builder<R: tauri::Runtime>(
         ])
 }
 
+/// When the process started, for the "window interactive" log line the startup benchmark reads.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Logs, once, how long the window took to become interactive: the front-end's first call
+/// comes after it has rendered and wired its controls.
+pub(crate) fn note_interactive() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Some(started) = STARTED.get() {
+            let now = ctap::Clock::now(&crate::system::SystemClock);
+            let ms = now.saturating_duration_since(*started).as_secs_f64() * 1000.0;
+            tracing::info!(ms, "window interactive");
+        }
+    });
+}
+
 /// Opens the main window and runs until it is closed.
 pub fn run() -> ExitCode {
+    let _ = STARTED.set(ctap::Clock::now(&crate::system::SystemClock));
     let core = match AppCore::system() {
         Ok(core) => Arc::new(core),
         Err(error) => {
