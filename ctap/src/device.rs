@@ -121,6 +121,9 @@ pub struct HidDevice<S, C, R, H> {
     hid: CtapHid<H>,
     auth: Authenticator<S, C, R>,
     pending: Option<(u32, Pending)>,
+    /// The client's makeCredential/getAssertion behind `pending`, kept so the user can choose
+    /// to answer it on a phone instead ([`PromptOutcome::Forward`]).
+    pending_request: Option<Vec<u8>>,
     next_keepalive: Option<Instant>,
     forwarding: bool,
     forward: Option<Forward>,
@@ -135,6 +138,7 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
             hid: CtapHid::new(hid_rng),
             auth,
             pending: None,
+            pending_request: None,
             next_keepalive: None,
             forwarding: false,
             forward: None,
@@ -249,6 +253,7 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
     pub fn power_cycle(&mut self, now: Instant) {
         self.hid.reset();
         self.pending = None;
+        self.pending_request = None;
         self.forward = None;
         self.next_keepalive = None;
         self.auth.power_cycle(now);
@@ -286,6 +291,15 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
                 }
                 HidEvent::Request(req) if req.cmd == cmd::CBOR => {
                     let step = self.auth.process(&req.payload, now);
+                    let forwardable = matches!(
+                        req.payload.first(),
+                        Some(
+                            &crate::types::command::MAKE_CREDENTIAL
+                                | &crate::types::command::GET_ASSERTION
+                        )
+                    );
+                    self.pending_request =
+                        (forwardable && matches!(step, Step::NeedUser(_))).then_some(req.payload);
                     self.step(req.cid, step, now, &mut out);
                 }
                 HidEvent::Request(req) => {
@@ -374,6 +388,21 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
         let Some((cid, pending)) = self.pending.take() else {
             return Vec::new();
         };
+        let request = self.pending_request.take();
+        if let (PromptOutcome::Forward, Some(request)) = (&outcome, request) {
+            // The user picked the phone: the same request, unchanged, becomes a forward; the
+            // client keeps getting "user presence needed" keepalives meanwhile.
+            self.forwards += 1;
+            let request = self.with_probed(request, now);
+            self.forward = Some(Forward {
+                id: self.forwards,
+                request,
+                cid,
+                deadline: now + FORWARD_TIMEOUT,
+            });
+            self.next_keepalive = Some(now);
+            return Vec::new();
+        }
         self.next_keepalive = None;
         let step = self.auth.resume(pending, outcome, now);
         let mut out = Vec::new();

@@ -318,6 +318,10 @@ pub enum PromptOutcome {
     Cancelled,
     /// Nobody answered in time (`CTAP2_ERR_USER_ACTION_TIMEOUT`).
     TimedOut,
+    /// The user chose to answer this makeCredential/getAssertion elsewhere (a phone): the
+    /// [`HidDevice`](crate::device::HidDevice) hands the client's request to its driver as a
+    /// forward. Anywhere else it means `CTAP2_ERR_OPERATION_DENIED`.
+    Forward,
 }
 
 impl PromptOutcome {

@@ -494,3 +494,39 @@ fn silent_probes_stay_local_and_their_lists_reach_the_phone() {
     ));
     assert_eq!(data, vec![StatusCode::NoCredentials.code()]);
 }
+
+#[test]
+fn the_user_can_send_a_prompted_request_to_the_phone_instead() {
+    let (mut d, clock) = device();
+    let cid = dev_allocate(&mut d, clock.now());
+    let request = make_credential_msg();
+    let out = send_cbor(&mut d, cid, &request, clock.now());
+    assert!(is_keepalive(&out[0], cid));
+    assert!(d.prompt().is_some(), "answered locally: the user is asked");
+    assert!(d.forward().is_none());
+    // "Use a phone instead": the client's request, unchanged, becomes a forward.
+    assert!(
+        d.resolve_prompt(PromptOutcome::Forward, clock.now())
+            .is_empty()
+    );
+    assert!(d.prompt().is_none());
+    let forward = d.forward().unwrap().clone();
+    assert_eq!(forward.request, request);
+    // The client keeps hearing "user presence needed" while the phone works.
+    let out = d.poll(clock.now());
+    assert!(is_keepalive(&out[0], cid));
+    let phone_answer = [0x00, 0xa1, 0x01, 0x64, b'n', b'o', b'n', b'e'];
+    let (c, _, data) = reassemble(&d.resolve_forward(forward.id, &phone_answer));
+    assert_eq!((c, data), (cid, phone_answer.to_vec()));
+
+    // A prompt that is not a makeCredential/getAssertion (here: none pending) cannot be
+    // forwarded; Forward then means "denied".
+    let out = send_cbor(&mut d, cid, &request, clock.now());
+    assert!(is_keepalive(&out[0], cid));
+    d.power_cycle(clock.now());
+    assert!(
+        d.resolve_prompt(PromptOutcome::Forward, clock.now())
+            .is_empty()
+    );
+    assert!(d.forward().is_none());
+}

@@ -325,7 +325,7 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
                 uv: user_verified,
                 chosen: chosen_credential,
             }),
-            PromptOutcome::Denied => Err(StatusCode::OperationDenied),
+            PromptOutcome::Denied | PromptOutcome::Forward => Err(StatusCode::OperationDenied),
             PromptOutcome::Cancelled => Err(StatusCode::KeepaliveCancel),
             PromptOutcome::TimedOut => Err(StatusCode::UserActionTimeout),
         };
