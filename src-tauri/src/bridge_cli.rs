@@ -143,6 +143,8 @@ fn serve_store<S: ctap::CredentialStore>(
     )
     .map_err(|error| format!("the credential store failed: {error}"))?;
     let mut device = ctap::device::HidDevice::new(engine, SystemRng::default());
+    // `--phone`: every registration and sign-in goes to the phone.
+    device.set_forwarding(forwarder.is_some());
     hid_loop::serve(&mut device, key, prompt, forwarder, stop)
         .map_err(|error| format!("the virtual key stopped: {error}"))
 }

@@ -2,7 +2,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 
-import { call, isAppError, listPasskeys, renamePasskey, toAppError } from "./ipc/client";
+import { emit } from "@tauri-apps/api/event";
+
+import { PHONE_EVENT, call, isAppError, listPasskeys, onPhoneProgress, renamePasskey, toAppError, type PhoneEvent } from "./ipc/client";
 
 afterEach(() => clearMocks());
 
@@ -43,5 +45,17 @@ describe("call", () => {
       throw new Error("not allowed");
     });
     await expect(call("passkeys_list", {})).rejects.toEqual({ code: "internal", message: "not allowed" });
+  });
+});
+
+describe("onPhoneProgress", () => {
+  it("hands each phone-progress payload to the handler", async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const seen: PhoneEvent[] = [];
+    const unlisten = await onPhoneProgress((e) => seen.push(e));
+    const event: PhoneEvent = { flow: 2, step: "qr-shown", elapsedMs: 5, qrUrl: "FIDO:/9", qrSvg: "<svg/>", message: null };
+    await emit(PHONE_EVENT, event);
+    expect(seen).toEqual([event]);
+    unlisten();
   });
 });

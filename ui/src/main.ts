@@ -1,7 +1,7 @@
 // Wiring: builds the window from the views and connects them to the app.
 import { showAbout } from "./about";
 import { h } from "./dom";
-import { currentRequest, onRequest } from "./ipc/client";
+import { currentRequest, onPhoneProgress, onRequest } from "./ipc/client";
 import { createStatus, reportError } from "./status";
 import { Store } from "./store";
 import { mountPasskeys } from "./views/passkeys";
@@ -31,12 +31,15 @@ export async function startApp(root: HTMLElement): Promise<void> {
     },
   });
   const settings = mountSettings(panelSettings);
+  // A site's request was answered (here or on a phone): passkeys and counts may have changed.
+  const reloadAfterRequest = (): void => {
+    void passkeys.reload();
+    void profiles.refresh();
+  };
   const request = mountRequest({
     onProfiles: (list) => store.setProfiles(list),
-    onClosed: () => {
-      void passkeys.reload();
-      void profiles.refresh();
-    },
+    onClosed: reloadAfterRequest,
+    onPhoneFinished: reloadAfterRequest,
   });
 
   const tabs = mountTabs(
@@ -72,6 +75,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
 
   try {
     await onRequest(request.show);
+    await onPhoneProgress(request.phoneEvent);
     request.show(await currentRequest());
   } catch (e) {
     reportError(e);

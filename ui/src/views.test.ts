@@ -208,6 +208,7 @@ describe("request dialog", () => {
     canVerify: true,
     summary: "Sign in to example.com as one of 2 accounts.",
     locked: false,
+    canUsePhone: false,
   };
 
   function setup() {
@@ -247,7 +248,7 @@ describe("request dialog", () => {
     pin.value = "1111";
     byId("request-approve").click();
     await vi.waitFor(() => expect(byId("request-error").textContent).toBe("Wrong PIN. Try again."));
-    expect(answers).toEqual([{ answer: { id: 41, approve: true, account: "cc03", pin: "1111" } }]);
+    expect(answers).toEqual([{ answer: { id: 41, approve: true, account: "cc03", pin: "1111", usePhone: false } }]);
     expect(req.dialog.open).toBe(true);
     expect(pin.value).toBe("");
     expect(document.activeElement).toBe(pin);
@@ -290,8 +291,182 @@ describe("request dialog", () => {
     await vi.waitFor(() => expect(req.dialog.open).toBe(false));
     expect(calls).toEqual([
       ["profile_unlock", { name: "Ana", pin: "2468" }],
-      ["request_answer", { answer: { id: 41, approve: false, account: null, pin: null } }],
+      ["request_answer", { answer: { id: 41, approve: false, account: null, pin: null, usePhone: false } }],
     ]);
+  });
+});
+
+describe("request dialog: use a phone instead", () => {
+  const REQUEST: RequestView = {
+    id: 7,
+    kind: "register",
+    rpId: "example.com",
+    rpName: "Example",
+    userName: "ana",
+    displayName: null,
+    accounts: [],
+    profile: "Ana",
+    needsVerification: false,
+    canVerify: true,
+    summary: "Create a passkey for ana on example.com.",
+    locked: false,
+    canUsePhone: true,
+  };
+  const SVG = '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>';
+  const base = { flow: 5, qrUrl: null, qrSvg: null, message: null };
+
+  function steps(): string[] {
+    return [...document.querySelectorAll<HTMLLIElement>("ol#request-phone-steps li")].map(
+      (li) => `${li.dataset["step"]}:${li.dataset["state"]}`,
+    );
+  }
+
+  /** Mounts the dialog, shows REQUEST and clicks "Use a phone instead"; `request_answer` resolves when `answered()` is called. */
+  async function startPhone(over: Partial<RequestView> = {}) {
+    const calls: [string, unknown][] = [];
+    let answered: (() => void) | null = null;
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      if (cmd === "request_answer") return new Promise((resolve) => (answered = () => resolve(null)));
+      if (cmd === "phone_cancel") return true;
+      throw new Error(cmd);
+    });
+    const onClosed = vi.fn();
+    const onPhoneFinished = vi.fn();
+    const req = mountRequest({ onClosed, onPhoneFinished });
+    document.body.append(req.dialog);
+    req.show({ ...REQUEST, ...over });
+    byId("request-use-phone").click();
+    await vi.waitFor(() => expect(answered).not.toBeNull());
+    return { req, calls, answered: answered as unknown as () => void, onClosed, onPhoneFinished };
+  }
+
+  it("offers the phone only when the request can use one and the profile is unlocked", () => {
+    const req = mountRequest();
+    document.body.append(req.dialog);
+    req.show(REQUEST);
+    expect(byId("request-use-phone").hidden).toBe(false);
+    expect(byId("request-use-phone").textContent).toBe("Use a phone instead");
+    req.show(null);
+    req.show({ ...REQUEST, id: 8, canUsePhone: false });
+    expect(byId("request-use-phone").hidden).toBe(true);
+    req.show(null);
+    req.show({ ...REQUEST, id: 9, locked: true });
+    expect(byId("request-use-phone").hidden).toBe(true);
+    expect(byId("request-use-phone").closest("[hidden]")).not.toBeNull();
+  });
+
+  it("hands the request to the phone and shows the QR code and steps, keeping the dialog open", async () => {
+    const { req, calls, answered, onClosed, onPhoneFinished } = await startPhone();
+    expect(calls).toEqual([["request_answer", { answer: { id: 7, approve: false, account: null, pin: null, usePhone: true } }]]);
+    // The first event may come before the answer resolves.
+    req.phoneEvent({ ...base, step: "qr-shown", elapsedMs: 20, qrUrl: "FIDO:/4567", qrSvg: SVG });
+    // The app closes the usual dialog with `null` when the request goes to the phone.
+    req.show(null);
+    expect(req.dialog.open).toBe(true);
+    expect(onClosed).toHaveBeenCalled();
+    answered();
+    await vi.waitFor(() => expect(byId("request-phone").hidden).toBe(false));
+    expect(req.dialog.open).toBe(true);
+    expect(byId("request-dialog-title").textContent).toBe("Use your phone");
+    expect(byId("request-approve").closest("[hidden]")).not.toBeNull();
+    expect(byId("request-pin").closest("[hidden]")).not.toBeNull();
+    const img = document.querySelector<HTMLImageElement>("#request-phone-qr img");
+    expect(img?.getAttribute("src")).toBe(`data:image/svg+xml;charset=utf-8,${encodeURIComponent(SVG)}`);
+    expect(img?.alt).not.toBe("");
+    expect(byId("request-phone-qr").dataset["url"]).toBe("FIDO:/4567");
+    expect(byId("request-phone-qr").textContent).toContain("Can't scan it?");
+    expect(byId("request-phone-qr-url").textContent).toBe("FIDO:/4567");
+    expect(steps()[0]).toBe("qr-shown:current");
+    expect(document.activeElement).toBe(byId("request-phone-cancel"));
+
+    req.phoneEvent({ ...base, step: "phone-nearby", elapsedMs: 1500 });
+    // Another flow is not this dialog's.
+    req.phoneEvent({ ...base, flow: 99, step: "failed", elapsedMs: 1600, message: "not ours" });
+    req.phoneEvent({ ...base, step: "secure-channel", elapsedMs: 2500 });
+    expect(steps()).toEqual([
+      "qr-shown:done",
+      "phone-nearby:done",
+      "relay-connected:done",
+      "secure-channel:current",
+      "waiting-for-approval:pending",
+      "done:pending",
+    ]);
+    expect(document.querySelector('#request-phone-steps li[data-step="phone-nearby"]')?.textContent).toContain("1.5 s");
+    expect(byId("request-phone-qr").hidden).toBe(true);
+    expect(byId("request-phone-result").hidden).toBe(true);
+    expect(onPhoneFinished).not.toHaveBeenCalled();
+
+    req.phoneEvent({ ...base, step: "done", elapsedMs: 4000, message: "Passkey created on your phone for example.com." });
+    expect(steps().every((s) => s.endsWith(":done"))).toBe(true);
+    const result = byId("request-phone-result");
+    expect(result.hidden).toBe(false);
+    expect(result.dataset["state"]).toBe("ok");
+    expect(result.textContent).toBe("Passkey created on your phone for example.com.");
+    expect(document.getElementById("request-phone-cancel")).toBeNull();
+    expect(document.activeElement).toBe(byId("request-phone-close"));
+    expect(onPhoneFinished).toHaveBeenCalledTimes(1);
+    expect(req.dialog.open).toBe(true);
+    byId("request-phone-close").click();
+    expect(req.dialog.open).toBe(false);
+  });
+
+  it("cancels the phone ceremony with its flow, then Esc closes", async () => {
+    const { req, calls, answered } = await startPhone({ kind: "sign-in", userName: null });
+    answered();
+    await vi.waitFor(() => expect(byId("request-phone").hidden).toBe(false));
+    req.phoneEvent({ ...base, step: "qr-shown", elapsedMs: 10, qrUrl: "FIDO:/1", qrSvg: SVG });
+    byId("request-phone-cancel").click();
+    await vi.waitFor(() => expect(calls.some(([cmd]) => cmd === "phone_cancel")).toBe(true));
+    expect(calls.filter(([cmd]) => cmd === "phone_cancel")).toEqual([["phone_cancel", { flow: 5 }]]);
+    req.phoneEvent({ ...base, step: "cancelled", elapsedMs: 900, message: "Cancelled." });
+    expect(byId("request-phone-result").dataset["state"]).toBe("error");
+    expect(byId("request-phone-result").textContent).toBe("Cancelled.");
+    expect(steps()[0]).toBe("qr-shown:failed");
+    req.dialog.dispatchEvent(new Event("cancel", { cancelable: true }));
+    expect(req.dialog.open).toBe(false);
+  });
+
+  it("Esc while the phone runs cancels it, even before the first event names the flow", async () => {
+    const { req, calls, answered } = await startPhone();
+    answered();
+    await vi.waitFor(() => expect(byId("request-phone").hidden).toBe(false));
+    req.dialog.dispatchEvent(new Event("cancel", { cancelable: true }));
+    expect(req.dialog.open).toBe(true);
+    req.phoneEvent({ ...base, flow: 6, step: "qr-shown", elapsedMs: 10, qrUrl: "FIDO:/2", qrSvg: SVG });
+    await vi.waitFor(() => expect(calls.filter(([cmd]) => cmd === "phone_cancel")).toEqual([["phone_cancel", { flow: 6 }]]));
+  });
+
+  it("leaves phone mode for a new request", async () => {
+    const { req, answered } = await startPhone();
+    answered();
+    await vi.waitFor(() => expect(byId("request-phone").hidden).toBe(false));
+    req.show({ ...REQUEST, id: 8, kind: "sign-in", accounts: [], canUsePhone: false });
+    expect(req.dialog.open).toBe(true);
+    expect(byId("request-phone").hidden).toBe(true);
+    expect(byId("request-dialog-title").textContent).toBe("Passkey request");
+    expect(byId("request-approve").closest("[hidden]")).toBeNull();
+    expect(byId("request-approve").textContent).toBe("Sign in");
+    // Events of the old ceremony no longer show.
+    req.phoneEvent({ ...base, step: "done", elapsedMs: 10 });
+    expect(byId("request-phone").hidden).toBe(true);
+    req.show(null);
+    expect(req.dialog.open).toBe(false);
+  });
+
+  it("stays on the request when the phone cannot take it", async () => {
+    const req = mountRequest();
+    document.body.append(req.dialog);
+    mockIPC(() => {
+      throw { code: "busy", message: "another phone request is running" };
+    });
+    req.show(REQUEST);
+    byId("request-use-phone").click();
+    await vi.waitFor(() => expect(byId("request-error").textContent).toBe("Another phone request is running."));
+    expect(byId("request-phone").hidden).toBe(true);
+    expect(byId("request-approve").closest("[hidden]")).toBeNull();
+    req.phoneEvent({ ...base, step: "qr-shown", elapsedMs: 1, qrUrl: "FIDO:/3", qrSvg: SVG });
+    expect(byId("request-phone-qr").hidden).toBe(true);
   });
 });
 

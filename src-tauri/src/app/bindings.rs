@@ -19,6 +19,9 @@ pub const BINDINGS_PATH: &str = "ui/src/ipc/bindings.ts";
 /// The name of the event that carries the request dialog (`RequestView | null`).
 pub const REQUEST_EVENT: &str = "request";
 
+/// The name of the event that carries the steps of a request sent to the phone (`PhoneEvent`).
+pub const PHONE_EVENT: &str = "phone-progress";
+
 fn config() -> Config {
     // Unix seconds and millisecond counts fit a JavaScript number exactly.
     Config::new().with_large_int("number")
@@ -151,7 +154,9 @@ pub fn generate() -> String {
     }
     out.push_str(&format!(
         "/** The event that opens (a RequestView) or closes (null) the request dialog. */\n\
-         export const REQUEST_EVENT = \"{REQUEST_EVENT}\";\n\n"
+         export const REQUEST_EVENT = \"{REQUEST_EVENT}\";\n\n\
+         /** The event that carries each step (a PhoneEvent) of a request sent to the phone. */\n\
+         export const PHONE_EVENT = \"{PHONE_EVENT}\";\n\n"
     ));
     out.push_str("/** Every command: its arguments and result. */\nexport interface Commands {\n");
     for (command, args, result) in commands(&cfg) {

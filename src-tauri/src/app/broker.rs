@@ -9,13 +9,16 @@ use std::sync::{Arc, Mutex};
 
 use ctap::{PromptOutcome, PromptReason, PromptRequest};
 
-use super::types::{AccountChoice, RequestAnswer, RequestKind, RequestView};
+use super::types::{AccountChoice, PhoneEvent, RequestAnswer, RequestKind, RequestView};
 use super::{AppCore, AppError, AppResult, ErrorCode};
 use crate::authenticator::prompt::{PromptSource, describe};
 use crate::profile::Protection;
 
 /// Called with the request to show, or `None` when the dialog must close.
 pub type Notify = Box<dyn Fn(Option<&RequestView>) + Send + Sync>;
+
+/// Called with each step of a request the person sent to their phone.
+pub type PhoneNotify = Box<dyn Fn(&PhoneEvent) + Send + Sync>;
 
 struct Pending {
     view: RequestView,
@@ -28,6 +31,7 @@ struct Pending {
 pub struct Broker {
     pending: Mutex<Option<Pending>>,
     notify: Mutex<Option<Notify>>,
+    phone_notify: Mutex<Option<PhoneNotify>>,
 }
 
 impl Broker {
@@ -35,6 +39,21 @@ impl Broker {
     pub fn set_notify(&self, notify: Notify) {
         if let Ok(mut slot) = self.notify.lock() {
             *slot = Some(notify);
+        }
+    }
+
+    /// Sets who is told the steps of forwarded requests (the window's event emitter).
+    pub fn set_phone_notify(&self, notify: PhoneNotify) {
+        if let Ok(mut slot) = self.phone_notify.lock() {
+            *slot = Some(notify);
+        }
+    }
+
+    pub(super) fn tell_phone(&self, event: &PhoneEvent) {
+        if let Ok(slot) = self.phone_notify.lock()
+            && let Some(notify) = slot.as_ref()
+        {
+            notify(event);
         }
     }
 
@@ -102,6 +121,7 @@ impl BrokerPrompt {
             _ => RequestKind::Confirm,
         };
         let profile = self.core.active_name().unwrap_or_default();
+        let locked = self.core.active_vault().is_err();
         let can_verify = !matches!(
             self.core.active_protection(),
             Ok(Protection::Keychain) | Err(_)
@@ -126,7 +146,12 @@ impl BrokerPrompt {
             needs_verification: request.need_uv,
             can_verify,
             summary: describe(request),
-            locked: self.core.active_vault().is_err(),
+            locked,
+            can_use_phone: !locked
+                && matches!(
+                    request.reason,
+                    PromptReason::Register | PromptReason::Excluded | PromptReason::SignIn
+                ),
         };
         let candidates = request
             .candidates
@@ -197,7 +222,10 @@ impl AppCore {
                 }
             }
         };
-        let outcome = if locked {
+        let outcome = if answer.use_phone && !locked {
+            // The device hands the client's request, unchanged, to the phone forwarder.
+            PromptOutcome::Forward
+        } else if locked {
             // A locked profile never answers: the dialog was the unlock prompt, and the site
             // may ask again once the profile is unlocked.
             PromptOutcome::Denied

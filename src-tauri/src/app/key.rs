@@ -7,17 +7,20 @@
 //! store answers (nothing about the profile can leak) and the dialog offers to unlock.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use ctap::{CredentialStore, MemoryStore, PersistentState, StoreError, StoredCredential};
 
 use super::AppCore;
 use super::broker::BrokerPrompt;
-use crate::authenticator::hid_loop::{self, ReportPipe};
+use super::types::{PhoneEvent, PhoneStep};
+use crate::authenticator::hid_loop::{self, Forwarder, ReportPipe};
 use crate::authenticator::prompt::PolicyGate;
 use crate::authenticator::udp::UdpPipe;
+use crate::hybrid_cli::client::ClientOpts;
+use crate::hybrid_cli::forward::{ForwardEvent, PhoneForwarder};
 use crate::profile::Vault;
 use crate::system::{SystemClock, SystemRng};
 
@@ -186,6 +189,74 @@ impl CredentialStore for ActiveStore {
     }
 }
 
+/// The forwarder behind "Use a phone instead": the window's relay and Bluetooth settings at
+/// the time of each request, and every step shown in the window (`phone-progress`).
+fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
+    let settings_core = Arc::clone(core);
+    let opts = Arc::new(move || {
+        let settings = settings_core.user_settings().unwrap_or_default();
+        ClientOpts {
+            relay: settings.relay,
+            air: settings.air,
+            timeout: u64::from(settings.phone_timeout_secs),
+            json: false,
+            profile: None,
+            profile_opts: crate::profile::cli::CommonOpts::default(),
+        }
+    });
+    let core = Arc::clone(core);
+    let current: Mutex<Option<(u32, std::time::Instant)>> = Mutex::new(None);
+    let report = Arc::new(move |event: ForwardEvent| {
+        let Ok(mut current) = current.lock() else {
+            return;
+        };
+        let now = ctap::Clock::now(&SystemClock);
+        let send = |flow: u32, started, step, qr_url, qr_svg, message| {
+            let elapsed = now.saturating_duration_since(started);
+            core.broker().tell_phone(&PhoneEvent {
+                flow,
+                step,
+                elapsed_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
+                qr_url,
+                qr_svg,
+                message,
+            });
+        };
+        match event {
+            ForwardEvent::Started { cancel } => {
+                let flow = core.next_id();
+                core.flows.add_forward(flow, cancel);
+                *current = Some((flow, now));
+            }
+            ForwardEvent::Step(step) => {
+                if let Some((flow, started)) = *current {
+                    for (step, url, svg) in super::phone::step_events(step) {
+                        send(flow, started, step, url, svg, None);
+                    }
+                }
+            }
+            ForwardEvent::Finished | ForwardEvent::Failed(_) | ForwardEvent::Cancelled => {
+                if let Some((flow, started)) = current.take() {
+                    core.flows.remove(flow);
+                    let (step, message) = match event {
+                        ForwardEvent::Cancelled => (
+                            PhoneStep::Cancelled,
+                            "Cancelled: the site was told no.".to_owned(),
+                        ),
+                        ForwardEvent::Failed(message) => (PhoneStep::Failed, message),
+                        _ => (
+                            PhoneStep::Done,
+                            "The phone answered; the site has its passkey.".to_owned(),
+                        ),
+                    };
+                    send(flow, started, step, None, None, Some(message));
+                }
+            }
+        }
+    });
+    PhoneForwarder::with(opts, report)
+}
+
 /// A running security key; dropping it does not stop it, [`SecurityKey::stop`] does.
 #[derive(Debug)]
 pub struct SecurityKey {
@@ -231,6 +302,14 @@ impl SecurityKey {
                 .spawn(move || {
                     let mut prompt =
                         PolicyGate::new(Box::new(BrokerPrompt::new(Arc::clone(&core))), &policy);
+                    // "Use a phone instead" in the request dialog.
+                    let mut phone = match phone_forwarder(&core) {
+                        Ok(phone) => Some(phone),
+                        Err(error) => {
+                            tracing::warn!(%error, "no phone forwarding: cannot start its runtime");
+                            None
+                        }
+                    };
                     while !stop.load(Ordering::SeqCst) {
                         changed.store(false, Ordering::SeqCst);
                         let store = match core.active_vault() {
@@ -255,9 +334,17 @@ impl SecurityKey {
                         };
                         let mut device = ctap::device::HidDevice::new(engine, SystemRng::default());
                         // Returns when `changed` is set: a profile switch, lock or unlock.
-                        if let Err(error) =
-                            hid_loop::serve(&mut device, pipe.as_mut(), &mut prompt, None, &changed)
-                        {
+                        let forwarder: Option<&mut dyn Forwarder> = match phone.as_mut() {
+                            Some(phone) => Some(phone),
+                            None => None,
+                        };
+                        if let Err(error) = hid_loop::serve(
+                            &mut device,
+                            pipe.as_mut(),
+                            &mut prompt,
+                            forwarder,
+                            &changed,
+                        ) {
                             tracing::error!(%error, "security key stopped");
                             break;
                         }

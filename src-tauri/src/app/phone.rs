@@ -4,14 +4,14 @@
 //! passkeys this computer remembers (their public part, so a later sign-in is verified).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ctap::Clock as _;
 use hybrid::io::driver::{ClientStep, DriveError};
 use hybrid::io::tunnel::TunnelError;
 use hybrid::qr::RequestHint;
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 
 use super::types::{
     PasskeyLocation, PasskeyView, PhoneCeremony, PhoneEvent, PhoneOutcome, PhoneRequest, PhoneStep,
@@ -95,12 +95,13 @@ pub(super) fn forget(vault: &Vault, id: &[u8]) -> AppResult<bool> {
     Ok(vault.remove_item(PHONE_PASSKEY, id)?)
 }
 
-/// Running phone flows, by ID, so the window can cancel one.
+/// Running phone flows, by ID, so the window can cancel one: its own ceremonies and the
+/// site requests it sent to the phone.
 #[derive(Default)]
-pub struct Flows(Mutex<HashMap<u32, oneshot::Sender<()>>>);
+pub struct Flows(Mutex<HashMap<u32, Arc<Notify>>>);
 
 impl Flows {
-    fn add(&self, id: u32, cancel: oneshot::Sender<()>) -> AppResult<()> {
+    fn add(&self, id: u32, cancel: Arc<Notify>) -> AppResult<()> {
         let mut flows = self
             .0
             .lock()
@@ -115,8 +116,34 @@ impl Flows {
         Ok(())
     }
 
-    fn remove(&self, id: u32) -> Option<oneshot::Sender<()>> {
+    /// Registers a forwarded request's ceremony (it never waits for another).
+    pub(super) fn add_forward(&self, id: u32, cancel: Arc<Notify>) {
+        if let Ok(mut flows) = self.0.lock() {
+            flows.insert(id, cancel);
+        }
+    }
+
+    pub(super) fn remove(&self, id: u32) -> Option<Arc<Notify>> {
         self.0.lock().ok()?.remove(&id)
+    }
+}
+
+/// The window's events for one hybrid step (a handshake also means the request went out).
+pub(super) fn step_events(step: ClientStep) -> Vec<(PhoneStep, Option<String>, Option<String>)> {
+    match step {
+        ClientStep::QrShown(url) => {
+            let svg = qr_svg(&url);
+            vec![(PhoneStep::QrShown, Some(url), svg)]
+        }
+        ClientStep::ContactingPhone => vec![(PhoneStep::ContactingPhone, None, None)],
+        ClientStep::AdvertMatched => vec![(PhoneStep::PhoneNearby, None, None)],
+        ClientStep::TunnelOpen => vec![(PhoneStep::RelayConnected, None, None)],
+        // The request goes out right after the handshake; from here the phone's user decides.
+        ClientStep::HandshakeDone => vec![
+            (PhoneStep::SecureChannel, None, None),
+            (PhoneStep::WaitingForApproval, None, None),
+        ],
+        _ => Vec::new(),
     }
 }
 
@@ -152,21 +179,8 @@ impl Reporter<'_> {
     }
 
     fn on_step(&mut self, step: ClientStep) {
-        match step {
-            ClientStep::QrShown(url) => {
-                let svg = qr_svg(&url);
-                self.send_full(PhoneStep::QrShown, Some(url), svg, None);
-            }
-            ClientStep::ContactingPhone => self.send(PhoneStep::ContactingPhone, None),
-            ClientStep::AdvertMatched => self.send(PhoneStep::PhoneNearby, None),
-            ClientStep::TunnelOpen => self.send(PhoneStep::RelayConnected, None),
-            ClientStep::HandshakeDone => {
-                self.send(PhoneStep::SecureChannel, None);
-                // The request goes out right after the handshake; from here the phone's user
-                // decides.
-                self.send(PhoneStep::WaitingForApproval, None);
-            }
-            _ => {}
+        for (step, url, svg) in step_events(step) {
+            self.send_full(step, url, svg, None);
         }
     }
 }
@@ -187,9 +201,11 @@ pub fn qr_svg(url: &str) -> Option<String> {
 impl AppCore {
     /// Cancels a running phone flow. Returns whether it was running.
     pub fn cancel_phone(&self, flow: u32) -> bool {
-        self.flows
-            .remove(flow)
-            .is_some_and(|cancel| cancel.send(()).is_ok())
+        self.flows.remove(flow).is_some_and(|cancel| {
+            // notify_one keeps a permit: a cancel before the ceremony waits still counts.
+            cancel.notify_one();
+            true
+        })
     }
 
     /// Runs a phone ceremony for the active profile, calling `emit` at every step. The flow's
@@ -222,8 +238,8 @@ impl AppCore {
         };
         let origin = format!("https://{rp_id}");
         let flow = self.next_id();
-        let (cancel_tx, cancel_rx) = oneshot::channel();
-        self.flows.add(flow, cancel_tx)?;
+        let cancel = Arc::new(Notify::new());
+        self.flows.add(flow, Arc::clone(&cancel))?;
         let mut reporter = Reporter {
             flow,
             started: SystemClock.now(),
@@ -236,7 +252,7 @@ impl AppCore {
                 &origin,
                 &vault,
                 &opts,
-                cancel_rx,
+                &cancel,
                 &mut reporter,
             )
             .await;
@@ -267,7 +283,7 @@ impl AppCore {
         origin: &str,
         vault: &Vault,
         opts: &ClientOpts,
-        cancel: oneshot::Receiver<()>,
+        cancel: &Notify,
         reporter: &mut Reporter<'_>,
     ) -> AppResult<PhoneOutcome> {
         let start = match request.phone.as_deref() {
@@ -341,9 +357,7 @@ impl AppCore {
                 )
             }
         };
-        let cancelled = async {
-            let _ = cancel.await;
-        };
+        let cancelled = cancel.notified();
         let mut on_step = |step: ClientStep| reporter.on_step(step);
         let outcome =
             match client_round(opts, start, hint, &ctap_request, &mut on_step, cancelled).await {

@@ -307,6 +307,7 @@ fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
         approve: true,
         account,
         pin: pin.map(str::to_owned),
+        use_phone: false,
     };
     // No PIN for a site that needs verification, a wrong PIN, an account not offered: each
     // is refused and the request stays open.
@@ -369,12 +370,14 @@ fn declining_denies_and_a_withdrawn_request_closes_the_dialog() {
     let view = f.core.current_request().unwrap();
     assert_eq!(view.kind, RequestKind::Register);
     assert!(!view.can_verify, "a keychain-only profile has no PIN");
+    assert!(view.can_use_phone);
     f.core
         .answer_request(RequestAnswer {
             id: view.id,
             approve: false,
             account: None,
             pin: None,
+            use_phone: false,
         })
         .unwrap();
     assert_eq!(prompt.poll(&request, false), Some(PromptOutcome::Denied));
@@ -402,6 +405,10 @@ fn a_locked_profile_shows_the_unlock_prompt_then_denies() {
     prompt.poll(&request, true);
     let view = f.core.current_request().unwrap();
     assert!(view.locked);
+    assert!(
+        !view.can_use_phone,
+        "a locked profile offers nothing but unlocking"
+    );
     assert_eq!(view.profile, "Ana");
     // The person unlocks from the dialog; this request is still refused (the site asks again).
     f.core.unlock_profile("Ana", "2468".into()).unwrap();
@@ -411,6 +418,7 @@ fn a_locked_profile_shows_the_unlock_prompt_then_denies() {
             approve: true,
             account: None,
             pin: None,
+            use_phone: false,
         })
         .unwrap();
     assert_eq!(prompt.poll(&request, false), Some(PromptOutcome::Denied));
@@ -589,4 +597,25 @@ async fn phone_cancel_and_bad_input() {
         "{}",
         error.message
     );
+}
+
+#[test]
+fn use_a_phone_instead_hands_the_request_to_the_phone() {
+    let f = fixture();
+    f.core.create_profile(new_profile("Ana", None)).unwrap();
+    let mut prompt = BrokerPrompt::new(f.core.clone());
+    let request = prompt_request(PromptReason::SignIn, false, &[1]);
+    prompt.poll(&request, true);
+    let view = f.core.current_request().unwrap();
+    assert!(view.can_use_phone);
+    f.core
+        .answer_request(RequestAnswer {
+            id: view.id,
+            approve: false,
+            account: None,
+            pin: None,
+            use_phone: true,
+        })
+        .unwrap();
+    assert_eq!(prompt.poll(&request, false), Some(PromptOutcome::Forward));
 }

@@ -283,6 +283,8 @@ pub struct RequestView {
     /// The profile is locked: the dialog offers to unlock it, and the site is told "not
     /// allowed" (it may ask again once the profile is unlocked).
     pub locked: bool,
+    /// The request can be answered with a passkey on a phone instead.
+    pub can_use_phone: bool,
 }
 
 /// The user's answer in the request dialog.
@@ -297,6 +299,10 @@ pub struct RequestAnswer {
     pub account: Option<String>,
     /// The profile's PIN, to verify the user.
     pub pin: Option<String>,
+    /// Answer it with a passkey on a phone instead (the QR code and steps follow as
+    /// `phone-progress` events).
+    #[serde(default)]
+    pub use_phone: bool,
 }
 
 /// A new profile.

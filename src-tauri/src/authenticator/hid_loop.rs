@@ -48,7 +48,10 @@ pub trait Forwarder {
 /// The engine type every transport serves.
 pub type Device<S> = HidDevice<S, SystemClock, SystemRng, SystemRng>;
 
-/// Serves `device` over `pipe` until `stop` is set or the pipe fails.
+/// Serves `device` over `pipe` until `stop` is set or the pipe fails. `forwarder` answers the
+/// device's forwards: every makeCredential/getAssertion when the caller turned forwarding on
+/// ([`HidDevice::set_forwarding`](ctap::device::HidDevice::set_forwarding)), otherwise those
+/// the user sends to the phone from a prompt ([`ctap::PromptOutcome::Forward`]).
 ///
 /// # Errors
 /// The pipe's error.
@@ -60,7 +63,6 @@ pub fn serve<S: CredentialStore>(
     stop: &Arc<AtomicBool>,
 ) -> io::Result<()> {
     let clock = SystemClock;
-    device.set_forwarding(forwarder.is_some());
     let mut prompt_shown = false;
     while !stop.load(Ordering::Relaxed) {
         let now = clock.now();

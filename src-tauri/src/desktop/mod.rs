@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tauri::{Emitter, Manager};
 
 use crate::app::AppCore;
-use crate::app::bindings::REQUEST_EVENT;
+use crate::app::bindings::{PHONE_EVENT, REQUEST_EVENT};
 use crate::app::key::{SECURITY_KEY_ENV, SecurityKey, parse_front};
 
 pub mod commands;
@@ -26,6 +26,12 @@ pub fn builder<R: tauri::Runtime>(
             core.broker().set_notify(Box::new(move |view| {
                 if let Err(error) = handle.emit(REQUEST_EVENT, view) {
                     tracing::warn!(%error, "cannot tell the window about a request");
+                }
+            }));
+            let handle = app.handle().clone();
+            core.broker().set_phone_notify(Box::new(move |event| {
+                if let Err(error) = handle.emit(PHONE_EVENT, event) {
+                    tracing::warn!(%error, "cannot tell the window about a phone step");
                 }
             }));
             Ok(())

@@ -3,11 +3,12 @@
 //! the hybrid client; the QR code and the steps appear on this terminal, and the phone's reply
 //! goes back to the browser unchanged.
 
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use hybrid::io::driver::{ClientStep, DriveError};
 use hybrid::qr::RequestHint;
+use tokio::sync::Notify;
 
 use super::client::{ClientOpts, Start, Steps, client_round, explain};
 use crate::authenticator::hid_loop::Forwarder;
@@ -32,14 +33,41 @@ pub struct PhoneOpts {
 
 struct Running {
     id: u64,
-    cancel: Option<tokio::sync::oneshot::Sender<()>>,
+    cancel: Arc<Notify>,
     done: mpsc::Receiver<Vec<u8>>,
 }
+
+/// What a forwarded ceremony reports as it goes.
+#[derive(Debug)]
+pub(crate) enum ForwardEvent {
+    /// A site's request is on its way to the phone; `cancel` ends the ceremony (the person
+    /// pressed Cancel).
+    Started {
+        /// Wakes the ceremony's cancel.
+        cancel: Arc<Notify>,
+    },
+    /// A step of the hybrid ceremony.
+    Step(ClientStep),
+    /// The phone answered; its reply goes to the site.
+    Finished,
+    /// The person (or the site) cancelled.
+    Cancelled,
+    /// The ceremony failed: what happened and what to do.
+    Failed(String),
+}
+
+/// Where forward events go (the terminal, or the window).
+pub(crate) type ForwardReport = Arc<dyn Fn(ForwardEvent) + Send + Sync>;
+
+/// How to reach the phone, read at the start of each forward (the window's settings may
+/// change between requests).
+pub(crate) type OptsSource = Arc<dyn Fn() -> ClientOpts + Send + Sync>;
 
 /// Runs forwarded requests as hybrid ceremonies on a private runtime.
 pub struct PhoneForwarder {
     runtime: tokio::runtime::Runtime,
-    opts: ClientOpts,
+    opts: OptsSource,
+    report: ForwardReport,
     running: Option<Running>,
 }
 
@@ -52,25 +80,52 @@ impl core::fmt::Debug for PhoneForwarder {
 }
 
 impl PhoneForwarder {
-    /// A forwarder with its own async runtime.
+    /// A forwarder that shows the QR code and steps on this terminal.
     ///
     /// # Errors
     /// The runtime could not start.
     pub fn new(opts: &PhoneOpts) -> std::io::Result<Self> {
+        let opts = ClientOpts {
+            relay: opts.relay.clone(),
+            air: opts.air.clone(),
+            timeout: opts.timeout,
+            json: false,
+            profile: None,
+            profile_opts: crate::profile::cli::CommonOpts::default(),
+        };
+        let steps = Mutex::new(Steps::new("phone: "));
+        let report: ForwardReport = Arc::new(move |event| match event {
+            ForwardEvent::Started { .. } => {
+                eprintln!("phone: a site asks to use a passkey on your phone");
+                if let Ok(mut steps) = steps.lock() {
+                    *steps = Steps::new("phone: ");
+                }
+            }
+            ForwardEvent::Step(step) => {
+                if let Ok(mut steps) = steps.lock() {
+                    steps.on_step(step);
+                }
+            }
+            ForwardEvent::Finished => {}
+            ForwardEvent::Cancelled => eprintln!("phone: cancelled; the phone session ended"),
+            ForwardEvent::Failed(message) => eprintln!("phone: {message}"),
+        });
+        Self::with(Arc::new(move || opts.clone()), report)
+    }
+
+    /// A forwarder that reads its options from `opts` and reports to `report`.
+    ///
+    /// # Errors
+    /// The runtime could not start.
+    pub(crate) fn with(opts: OptsSource, report: ForwardReport) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()?;
         Ok(Self {
             runtime,
-            opts: ClientOpts {
-                relay: opts.relay.clone(),
-                air: opts.air.clone(),
-                timeout: opts.timeout,
-                json: false,
-                profile: None,
-                profile_opts: crate::profile::cli::CommonOpts::default(),
-            },
+            opts,
+            report,
             running: None,
         })
     }
@@ -82,8 +137,9 @@ fn failure_status(error: &DriveError) -> u8 {
         DriveError::Session(hybrid::error::Error::Timeout(_)) => {
             ctap::StatusCode::UserActionTimeout.into()
         }
+        // The person pressed Cancel (a cancel from the site itself is answered by the device).
         DriveError::Session(hybrid::error::Error::Cancelled) => {
-            ctap::StatusCode::KeepaliveCancel.into()
+            ctap::StatusCode::OperationDenied.into()
         }
         _ => ERR_OTHER.into(),
     }
@@ -92,32 +148,44 @@ fn failure_status(error: &DriveError) -> u8 {
 impl Forwarder for PhoneForwarder {
     fn start(&mut self, id: u64, request: &[u8]) {
         let (tx, done) = mpsc::channel();
-        let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
+        let cancel = Arc::new(Notify::new());
         let prepared = hybrid::forward::request_for_phone(request);
         let hint = match request.first() {
             Some(0x01) => RequestHint::MakeCredential,
             _ => RequestHint::GetAssertion,
         };
-        let opts = self.opts.clone();
+        let opts = (self.opts)();
+        let report = Arc::clone(&self.report);
+        report(ForwardEvent::Started {
+            cancel: Arc::clone(&cancel),
+        });
+        let cancelled = Arc::clone(&cancel);
         self.runtime.spawn(async move {
             let reply = match prepared {
                 Err(error) => {
-                    eprintln!("phone: cannot send this request to a phone: {error}");
+                    report(ForwardEvent::Failed(format!(
+                        "cannot send this request to a phone: {error}"
+                    )));
                     vec![ERR_OTHER.into()]
                 }
                 Ok(prepared) => {
-                    eprintln!("phone: a site asks to use a passkey on your phone");
-                    let mut steps = Steps::new("phone: ");
-                    let mut on_step = |step: ClientStep| steps.on_step(step);
-                    let cancel = async {
-                        let _ = cancel_rx.await;
-                    };
+                    let step_report = Arc::clone(&report);
+                    let mut on_step = move |step: ClientStep| step_report(ForwardEvent::Step(step));
+                    let cancel = cancelled.notified();
                     match client_round(&opts, Start::Qr, hint, &prepared, &mut on_step, cancel)
                         .await
                     {
-                        Ok(outcome) => outcome.response,
+                        Ok(outcome) => {
+                            report(ForwardEvent::Finished);
+                            outcome.response
+                        }
                         Err(error) => {
-                            eprintln!("phone: {}", explain(&error, &opts));
+                            report(match error {
+                                DriveError::Session(hybrid::error::Error::Cancelled) => {
+                                    ForwardEvent::Cancelled
+                                }
+                                _ => ForwardEvent::Failed(explain(&error, &opts)),
+                            });
                             vec![failure_status(&error)]
                         }
                     }
@@ -125,11 +193,7 @@ impl Forwarder for PhoneForwarder {
             };
             let _ = tx.send(reply);
         });
-        self.running = Some(Running {
-            id,
-            cancel: Some(cancel_tx),
-            done,
-        });
+        self.running = Some(Running { id, cancel, done });
     }
 
     fn current(&self) -> Option<u64> {
@@ -154,11 +218,10 @@ impl Forwarder for PhoneForwarder {
     }
 
     fn cancel(&mut self) {
-        if let Some(mut running) = self.running.take() {
-            eprintln!("phone: the site cancelled the request; ending the phone session");
-            if let Some(cancel) = running.cancel.take() {
-                let _ = cancel.send(());
-            }
+        if let Some(running) = self.running.take() {
+            tracing::info!("the site cancelled the request; ending the phone session");
+            // notify_one keeps a permit, so a cancel before the ceremony waits still counts.
+            running.cancel.notify_one();
             // Let the session say goodbye to the relay; it is bounded by the driver itself.
             let _ = running.done.recv_timeout(Duration::from_millis(500));
         }

@@ -8,7 +8,7 @@
 pub(crate) mod air;
 pub(crate) mod client;
 mod demo;
-mod forward;
+pub(crate) mod forward;
 pub(crate) mod phone;
 mod relay;
 

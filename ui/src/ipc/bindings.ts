@@ -397,7 +397,11 @@ summary: string,
  * The profile is locked: the dialog offers to unlock it, and the site is told "not
  * allowed" (it may ask again once the profile is unlocked).
  */
-locked: boolean, };
+locked: boolean, 
+/**
+ * The request can be answered with a passkey on a phone instead.
+ */
+canUsePhone: boolean, };
 
 /**
  * The user's answer in the request dialog.
@@ -418,10 +422,18 @@ account: string | null,
 /**
  * The profile's PIN, to verify the user.
  */
-pin: string | null, };
+pin: string | null, 
+/**
+ * Answer it with a passkey on a phone instead (the QR code and steps follow as
+ * `phone-progress` events).
+ */
+usePhone: boolean, };
 
 /** The event that opens (a RequestView) or closes (null) the request dialog. */
 export const REQUEST_EVENT = "request";
+
+/** The event that carries each step (a PhoneEvent) of a request sent to the phone. */
+export const PHONE_EVENT = "phone-progress";
 
 /** Every command: its arguments and result. */
 export interface Commands {

@@ -4,6 +4,7 @@ import { Channel, invoke, type InvokeArgs } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 import {
+  PHONE_EVENT,
   REQUEST_EVENT,
   type AppError,
   type AppInfo,
@@ -22,7 +23,7 @@ import {
 } from "./bindings";
 
 export type * from "./bindings";
-export { REQUEST_EVENT } from "./bindings";
+export { PHONE_EVENT, REQUEST_EVENT } from "./bindings";
 
 const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   "not-found",
@@ -148,4 +149,9 @@ export function answerRequest(answer: RequestAnswer): Promise<null> {
 /** Listens for the request dialog event: a request to show, or `null` to close the dialog. */
 export function onRequest(handler: (request: RequestView | null) => void): Promise<UnlistenFn> {
   return listen<RequestView | null>(REQUEST_EVENT, (event) => handler(event.payload));
+}
+
+/** Listens for the steps (each a `PhoneEvent`) of a site's request the person sent to their phone. */
+export function onPhoneProgress(handler: (event: PhoneEvent) => void): Promise<UnlistenFn> {
+  return listen<PhoneEvent>(PHONE_EVENT, (event) => handler(event.payload));
 }

@@ -4,7 +4,7 @@ import { elapsedLabel, errorText, formatDate } from "../format";
 import { cancelPhone, listPhones, removePhone, runPhone } from "../ipc/client";
 import type { LinkedPhoneView, PhoneCeremony, PhoneOutcome, PhoneRequest } from "../ipc/bindings";
 import { button, checkField, closeDialog, dialog, field, h, onSubmit, openDialog, replace, show } from "../dom";
-import { applyEvent, initialModel, type PhoneModel } from "../state";
+import { applyEvent, initialModel, type PhoneModel, type StepRow } from "../state";
 import { reportError } from "../status";
 import type { Store } from "../store";
 
@@ -34,6 +34,52 @@ export function outcomeText(o: PhoneOutcome, said: string | null = null): string
   const verified = o.verified ? "" : " The phone's answer could not be verified.";
   const linked = o.linkedPhone ? ` “${o.linkedPhone}” is remembered: next time choose it instead of scanning a QR code.` : "";
   return what + verified + linked;
+}
+
+/**
+ * Shows the model's QR code in `qr` (an `<img>` of the SVG and a "Can't scan it?" link in a
+ * `<code id=urlId>`), with `data-url` set to the `FIDO:/` text; hides `qr` when there is none.
+ */
+export function renderQr(qr: HTMLElement, m: PhoneModel, urlId: string): void {
+  if (m.qrSvg !== null && m.qrUrl !== null) {
+    if (qr.dataset["url"] !== m.qrUrl) {
+      const img = h("img", {
+        src: svgDataUrl(m.qrSvg),
+        alt: "QR code to scan with your phone's camera",
+        class: "qr-image",
+      });
+      const details = h(
+        "details",
+        {},
+        h("summary", {}, "Can't scan it?"),
+        h("p", {}, "Open this link on your phone:"),
+        h("code", { id: urlId, class: "wrap" }, m.qrUrl),
+      );
+      replace(qr, img, details);
+      qr.dataset["url"] = m.qrUrl;
+    }
+    qr.hidden = false;
+  } else {
+    qr.replaceChildren();
+    delete qr.dataset["url"];
+    qr.hidden = true;
+  }
+}
+
+/** Fills the step list: one `li[data-step][data-state]` a step, with the time it was reached. */
+export function renderSteps(list: HTMLOListElement, rows: readonly StepRow[]): void {
+  replace(
+    list,
+    ...rows.map((r) =>
+      h(
+        "li",
+        { "data-step": r.step, "data-state": r.state, "aria-current": r.state === "current" ? "step" : false },
+        h("span", { class: "step-label" }, r.label),
+        r.elapsedMs !== null && h("span", { class: "elapsed" }, elapsedLabel(r.elapsedMs)),
+        h("span", { class: "visually-hidden" }, ` (${r.state})`),
+      ),
+    ),
+  );
 }
 
 export function mountPhone(panel: HTMLElement, store: Store, options: PhoneOptions = {}): PhoneView {
@@ -129,43 +175,8 @@ export function mountPhone(panel: HTMLElement, store: Store, options: PhoneOptio
     const m = model;
     show(progress, m !== null);
     if (!m) return;
-    // QR code.
-    if (m.qrSvg !== null && m.qrUrl !== null) {
-      if (qr.dataset["url"] !== m.qrUrl) {
-        const img = h("img", {
-          src: svgDataUrl(m.qrSvg),
-          alt: "QR code to scan with your phone's camera",
-          class: "qr-image",
-        });
-        const details = h(
-          "details",
-          {},
-          h("summary", {}, "Can't scan it?"),
-          h("p", {}, "Open this link on your phone:"),
-          h("code", { id: "phone-qr-url", class: "wrap" }, m.qrUrl),
-        );
-        replace(qr, img, details);
-        qr.dataset["url"] = m.qrUrl;
-      }
-      qr.hidden = false;
-    } else {
-      qr.replaceChildren();
-      delete qr.dataset["url"];
-      qr.hidden = true;
-    }
-    // Steps.
-    replace(
-      steps,
-      ...m.rows.map((r) =>
-        h(
-          "li",
-          { "data-step": r.step, "data-state": r.state, "aria-current": r.state === "current" ? "step" : false },
-          h("span", { class: "step-label" }, r.label),
-          r.elapsedMs !== null && h("span", { class: "elapsed" }, elapsedLabel(r.elapsedMs)),
-          h("span", { class: "visually-hidden" }, ` (${r.state})`),
-        ),
-      ),
-    );
+    renderQr(qr, m, "phone-qr-url");
+    renderSteps(steps, m.rows);
     show(cancel, running);
   }
 

@@ -1,15 +1,20 @@
-// The request dialog: a site asks the active profile to create a passkey or sign in.
+// The request dialog: a site asks the active profile to create a passkey or sign in, or the
+// person answers it with a passkey on their phone instead (QR code and steps in the dialog).
 import { accountLabel, errorText, siteLabel } from "../format";
-import { answerRequest, toAppError, unlockProfile } from "../ipc/client";
-import type { AppError, ProfileView, RequestView } from "../ipc/bindings";
+import { answerRequest, cancelPhone, toAppError, unlockProfile } from "../ipc/client";
+import type { AppError, PhoneEvent, ProfileView, RequestView } from "../ipc/bindings";
 import { button, closeDialog, dialog, field, h, openDialog, replace, show } from "../dom";
+import { applyEvent, initialModel, type PhoneModel } from "../state";
 import { reportError, reportInfo } from "../status";
+import { renderQr, renderSteps } from "./phone";
 
 export interface RequestDialog {
   dialog: HTMLDialogElement;
   /** Shows a request, or closes the dialog for `null`. */
   show(request: RequestView | null): void;
   current(): RequestView | null;
+  /** One step of the request sent to the phone (the `phone-progress` event). */
+  phoneEvent(event: PhoneEvent): void;
 }
 
 export interface RequestOptions {
@@ -17,6 +22,22 @@ export interface RequestOptions {
   onProfiles?: (profiles: ProfileView[]) => void;
   /** After the dialog closes: a passkey may have been created or used. */
   onClosed?: () => void;
+  /** After a request sent to the phone has ended (done, failed or cancelled). */
+  onPhoneFinished?: () => void;
+}
+
+/** The result line of a request answered on the phone. */
+export function phoneResultText(m: Pick<PhoneModel, "finished" | "message">): string {
+  const said = m.message?.trim() ?? "";
+  if (said !== "") return said;
+  switch (m.finished) {
+    case "done":
+      return "Your phone answered the site.";
+    case "cancelled":
+      return "Cancelled.";
+    default:
+      return "The phone could not answer the request.";
+  }
 }
 
 /** "wants to create a passkey for ana" / "wants you to sign in". */
@@ -36,14 +57,28 @@ export function kindText(r: RequestView): string {
 export function mountRequest(options: RequestOptions = {}): RequestDialog {
   let request: RequestView | null = null;
   let busy = false;
+  // "answer": the usual dialog; "asking": the request is being handed to the phone (events may
+  // already arrive); "phone": the dialog shows the phone's QR code and steps.
+  let phase: "answer" | "asking" | "phone" = "answer";
+  let phoneModel: PhoneModel | null = null;
+  let cancelWanted = false;
+  let endReported = false;
 
-  const d = dialog("request-dialog", "Passkey request", () => {
-    // Esc declines (or "Not now" for a locked profile).
-    void decline();
+  const TITLE = "Passkey request";
+  const d = dialog("request-dialog", TITLE, () => {
+    if (phase === "answer") {
+      // Esc declines (or "Not now" for a locked profile).
+      void decline();
+    } else if (phoneModel !== null && phoneModel.finished === null) {
+      cancelCeremony();
+    } else {
+      close();
+    }
   });
   const siteEl = h("strong", { id: "request-site" });
   const kindEl = h("span", { id: "request-kind" });
   const profileEl = h("strong", { id: "request-profile" });
+  const profileLine = h("p", {}, "Profile: ", profileEl);
   const summaryEl = h("p", { id: "request-summary", class: "muted" });
   const errorEl = h("p", { id: "request-error", class: "field-error" });
 
@@ -67,14 +102,45 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
   const noPin = h("p", { id: "request-no-pin", class: "notice" });
   const approve = h("button", { id: "request-approve", type: "submit", class: "primary" }, "Approve");
   const declineBtn = button("Decline", { id: "request-decline" });
-  const answerPart = h("div", { class: "request-answer" }, accounts, pinField, noPin, h("div", { class: "actions" }, approve, declineBtn));
+  const usePhoneBtn = button("Use a phone instead", { id: "request-use-phone" });
+  const usePhoneRow = h("div", { class: "actions request-alt" }, usePhoneBtn);
+  const answerPart = h(
+    "div",
+    { class: "request-answer" },
+    accounts,
+    pinField,
+    noPin,
+    h("div", { class: "actions" }, approve, declineBtn),
+    usePhoneRow,
+  );
+
+  // Answered on a phone.
+  const phoneQr = h("div", { id: "request-phone-qr", class: "qr" });
+  const phoneSteps = h("ol", { id: "request-phone-steps", class: "steps", "aria-label": "Steps" });
+  const phoneCancel = button("Cancel", { id: "request-phone-cancel" });
+  const phoneClose = button("Close", { id: "request-phone-close", class: "primary" });
+  const phoneActions = h("div", { class: "actions" }, phoneCancel);
+  const phoneResult = h("p", { id: "request-phone-result", role: "status" });
+  const phonePart = h(
+    "section",
+    { id: "request-phone", class: "request-phone", "aria-label": "Progress on your phone" },
+    h("p", { class: "muted" }, "Scan the QR code with your phone's camera, then approve the request on the phone."),
+    phoneQr,
+    phoneSteps,
+    phoneResult,
+    phoneActions,
+  );
+  phonePart.hidden = true;
+  phoneQr.hidden = true;
+  phoneResult.hidden = true;
 
   d.body.append(
     h("p", { class: "request-what" }, siteEl, " ", kindEl),
-    h("p", {}, "Profile: ", profileEl),
+    profileLine,
     summaryEl,
     lockedPart,
     answerPart,
+    phonePart,
     errorEl,
   );
 
@@ -85,11 +151,33 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
 
   function setBusy(b: boolean): void {
     busy = b;
-    for (const el of [unlockBtn, notNow, declineBtn]) el.disabled = b;
+    for (const el of [unlockBtn, notNow, declineBtn, usePhoneBtn]) el.disabled = b;
     approve.disabled = b || (request !== null && request.needsVerification && !request.canVerify);
   }
 
+  /** Leaves phone mode (if in it) without touching the dialog. */
+  function resetPhone(): void {
+    phase = "answer";
+    phoneModel = null;
+    cancelWanted = false;
+    endReported = false;
+  }
+
+  /** Switches the dialog between the usual parts and the phone's progress. */
+  function showPhoneView(on: boolean): void {
+    d.heading.textContent = on ? "Use your phone" : TITLE;
+    show(phonePart, on);
+    show(profileLine, !on);
+    show(summaryEl, !on);
+    if (on) {
+      lockedPart.hidden = true;
+      answerPart.hidden = true;
+    }
+  }
+
   function render(r: RequestView): void {
+    resetPhone();
+    showPhoneView(false);
     siteEl.textContent = siteLabel(r.rpName, r.rpId);
     kindEl.textContent = kindText(r);
     profileEl.textContent = r.profile;
@@ -97,6 +185,8 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
     say(null);
     show(lockedPart, r.locked);
     show(answerPart, !r.locked);
+    show(usePhoneBtn, r.canUsePhone && !r.locked);
+    show(usePhoneRow, r.canUsePhone && !r.locked);
     if (r.locked) {
       lockedText.textContent =
         `The profile “${r.profile}” is locked, so this request cannot be answered now: the site is told “not allowed”. ` +
@@ -136,12 +226,90 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
   function close(): void {
     const was = request;
     request = null;
+    resetPhone();
     closeDialog(d.dialog);
     if (was) options.onClosed?.();
   }
 
+  function renderPhone(): void {
+    const m = phoneModel;
+    if (!m) return;
+    renderQr(phoneQr, m, "request-phone-qr-url");
+    renderSteps(phoneSteps, m.rows);
+    if (m.finished === null) {
+      if (phoneActions.firstChild !== phoneCancel) phoneActions.replaceChildren(phoneCancel);
+      phoneResult.hidden = true;
+    } else {
+      if (phoneActions.firstChild !== phoneClose) phoneActions.replaceChildren(phoneClose);
+      phoneResult.dataset["state"] = m.finished === "done" ? "ok" : "error";
+      phoneResult.textContent = phoneResultText(m);
+      phoneResult.hidden = false;
+    }
+  }
+
+  /** Once per ceremony, when it has ended and the dialog shows it: focus Close, reload lists. */
+  function reportEnd(): void {
+    if (phase !== "phone" || endReported || phoneModel === null || phoneModel.finished === null) return;
+    endReported = true;
+    phoneClose.focus();
+    options.onPhoneFinished?.();
+  }
+
+  function enterPhone(): void {
+    phase = "phone";
+    say(null);
+    showPhoneView(true);
+    renderPhone();
+    if (phoneModel !== null && phoneModel.finished === null) phoneCancel.focus();
+    reportEnd();
+  }
+
+  function phoneEvent(e: PhoneEvent): void {
+    if (phase === "answer" || phoneModel === null) return;
+    // Only the ceremony this dialog started: the first flow seen.
+    if (phoneModel.flow !== null && e.flow !== phoneModel.flow) return;
+    phoneModel = applyEvent(phoneModel, e);
+    if (cancelWanted && phoneModel.finished === null) {
+      cancelWanted = false;
+      void cancelFlow(e.flow);
+    }
+    if (phase === "phone") {
+      renderPhone();
+      reportEnd();
+    }
+  }
+
+  async function cancelFlow(flow: number): Promise<void> {
+    phoneCancel.disabled = true;
+    try {
+      const cancelled = await cancelPhone(flow);
+      // Not running any more: its last event says how it ended.
+      if (!cancelled) phoneCancel.disabled = false;
+    } catch (e) {
+      phoneCancel.disabled = false;
+      if (phase !== "answer") say(errorText(toAppError(e)));
+    }
+  }
+
+  function cancelCeremony(): void {
+    const m = phoneModel;
+    if (!m || m.finished !== null) return;
+    if (m.flow === null) {
+      // No event has named the flow yet: cancel as soon as one does.
+      cancelWanted = true;
+      phoneCancel.disabled = true;
+      return;
+    }
+    void cancelFlow(m.flow);
+  }
+
   function showRequest(r: RequestView | null): void {
     if (r === null) {
+      if (phase !== "answer" && d.dialog.open) {
+        // Handed to the phone: the dialog stays to show the phone's steps; lists may reload.
+        options.onClosed?.();
+        return;
+      }
       // The authenticator has carried the answer out (or the site gave up): reload now.
       close();
       options.onClosed?.();
@@ -174,10 +342,10 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
 
   async function decline(): Promise<void> {
     const r = request;
-    if (!r || busy) return;
+    if (!r || busy || phase !== "answer") return;
     setBusy(true);
     try {
-      await answerRequest({ id: r.id, approve: false, account: null, pin: null });
+      await answerRequest({ id: r.id, approve: false, account: null, pin: null, usePhone: false });
       close();
     } catch (e) {
       handleAnswerError(e);
@@ -188,7 +356,7 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
 
   async function approveRequest(): Promise<void> {
     const r = request;
-    if (!r || busy || r.locked) return;
+    if (!r || busy || r.locked || phase !== "answer") return;
     if (r.needsVerification && !r.canVerify) return;
     if (r.needsVerification && pin.value === "") {
       say(`Enter the PIN of “${r.profile}” to continue.`);
@@ -203,10 +371,40 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
     }
     setBusy(true);
     try {
-      await answerRequest({ id: r.id, approve: true, account, pin: r.canVerify && pin.value !== "" ? pin.value : null });
+      await answerRequest({
+        id: r.id,
+        approve: true,
+        account,
+        pin: r.canVerify && pin.value !== "" ? pin.value : null,
+        usePhone: false,
+      });
       close();
     } catch (e) {
       handleAnswerError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function usePhone(): Promise<void> {
+    const r = request;
+    if (!r || busy || r.locked || !r.canUsePhone || phase !== "answer") return;
+    // Events may come before the answer resolves: collect them from now on.
+    phase = "asking";
+    phoneModel = initialModel(null); // a site's request always starts with a QR code
+    cancelWanted = false;
+    endReported = false;
+    phoneCancel.disabled = false;
+    say(null);
+    setBusy(true);
+    try {
+      await answerRequest({ id: r.id, approve: false, account: null, pin: null, usePhone: true });
+      if (phase === "asking" && request === r) enterPhone();
+    } catch (e) {
+      if (phase === "asking" && request === r) {
+        resetPhone();
+        handleAnswerError(e);
+      }
     } finally {
       setBusy(false);
     }
@@ -226,7 +424,7 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
       options.onProfiles?.(profiles);
       // The locked request is refused either way; answering closes it.
       try {
-        await answerRequest({ id: r.id, approve: false, account: null, pin: null });
+        await answerRequest({ id: r.id, approve: false, account: null, pin: null, usePhone: false });
       } catch {
         // Already gone: nothing to answer.
       }
@@ -246,6 +444,9 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
   declineBtn.addEventListener("click", () => void decline());
   notNow.addEventListener("click", () => void decline());
   unlockBtn.addEventListener("click", () => void unlock());
+  usePhoneBtn.addEventListener("click", () => void usePhone());
+  phoneCancel.addEventListener("click", cancelCeremony);
+  phoneClose.addEventListener("click", close);
   unlockPin.addEventListener("keydown", (e) => {
     if (e.key === "Enter") {
       e.preventDefault();
@@ -253,5 +454,5 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
     }
   });
 
-  return { dialog: d.dialog, show: showRequest, current: () => request };
+  return { dialog: d.dialog, show: showRequest, current: () => request, phoneEvent };
 }
