@@ -1,0 +1,439 @@
+#!/usr/bin/env python3
+"""The window, end to end, in the real WebKitGTK webview.
+
+tauri-driver + WebKitWebDriver under Xvfb drive the desktop build the way a person at a shared
+workstation would: create a profile, see the empty list, point the settings at a local relay,
+register a passkey on the virtual phone (QR code) and sign in with it again (linked phone, no
+QR), answer a site's request in the request dialog (python-fido2 is the site's browser,
+talking to the app's security key over loopback UDP), answer another with "Use a phone
+instead" (the site's request goes to the virtual phone), delete a passkey, lock the profile and
+see nothing. Every step asserts what the window shows; a screenshot of each screen is saved.
+
+Usage: e2e.py PASSBRIDGE_DESKTOP_BINARY OUT_DIR
+Needs: Xvfb, tauri-driver, WebKitWebDriver, a D-Bus session with an unlocked Secret Service
+(./dev runs it inside one), python-fido2.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "interop"))
+
+from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction  # noqa: E402
+from fido2.server import Fido2Server  # noqa: E402
+from fido2.webauthn import PublicKeyCredentialRpEntity  # noqa: E402
+from pbfido import free_udp_port, open_device  # noqa: E402
+
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+# Every wait ends by itself; the whole test is bounded by the caller's timeout too.
+WAIT = 60.0
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebDriver:
+    """The few W3C WebDriver calls this test needs, over plain HTTP."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.conn: http.client.HTTPConnection | None = None
+        self.session = ""
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        # One kept-alive connection: tauri-driver drops some requests when every call opens a
+        # new connection that the client closes right after (urllib's "Connection: close").
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        for attempt in range(3):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=WAIT)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                response = self.conn.getresponse()
+                payload = response.read()
+            except (http.client.HTTPException, ConnectionError) as error:
+                self.conn.close()
+                self.conn = None
+                # Only a request that never reached the driver is safe to send again.
+                if attempt == 2 or (method == "POST" and not path.endswith("/elements")
+                                    and not path.endswith("/session")):
+                    raise RuntimeError(f"WebDriver {method} {path}: {error!r}") from None
+                time.sleep(0.2)
+                continue
+            value = json.loads(payload or b"{}").get("value")
+            if response.status >= 400:
+                raise RuntimeError(f"WebDriver {method} {path}: {response.status} {value}")
+            return value
+        raise RuntimeError(f"WebDriver {method} {path}: no answer")
+
+    def start(self, application: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                value = self._call(
+                    "POST",
+                    "/session",
+                    {"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": application}}}},
+                )
+                self.session = value["sessionId"]
+                return
+            except (RuntimeError, ConnectionError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def quit(self) -> None:
+        if self.session:
+            try:
+                self._call("DELETE", f"/session/{self.session}")
+            except Exception:  # noqa: BLE001 - the app may already be gone
+                pass
+
+    def s(self, path: str) -> str:
+        return f"/session/{self.session}{path}"
+
+    def find_all(self, css: str) -> list[str]:
+        found = self._call("POST", self.s("/elements"), {"using": "css selector", "value": css})
+        return [item[ELEMENT] for item in found]
+
+    def find(self, css: str) -> str:
+        return self.wait(lambda: (self.find_all(css) or [None])[0], f"element {css}")
+
+    def wait(self, probe, what: str, timeout: float = WAIT):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = probe()
+                if last:
+                    return last
+            except RuntimeError as error:  # stale elements while the DOM changes
+                last = error
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+    def click(self, css: str) -> None:
+        element = self.wait(lambda: self._displayed(css), f"visible {css}")
+        self._call("POST", self.s(f"/element/{element}/click"), {})
+
+    def _displayed(self, css: str) -> str | None:
+        for element in self.find_all(css):
+            if self._call("GET", self.s(f"/element/{element}/displayed")):
+                return element
+        return None
+
+    def visible(self, css: str) -> bool:
+        return self._displayed(css) is not None
+
+    def type(self, css: str, text: str) -> None:
+        element = self.wait(lambda: self._displayed(css), f"visible {css}")
+        self._call("POST", self.s(f"/element/{element}/clear"), {})
+        self._call("POST", self.s(f"/element/{element}/value"), {"text": text})
+
+    def text(self, css: str) -> str:
+        elements = self.find_all(css)
+        return self._call("GET", self.s(f"/element/{elements[0]}/text")) if elements else ""
+
+    def attr(self, css: str, name: str) -> str | None:
+        elements = self.find_all(css)
+        if not elements:
+            return None
+        return self._call("GET", self.s(f"/element/{elements[0]}/attribute/{name}"))
+
+    def select(self, css: str, value: str) -> None:
+        self.click(f'{css} option[value="{value}"]')
+
+    def page_text(self) -> str:
+        return self.text("body")
+
+    def screenshot(self, path: Path) -> None:
+        # Let the compositor catch up with the last DOM change (a screenshot right after one
+        # can show the frame before it).
+        time.sleep(0.4)
+        path.write_bytes(base64.b64decode(self._call("GET", self.s("/screenshot"))))
+
+
+class Site(UserInteraction):
+    """python-fido2 as a browser: it never asks for a PIN itself (the dialog does)."""
+
+    def request_pin(self, permissions, rp_id):
+        return None
+
+    def request_uv(self, permissions, rp_id):
+        return True
+
+
+def main() -> int:
+    binary, out = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pb-e2e-"))
+    procs: list[subprocess.Popen] = []
+
+    def spawn(args, log: str, env=None, **kw) -> subprocess.Popen:
+        handle = open(work / log, "wb")
+        proc = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env=env, **kw)
+        procs.append(proc)
+        return proc
+
+    driver = None
+    try:
+        # Display.
+        xvfb = spawn(["Xvfb", "-displayfd", "1", "-screen", "0", "1100x800x24", "-nolisten", "tcp"], "xvfb.log")
+        display = None
+        deadline = time.monotonic() + 20
+        while display is None and time.monotonic() < deadline:
+            text = (work / "xvfb.log").read_text(errors="replace").strip()
+            if text.splitlines() and text.splitlines()[0].isdigit():
+                display = ":" + text.splitlines()[0]
+            elif xvfb.poll() is not None:
+                raise RuntimeError(f"Xvfb exited: {text}")
+            time.sleep(0.1)
+        if display is None:
+            raise RuntimeError("Xvfb gave no display number")
+
+        # Relay and the phone's own profile (its passkeys survive between the two ceremonies).
+        relay_port = free_tcp_port()
+        relay = f"ws://127.0.0.1:{relay_port}"
+        spawn([str(binary), "relay", "--listen", f"127.0.0.1:{relay_port}"], "relay.log")
+        air = f"udp://127.0.0.1:{free_udp_port()}"
+        phone_dir = work / "phone"
+        env_phone = dict(os.environ, PASSBRIDGE_DATA_DIR=str(phone_dir))
+        subprocess.run([str(binary), "profile", "create", "phone"], env=env_phone, check=True,
+                       capture_output=True, timeout=60)
+
+        # The app: its own data directory, and its security key on loopback UDP.
+        key_port, reply_port = free_udp_port(), free_udp_port()
+        env_app = dict(
+            os.environ,
+            DISPLAY=display,
+            PASSBRIDGE_DATA_DIR=str(work / "app"),
+            PASSBRIDGE_SECURITY_KEY=f"udp://127.0.0.1:{key_port},127.0.0.1:{reply_port}",
+        )
+        wd_port = free_tcp_port()
+        spawn(["tauri-driver", "--port", str(wd_port), "--native-port", str(free_tcp_port()),
+               "--native-driver", shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"],
+              "tauri-driver.log", env=env_app)
+        driver = WebDriver("127.0.0.1", wd_port)
+        started = time.monotonic()
+        driver.start(str(binary))
+        d = driver
+
+        # 1. First start: no profile yet.
+        d.wait(lambda: d.text("#active-profile") == "No profile", "the 'No profile' header")
+        print(f"window ready in {time.monotonic() - started:.1f} s (WebDriver session included)")
+        d.screenshot(out / "01-first-start.png")
+
+        # 2. Create a profile with a PIN: it becomes active, unlocked, and empty.
+        d.click("#profile-new")
+        d.type("#new-profile-name", "Ana")
+        d.type("#new-profile-pin", "2468")
+        d.screenshot(out / "02-new-profile.png")
+        d.click("#new-profile-create")
+        d.wait(lambda: d.text("#active-profile") == "Ana", "the active profile 'Ana'")
+        d.wait(lambda: d.visible("#passkeys-empty"), "the empty-list explanation")
+        assert not d.find_all("li.passkey"), "a new profile lists passkeys"
+        assert d.visible("#autolock"), "no auto-lock indicator for a PIN profile"
+        d.screenshot(out / "03-empty-list.png")
+
+        # 3. Settings: the local relay and the loopback air.
+        d.click("#tab-settings")
+        d.type("#set-relay", relay)
+        d.type("#set-air", air)
+        d.type("#set-timeout", "60")
+        d.click("#settings-save")
+        d.wait(lambda: d.attr("#settings-status", "data-state") == "ok", "settings saved")
+        d.screenshot(out / "04-settings.png")
+
+        # 4. Register on the phone through the QR code; every step shows.
+        d.click("#tab-phone")
+        d.select("#phone-ceremony", "register")
+        d.type("#phone-site", "example.com")
+        d.type("#phone-account", "ana@example.com")
+        d.click("#phone-start")
+        qr_url = d.wait(lambda: d.attr("#phone-qr", "data-url"), "the QR code")
+        assert qr_url.startswith("FIDO:/"), qr_url
+        d.screenshot(out / "05-phone-qr.png")
+        phone = spawn([str(binary), "phone", "--qr", qr_url, "--relay", relay, "--air", air,
+                       "--profile", "phone", "--name", "Ana's test phone", "--timeout", "60"],
+                      "phone-register.log", env=env_phone)
+        d.wait(lambda: d.attr("#phone-result", "data-state"), "the ceremony's result", timeout=90)
+        assert d.attr("#phone-result", "data-state") == "ok", d.text("#phone-result")
+        assert phone.wait(30) == 0, (work / "phone-register.log").read_text()
+        for step in ["qr-shown", "phone-nearby", "relay-connected", "secure-channel",
+                     "waiting-for-approval", "done"]:
+            state = d.attr(f'#phone-steps li[data-step="{step}"]', "data-state")
+            assert state == "done", f"step {step} is {state}"
+        d.screenshot(out / "06-phone-done.png")
+        d.wait(lambda: d.find_all('#phones li.phone[data-name="Ana\'s test phone"]'), "the linked phone")
+
+        # 5. The new passkey is in the list, on the phone.
+        d.click("#tab-passkeys")
+        d.wait(lambda: d.find_all("li.passkey"), "the new passkey")
+        assert "example.com" in d.text("li.passkey .site")
+        assert "ana@example.com" in d.text("li.passkey .account")
+        assert "phone" in d.text("li.passkey .location").lower()
+
+        # 6. Sign in with the linked phone: no QR code this time.
+        listener = spawn([str(binary), "phone", "--listen", "--relay", relay, "--air", air,
+                          "--profile", "phone", "--name", "Ana's test phone", "--timeout", "60"],
+                         "phone-listen.log", env=env_phone)
+        time.sleep(1.0)  # the phone registers its contact ID at the relay
+        d.click("#tab-phone")
+        d.select("#phone-ceremony", "sign-in")
+        d.type("#phone-site", "example.com")
+        d.select("#phone-linked", "Ana's test phone")
+        d.click("#phone-start")
+        d.wait(lambda: d.attr("#phone-result", "data-state") and
+               d.attr('#phone-steps li[data-step="done"]', "data-state") in ("done", "failed"),
+               "the sign-in's result", timeout=90)
+        assert d.attr("#phone-result", "data-state") == "ok", d.text("#phone-result")
+        assert listener.wait(30) == 0, (work / "phone-listen.log").read_text()
+        assert d.attr('#phone-steps li[data-step="contacting-phone"]', "data-state") == "done"
+        assert not d.visible("#phone-qr img"), "a linked phone needed a QR code"
+        d.screenshot(out / "07-phone-linked-sign-in.png")
+
+        # 7. A site asks for a passkey through the security key: the request dialog.
+        result: dict = {}
+
+        def site() -> None:
+            try:
+                device = open_device(key_port, reply_port)
+                server = Fido2Server(PublicKeyCredentialRpEntity(id="example.org", name="Example Org"))
+                options, state = server.register_begin(
+                    {"id": b"ana-org", "name": "ana@example.org", "displayName": "Ana"},
+                    user_verification="discouraged",
+                    resident_key_requirement="required",
+                )
+                client = Fido2Client(device, client_data_collector=DefaultClientDataCollector("https://example.org"),
+                                     user_interaction=Site())
+                response = client.make_credential(options["publicKey"])
+                result["auth"] = server.register_complete(state, response)
+            except Exception as error:  # noqa: BLE001 - reported below
+                result["error"] = error
+
+        thread = threading.Thread(target=site, daemon=True)
+        thread.start()
+        d.wait(lambda: d.visible("#request-dialog"), "the request dialog")
+        assert "example.org" in d.text("#request-site"), d.text("#request-site")
+        assert d.text("#request-profile") == "Ana", d.text("#request-profile")
+        assert "ana@example.org" in d.text("#request-dialog")
+        d.screenshot(out / "08-request-dialog.png")
+        d.type("#request-pin", "1111")
+        d.click("#request-approve")
+        d.wait(lambda: "wrong" in d.text("#request-dialog").lower(), "the wrong-PIN message")
+        d.type("#request-pin", "2468")
+        d.click("#request-approve")
+        thread.join(60)
+        assert "auth" in result, f"the site's registration failed: {result.get('error')!r}"
+        d.wait(lambda: not d.visible("#request-dialog"), "the dialog to close")
+
+        # 7b. Another site asks; the person answers with the phone ("Use a phone instead"):
+        # the site's own request goes to the virtual phone, the window shows the QR code and
+        # the steps, and the site verifies what the phone created.
+        result.clear()
+
+        def site_via_phone() -> None:
+            try:
+                device = open_device(key_port, reply_port)
+                server = Fido2Server(PublicKeyCredentialRpEntity(id="example.net", name="Example Net"))
+                options, state = server.register_begin(
+                    {"id": b"ana-net", "name": "ana@example.net", "displayName": "Ana"},
+                    user_verification="discouraged",
+                    resident_key_requirement="required",
+                )
+                client = Fido2Client(device, client_data_collector=DefaultClientDataCollector("https://example.net"),
+                                     user_interaction=Site())
+                response = client.make_credential(options["publicKey"])
+                result["auth"] = server.register_complete(state, response)
+            except Exception as error:  # noqa: BLE001 - reported below
+                result["error"] = error
+
+        thread = threading.Thread(target=site_via_phone, daemon=True)
+        thread.start()
+        d.wait(lambda: d.visible("#request-use-phone"), "the 'Use a phone instead' button")
+        assert "example.net" in d.text("#request-site"), d.text("#request-site")
+        d.click("#request-use-phone")
+        qr_url = d.wait(lambda: d.attr("#request-phone-qr", "data-url"), "the request's QR code")
+        d.screenshot(out / "09-request-phone.png")
+        phone = spawn([str(binary), "phone", "--qr", qr_url, "--relay", relay, "--air", air,
+                       "--timeout", "60"], "phone-forward.log", env=env_phone)
+        thread.join(90)
+        assert "auth" in result, f"the site's registration through the phone failed: {result.get('error')!r}"
+        assert phone.wait(30) == 0, (work / "phone-forward.log").read_text()
+        d.wait(lambda: d.attr("#request-phone-result", "data-state") == "ok", "the phone step's result")
+        for step in ["qr-shown", "phone-nearby", "relay-connected", "secure-channel", "done"]:
+            state = d.attr(f'#request-phone-steps li[data-step="{step}"]', "data-state")
+            assert state == "done", f"forwarded step {step} is {state}"
+        d.click("#request-phone-close")
+        d.wait(lambda: not d.visible("#request-dialog"), "the dialog to close")
+
+        # 8. Both passkeys listed; delete the phone one with confirmation.
+        d.click("#tab-passkeys")
+        d.wait(lambda: len(d.find_all("li.passkey")) == 2, "two passkeys")
+        assert "This computer" in d.page_text()
+        d.screenshot(out / "10-passkeys.png")
+        phone_item = next(
+            element for element in d.find_all("li.passkey")
+            if "phone" in d._call("GET", d.s(f"/element/{element}/text")).lower().split("example.org")[0]
+        )
+        item_id = d._call("GET", d.s(f"/element/{phone_item}/attribute/data-id"))
+        d.click(f'li.passkey[data-id="{item_id}"] .delete')
+        d.wait(lambda: d.visible("#confirm-delete"), "the delete confirmation")
+        d.screenshot(out / "11-confirm-delete.png")
+        d.click("#confirm-delete-yes")
+        d.wait(lambda: len(d.find_all("li.passkey")) == 1, "one passkey left")
+        assert not d.find_all(f'li.passkey[data-id="{item_id}"]')
+
+        # 9. Lock: nothing of the profile is shown.
+        d.click("#profile-lock")
+        d.wait(lambda: d.visible("#locked-notice"), "the locked notice")
+        assert not d.find_all("li.passkey"), "a locked profile still lists passkeys"
+        text = d.page_text()
+        for secret in ("ana@example", "example.org", "example.com"):
+            assert secret not in text, f"the locked window shows {secret!r}"
+        d.screenshot(out / "12-locked.png")
+        print(f"e2e: every step passed; screenshots in {out}")
+        return 0
+    except Exception:
+        if driver and driver.session:
+            try:
+                driver.screenshot(out / "failure.png")
+            except Exception:  # noqa: BLE001
+                pass
+        for log in sorted(work.glob("*.log")):
+            shutil.copy(log, out / log.name)
+            print(f"--- {log.name} (whole log in {out})", file=sys.stderr)
+            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
+    finally:
+        if driver:
+            driver.quit()
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Startup benchmark of the window under Xvfb: time to interactive and idle memory.
+
+"Interactive" is the app's own log line: the front-end's first command reaches Rust after the
+page has rendered and wired its controls. Memory is measured after 5 s idle, for the app
+process alone (RSS) and for its whole process tree (WebKitGTK runs the page and the network
+in child processes), as PSS so shared libraries are not counted twice.
+
+Usage: startup_bench.py PASSBRIDGE_DESKTOP_BINARY [RUNS]
+Prints one line per run and a median summary. Bounded: each run stops after 30 s.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def tree(pid: int) -> list[int]:
+    out = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            out.extend(tree(int(child)))
+    return out
+
+
+def kib(pid: int, path: str, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/{path}").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_once(binary: str, display: str) -> tuple[float, float, float]:
+    with tempfile.TemporaryDirectory() as data:
+        env = dict(os.environ, DISPLAY=display, PASSBRIDGE_DATA_DIR=data, RUST_LOG="passbridge=info",
+                   WEBKIT_DISABLE_COMPOSITING_MODE="1", LIBGL_ALWAYS_SOFTWARE="1")
+        proc = subprocess.Popen([binary], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            ready = None
+            assert proc.stderr is not None
+            while ready is None and time.monotonic() < deadline:
+                line = proc.stderr.readline()
+                if not line:
+                    break
+                match = re.search(r"window interactive ms=([0-9.]+)", line)
+                if match:
+                    ready = float(match.group(1))
+            if ready is None:
+                raise RuntimeError("the window never became interactive")
+            time.sleep(5)
+            rss = kib(proc.pid, "status", "VmRSS") / 1024
+            pss = sum(kib(p, "smaps_rollup", "Pss") for p in tree(proc.pid)) / 1024
+            return ready, rss, pss
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def main() -> int:
+    binary = str(Path(sys.argv[1]).resolve())
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1100x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert xvfb.stdout is not None
+        display = ":" + xvfb.stdout.readline().strip()
+        results = []
+        for index in range(runs):
+            ready, rss, pss = run_once(binary, display)
+            results.append((ready, rss, pss))
+            print(f"run {index + 1}: interactive after {ready:.0f} ms; idle RSS {rss:.1f} MB (app process), "
+                  f"PSS {pss:.1f} MB (app + WebKit processes)")
+        med = [statistics.median(r[i] for r in results) for i in range(3)]
+        print(f"median of {runs}: interactive {med[0]:.0f} ms; idle RSS {med[1]:.1f} MB; "
+              f"tree PSS {med[2]:.1f} MB")
+        return 0
+    finally:
+        xvfb.terminate()
+        xvfb.wait(5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
