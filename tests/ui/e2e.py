@@ -160,6 +160,9 @@ class WebDriver:
     def select(self, css: str, value: str) -> None:
         self.click(f'{css} option[value="{value}"]')
 
+    def script(self, source: str, *args):
+        return self._call("POST", self.s("/execute/sync"), {"script": source, "args": list(args)})
+
     def page_text(self) -> str:
         return self.text("body")
 
@@ -389,6 +392,13 @@ def main() -> int:
         d.wait(lambda: len(d.find_all("li.passkey")) == 2, "two passkeys")
         assert "This computer" in d.page_text()
         d.screenshot(out / "10-passkeys.png")
+        # Readable at 200 % zoom: nothing runs off the side (no horizontal scrolling).
+        d.script("document.body.style.zoom = '2';")
+        time.sleep(0.3)
+        width = d.script("return [document.documentElement.scrollWidth, window.innerWidth];")
+        assert width[0] <= width[1], f"at 200 % the page is {width[0]} px wide in a {width[1]} px window"
+        d.screenshot(out / "13-zoom-200.png")
+        d.script("document.body.style.zoom = '';")
         phone_item = next(
             element for element in d.find_all("li.passkey")
             if "phone" in d._call("GET", d.s(f"/element/{element}/text")).lower().split("example.org")[0]

@@ -2,9 +2,9 @@
 """Startup benchmark of the window under Xvfb: time to interactive and idle memory.
 
 "Interactive" is the app's own log line: the front-end's first command reaches Rust after the
-page has rendered and wired its controls. Memory is measured after 5 s idle, for the app
-process alone (RSS) and for its whole process tree (WebKitGTK runs the page and the network
-in child processes), as PSS so shared libraries are not counted twice.
+page has rendered and wired its controls. Memory is measured after 5 s idle: the app
+process's RSS and its private (anonymous) part, and the whole process tree (WebKitGTK runs the
+page and the network in child processes) as PSS, so shared libraries are not counted twice.
 
 Usage: startup_bench.py PASSBRIDGE_DESKTOP_BINARY [RUNS]
 Prints one line per run and a median summary. Bounded: each run stops after 30 s.
@@ -13,13 +13,18 @@ Prints one line per run and a median summary. Bounded: each run stops after 30 s
 from __future__ import annotations
 
 import os
+import queue
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def tree(pid: int) -> list[int]:
@@ -41,19 +46,23 @@ def kib(pid: int, path: str, field: str) -> int:
     return 0
 
 
-def run_once(binary: str, display: str) -> tuple[float, float, float]:
+def run_once(binary: str, display: str) -> tuple[float, float, float, float]:
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, DISPLAY=display, PASSBRIDGE_DATA_DIR=data, RUST_LOG="passbridge=info",
                    WEBKIT_DISABLE_COMPOSITING_MODE="1", LIBGL_ALWAYS_SOFTWARE="1")
         proc = subprocess.Popen([binary], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         try:
+            # Read stderr on a thread, so a silent app cannot block the deadline.
+            lines: queue.Queue[str] = queue.Queue()
+            assert proc.stderr is not None
+            threading.Thread(target=lambda: [lines.put(l) for l in proc.stderr], daemon=True).start()
             deadline = time.monotonic() + 30
             ready = None
-            assert proc.stderr is not None
             while ready is None and time.monotonic() < deadline:
-                line = proc.stderr.readline()
-                if not line:
-                    break
+                try:
+                    line = ANSI.sub("", lines.get(timeout=0.5))
+                except queue.Empty:
+                    continue
                 match = re.search(r"window interactive ms=([0-9.]+)", line)
                 if match:
                     ready = float(match.group(1))
@@ -61,8 +70,9 @@ def run_once(binary: str, display: str) -> tuple[float, float, float]:
                 raise RuntimeError("the window never became interactive")
             time.sleep(5)
             rss = kib(proc.pid, "status", "VmRSS") / 1024
+            anon = kib(proc.pid, "status", "RssAnon") / 1024
             pss = sum(kib(p, "smaps_rollup", "Pss") for p in tree(proc.pid)) / 1024
-            return ready, rss, pss
+            return ready, rss, anon, pss
         finally:
             proc.terminate()
             try:
@@ -81,13 +91,13 @@ def main() -> int:
         display = ":" + xvfb.stdout.readline().strip()
         results = []
         for index in range(runs):
-            ready, rss, pss = run_once(binary, display)
-            results.append((ready, rss, pss))
-            print(f"run {index + 1}: interactive after {ready:.0f} ms; idle RSS {rss:.1f} MB (app process), "
-                  f"PSS {pss:.1f} MB (app + WebKit processes)")
-        med = [statistics.median(r[i] for r in results) for i in range(3)]
-        print(f"median of {runs}: interactive {med[0]:.0f} ms; idle RSS {med[1]:.1f} MB; "
-              f"tree PSS {med[2]:.1f} MB")
+            ready, rss, anon, pss = run_once(binary, display)
+            results.append((ready, rss, anon, pss))
+            print(f"run {index + 1}: interactive after {ready:.0f} ms; app process idle RSS {rss:.1f} MB "
+                  f"(private {anon:.1f} MB); app + WebKit processes PSS {pss:.1f} MB")
+        med = [statistics.median(r[i] for r in results) for i in range(4)]
+        print(f"median of {runs}: interactive {med[0]:.0f} ms; idle RSS {med[1]:.1f} MB "
+              f"(private {med[2]:.1f} MB); tree PSS {med[3]:.1f} MB")
         return 0
     finally:
         xvfb.terminate()
