@@ -415,6 +415,8 @@ pub struct CredentialManagementRequest {
     pub pin_uv_auth_protocol: Option<u64>,
     /// 0x04 pinUvAuthParam.
     pub pin_uv_auth_param: Option<Vec<u8>>,
+    /// Sent as the FIDO_2_1_PRE prototype command 0x41 (not a map key).
+    pub preview: bool,
 }
 
 impl CredentialManagementRequest {
@@ -441,6 +443,7 @@ impl CredentialManagementRequest {
             user,
             pin_uv_auth_protocol: optional(map_get_int(m, 3), uint)?,
             pin_uv_auth_param: optional(map_get_int(m, 4), bytes)?,
+            preview: false,
         })
     }
 }
@@ -495,9 +498,9 @@ impl Command {
             command::RESET => Ok(Self::Reset),
             command::GET_NEXT_ASSERTION => Ok(Self::GetNextAssertion),
             command::CREDENTIAL_MANAGEMENT | command::CREDENTIAL_MANAGEMENT_PRE => {
-                Ok(Self::CredentialManagement(Box::new(
-                    CredentialManagementRequest::parse(&value()?)?,
-                )))
+                let mut request = CredentialManagementRequest::parse(&value()?)?;
+                request.preview = cmd == command::CREDENTIAL_MANAGEMENT_PRE;
+                Ok(Self::CredentialManagement(Box::new(request)))
             }
             command::SELECTION => Ok(Self::Selection),
             _ => Err(StatusCode::InvalidCommand),

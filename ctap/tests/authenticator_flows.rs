@@ -561,6 +561,17 @@ fn credential_management_enumerate_delete_update() {
         StatusCode::PinAuthInvalid.code()
     );
 
+    // A legacy getPinToken token (2.1-PRE clients, e.g. ctap-hid-fido2's default) works with
+    // the prototype command 0x41 only; 0x0A wants the cm permission.
+    let (_, legacy) = h.legacy_pin_token(PinProtocol::V2, "1234");
+    let legacy = legacy.unwrap();
+    assert_eq!(
+        cm(&mut h, &legacy, 1, None, 0x0A).0,
+        StatusCode::PinAuthInvalid.code()
+    );
+    let (_, legacy) = h.legacy_pin_token(PinProtocol::V2, "1234");
+    assert_eq!(cm(&mut h, &legacy.unwrap(), 1, None, 0x41).0, 0);
+
     let (_, token) = h.pin_token(PinProtocol::V2, "1234", 0x04, None);
     let token = token.unwrap();
     for cmd in [0x0A, 0x41] {

@@ -89,7 +89,9 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
                 self.token_using_pin(
                     p,
                     &r,
-                    permission::MAKE_CREDENTIAL | permission::GET_ASSERTION,
+                    permission::MAKE_CREDENTIAL
+                        | permission::GET_ASSERTION
+                        | permission::LEGACY_PREVIEW,
                     None,
                     now,
                 )

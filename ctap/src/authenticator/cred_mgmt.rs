@@ -64,7 +64,12 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
             protocol,
             &[&[sub], &params],
             param,
-            permission::CREDENTIAL_MANAGEMENT,
+            // Either bit will do: the prototype command also takes a 2.1-PRE token.
+            if r.preview {
+                permission::CREDENTIAL_MANAGEMENT | permission::LEGACY_PREVIEW
+            } else {
+                permission::CREDENTIAL_MANAGEMENT
+            },
             None,
             now,
         )?;

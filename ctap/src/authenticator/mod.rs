@@ -163,8 +163,13 @@ pub mod permission {
     pub const LARGE_BLOB_WRITE: u64 = 0x10;
     /// acfg: authenticatorConfig (unsupported).
     pub const AUTHENTICATOR_CONFIG: u64 = 0x20;
-    /// Everything we grant.
+    /// Everything a client may ask for.
     pub const SUPPORTED: u64 = MAKE_CREDENTIAL | GET_ASSERTION | CREDENTIAL_MANAGEMENT;
+    /// Not a CTAP permission (clients cannot ask for it): marks a token from the legacy
+    /// getPinToken. FIDO_2_1_PRE had no permissions, so a 2.1-PRE client (ctap-hid-fido2's
+    /// default, for one) manages credentials with such a token through the prototype command
+    /// 0x41, which we list (`credentialMgmtPreview`); only that command accepts this bit.
+    pub const LEGACY_PREVIEW: u64 = 0x1_0000;
 }
 
 /// The current pinUvAuthToken; zeroised on drop.
