@@ -233,6 +233,26 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
             )
     }
 
+    /// Swaps in another authenticator (the app's active profile changed) and keeps the
+    /// CTAPHID channels, so a client that opened the key goes on talking to it. A request
+    /// waiting for the user, or for the phone, belonged to the previous authenticator: it is
+    /// answered `CTAP2_ERR_OPERATION_DENIED`, and the reports for that are returned.
+    pub fn replace_authenticator(&mut self, auth: Authenticator<S, C, R>) -> Vec<Report> {
+        let mut out = Vec::new();
+        if let Some((cid, _)) = self.pending.take() {
+            out.extend(
+                self.hid
+                    .respond(cid, cmd::CBOR, &[u8::from(StatusCode::OperationDenied)]),
+            );
+        }
+        self.pending_request = None;
+        out.extend(self.end_forward(StatusCode::OperationDenied));
+        self.next_keepalive = None;
+        self.probed = None;
+        self.auth = auth;
+        out
+    }
+
     /// The authenticator.
     pub fn authenticator(&self) -> &Authenticator<S, C, R> {
         &self.auth

@@ -530,3 +530,24 @@ fn the_user_can_send_a_prompted_request_to_the_phone_instead() {
     );
     assert!(d.forward().is_none());
 }
+
+#[test]
+fn replacing_the_authenticator_keeps_channels_and_denies_what_was_pending() {
+    let (mut d, clock) = device();
+    let cid = dev_allocate(&mut d, clock.now());
+    send_cbor(&mut d, cid, &make_credential_msg(), clock.now());
+    assert!(d.prompt().is_some());
+    let auth = Authenticator::new(
+        MemoryStore::new(),
+        clock.clone(),
+        seeded_rng(9),
+        Config::default(),
+    )
+    .unwrap();
+    let out = d.replace_authenticator(auth);
+    assert_eq!(reassemble(&out).2, vec![StatusCode::OperationDenied.code()]);
+    assert!(d.prompt().is_none());
+    // The channel still works with the new authenticator.
+    let (c, _, data) = reassemble(&send_cbor(&mut d, cid, &[0x04], clock.now()));
+    assert_eq!((c, data[0]), (cid, 0));
+}

@@ -17,11 +17,11 @@ use super::AppCore;
 use super::broker::BrokerPrompt;
 use super::types::{PhoneEvent, PhoneStep};
 use crate::authenticator::hid_loop::{self, Forwarder, ReportPipe};
-use crate::authenticator::prompt::PolicyGate;
+use crate::authenticator::prompt::{PolicyGate, PromptSource as _};
 use crate::authenticator::udp::UdpPipe;
 use crate::hybrid_cli::client::ClientOpts;
 use crate::hybrid_cli::forward::{ForwardEvent, PhoneForwarder};
-use crate::profile::Vault;
+use crate::profile::{Protection, Vault};
 use crate::system::{SystemClock, SystemRng};
 
 /// Environment variable that turns the security key on: `udp://127.0.0.1:PORT` (replies to
@@ -257,6 +257,30 @@ fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
     PhoneForwarder::with(opts, report)
 }
 
+/// The engine for the active profile now: its vault, or an empty in-memory store while it is
+/// locked. getInfo tells the truth about the profile: user verification is built in when the
+/// request dialog can check the profile's PIN.
+fn engine_for(
+    core: &AppCore,
+    changed: &Arc<AtomicBool>,
+) -> Result<ctap::Authenticator<ActiveStore, SystemClock, SystemRng>, StoreError> {
+    let store = match core.active_vault() {
+        Ok((_, vault)) => ActiveStore::Open {
+            vault,
+            changed: Arc::clone(changed),
+        },
+        Err(_) => ActiveStore::Locked(MemoryStore::new()),
+    };
+    let config = ctap::Config {
+        built_in_uv: matches!(
+            core.active_protection(),
+            Ok(Protection::KeychainPin | Protection::PassphraseOnly)
+        ),
+        ..ctap::Config::default()
+    };
+    ctap::Authenticator::new(store, SystemClock, SystemRng::default(), config)
+}
+
 /// A running security key; dropping it does not stop it, [`SecurityKey::stop`] does.
 #[derive(Debug)]
 pub struct SecurityKey {
@@ -310,21 +334,10 @@ impl SecurityKey {
                             None
                         }
                     };
+                    let mut device: Option<hid_loop::Device<ActiveStore>> = None;
                     while !stop.load(Ordering::SeqCst) {
                         changed.store(false, Ordering::SeqCst);
-                        let store = match core.active_vault() {
-                            Ok((_, vault)) => ActiveStore::Open {
-                                vault,
-                                changed: Arc::clone(&changed),
-                            },
-                            Err(_) => ActiveStore::Locked(MemoryStore::new()),
-                        };
-                        let engine = match ctap::Authenticator::new(
-                            store,
-                            SystemClock,
-                            SystemRng::default(),
-                            ctap::Config::default(),
-                        ) {
+                        let engine = match engine_for(&core, &changed) {
                             Ok(engine) => engine,
                             Err(error) => {
                                 tracing::warn!(%error, "security key: the profile's store failed");
@@ -332,19 +345,28 @@ impl SecurityKey {
                                 continue;
                             }
                         };
-                        let mut device = ctap::device::HidDevice::new(engine, SystemRng::default());
-                        // Returns when `changed` is set: a profile switch, lock or unlock.
+                        let device = match device.as_mut() {
+                            // A switch keeps the clients' channels: only the engine changes.
+                            Some(device) => {
+                                let replies = device.replace_authenticator(engine);
+                                prompt.withdrawn();
+                                if let Err(error) = replies.iter().try_for_each(|r| pipe.send(r)) {
+                                    tracing::error!(%error, "security key stopped");
+                                    break;
+                                }
+                                device
+                            }
+                            None => device
+                                .insert(ctap::device::HidDevice::new(engine, SystemRng::default())),
+                        };
                         let forwarder: Option<&mut dyn Forwarder> = match phone.as_mut() {
                             Some(phone) => Some(phone),
                             None => None,
                         };
-                        if let Err(error) = hid_loop::serve(
-                            &mut device,
-                            pipe.as_mut(),
-                            &mut prompt,
-                            forwarder,
-                            &changed,
-                        ) {
+                        // Returns when `changed` is set: a profile switch, lock or unlock.
+                        if let Err(error) =
+                            hid_loop::serve(device, pipe.as_mut(), &mut prompt, forwarder, &changed)
+                        {
                             tracing::error!(%error, "security key stopped");
                             break;
                         }

@@ -619,3 +619,115 @@ fn use_a_phone_instead_hands_the_request_to_the_phone() {
         .unwrap();
     assert_eq!(prompt.poll(&request, false), Some(PromptOutcome::Forward));
 }
+
+/// CTAPHID over loopback UDP, the way a test client reaches the app's security key: one
+/// CBOR command, keepalives skipped, the answer reassembled.
+fn ctap_over_udp(
+    socket: &std::net::UdpSocket,
+    key: std::net::SocketAddr,
+    cid: u32,
+    command: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    for report in ctap::ctaphid::fragment(cid, command, payload) {
+        socket.send_to(&report, key).unwrap();
+    }
+    let mut buf = [0u8; 64];
+    let mut data = Vec::new();
+    let mut len = None;
+    loop {
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(n, 64);
+        if buf[4] == 0x80 | ctap::ctaphid::cmd::KEEPALIVE {
+            continue;
+        }
+        if len.is_none() {
+            len = Some(usize::from(u16::from_be_bytes([buf[5], buf[6]])));
+            data.extend_from_slice(&buf[7..]);
+        } else {
+            data.extend_from_slice(&buf[5..]);
+        }
+        if data.len() >= len.unwrap() {
+            data.truncate(len.unwrap());
+            return data;
+        }
+    }
+}
+
+/// A CTAPHID channel on the key.
+fn open_channel(socket: &std::net::UdpSocket, key: std::net::SocketAddr) -> u32 {
+    let init = ctap_over_udp(
+        socket,
+        key,
+        ctap::ctaphid::BROADCAST_CID,
+        ctap::ctaphid::cmd::INIT,
+        &[7u8; 8],
+    );
+    u32::from_be_bytes(init[8..12].try_into().unwrap())
+}
+
+/// getInfo's "uv" option, as the key answers it now on channel `cid`.
+fn uv_option(socket: &std::net::UdpSocket, key: std::net::SocketAddr, cid: u32) -> Option<bool> {
+    let answer = ctap_over_udp(socket, key, cid, ctap::ctaphid::cmd::CBOR, &[0x04]);
+    assert_eq!(answer[0], 0, "getInfo failed");
+    let info = ctap::cbor::decode(&answer[1..]).unwrap();
+    let options = ctap::cbor::map_get_int(info.as_map().unwrap(), 4).unwrap();
+    ctap::cbor::map_get_text(options.as_map().unwrap(), "uv").map(|v| v.as_bool().unwrap())
+}
+
+/// The security key serves the active profile and follows switches, keeping the client's
+/// channel: getInfo offers user verification for a profile with a PIN (the request dialog
+/// checks it) and not for a keychain-only one.
+#[test]
+fn the_security_key_follows_the_active_profile() {
+    use super::key::{Front, SecurityKey};
+
+    let f = fixture();
+    f.core
+        .create_profile(new_profile("Ana", Some("2468")))
+        .unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let listen = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let key = SecurityKey::start(
+        f.core.clone(),
+        &Front::Udp {
+            listen,
+            reply_to: client.local_addr().unwrap(),
+        },
+    )
+    .unwrap();
+    assert!(
+        f.core
+            .settings()
+            .unwrap()
+            .security_key
+            .unwrap()
+            .starts_with("udp://")
+    );
+    let cid = open_channel(&client, listen);
+    assert_eq!(uv_option(&client, listen, cid), Some(true));
+
+    f.core.create_profile(new_profile("Ben", None)).unwrap();
+    // The engine is rebuilt within a loop tick of the switch.
+    let mut uv = Some(true);
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        // The same channel: a profile switch does not cut off a client that opened the key.
+        uv = uv_option(&client, listen, cid);
+        if uv != Some(true) {
+            break;
+        }
+    }
+    assert_ne!(
+        uv,
+        Some(true),
+        "a keychain-only profile cannot verify the user"
+    );
+    key.stop();
+}
