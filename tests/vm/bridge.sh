@@ -3,7 +3,10 @@
 # kernel's uhid, inside the VM, driven by clients nobody here wrote: libfido2's tools
 # (fido2-token -L/-I, fido2-cred -M, fido2-assert -G, both verified), OpenSSH (ssh-keygen -t
 # ecdsa-sk -O resident, then ssh-keygen -K after a PIN is set), and python-fido2 over hidraw
-# (tests/vm/bridge_client.py, checked by Fido2Server, then credential management).
+# (tests/vm/bridge_client.py, checked by Fido2Server, then credential management), and
+# ctap-hid-fido2 (the crate: getInfo and credential management, tests/src/bin/ctap-hid-probe.rs);
+# plus the hidraw latency of a local getAssertion (tests/vm/latency.py). The ctap-hid-probe
+# binary must sit next to PASSBRIDGE_BIN (cargo build -p integration-tests --bin ctap-hid-probe).
 # PYTHON must have fido2 installed (./dev's .venv). Exit 77 = no VM here.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +58,11 @@ fido2-assert -G -r -i assert.in "$dev" > assert.out || die "fido2-assert -G"
 fido2-assert -V -i assert.out pub.pem es256 || die "fido2-assert -V"
 step "fido2-cred -M -r / fido2-assert -G -r: resident credential made and assertion verified"
 
+# Latency: getAssertion request -> response through hidraw and uhid, no prompt (example.org is a
+# silent-presence RP here), before a PIN exists. The VM's CPU is emulated (TCG): this figure
+# is the emulation's as much as ours; docs/benchmarks.md puts it next to the host's UDP figure.
+"$py" "$HERE/latency.py" hidraw example.org 200 || die "latency measurement"
+
 # OpenSSH: a resident ecdsa-sk key (RP "ssh:"), before any PIN exists.
 ssh-keygen -q -t ecdsa-sk -O resident -f id_sk -N '' </dev/null || die "ssh-keygen -t ecdsa-sk -O resident"
 step "ssh-keygen -t ecdsa-sk -O resident: $(cut -d' ' -f1,2 id_sk.pub | cut -c1-60)…"
@@ -62,6 +70,10 @@ step "ssh-keygen -t ecdsa-sk -O resident: $(cut -d' ' -f1,2 id_sk.pub | cut -c1-
 # python-fido2 over hidraw; it sets the PIN and lists resident keys with credential management.
 PIN=4711-bridge
 "$py" "$HERE/bridge_client.py" "$PIN" example.org ssh: bridge.example || die "python-fido2 over hidraw"
+
+# ctap-hid-fido2 (an independent Rust client for USB keys): getInfo, then credential
+# management with the PIN lists the resident keys the other clients made.
+"$(dirname "$bin")/ctap-hid-probe" "$PIN" example.org ssh: bridge.example || die "ctap-hid-fido2"
 
 # OpenSSH again: retrieve the resident key; the PIN comes through SSH_ASKPASS (no terminal).
 printf '#!/bin/sh\necho %s\n' "$PIN" > askpass; chmod +x askpass
