@@ -615,7 +615,15 @@ describe("settings", () => {
       silentPresenceRps: [],
       maxPromptsPerMinute: 6,
     },
-    settings: { autoLockMinutes: 15, relay: null, proxy: null, air: null, phoneTimeoutSecs: 60, logLevel: "info" },
+    settings: {
+      autoLockMinutes: 15,
+      relay: null,
+      proxy: null,
+      air: null,
+      phoneTimeoutSecs: 60,
+      logLevel: "info",
+      securityKey: false,
+    },
     securityKey: "udp://127.0.0.1:8111",
   };
 
@@ -636,13 +644,23 @@ describe("settings", () => {
     expect(byId("policy").textContent).toContain("built-in defaults");
     expect(byId("policy").textContent).toContain("No limit");
     expect(byId("security-key").textContent).toBe("Security key: udp://127.0.0.1:8111");
+    expect(byId<HTMLInputElement>("set-security-key").checked).toBe(false);
     byId<HTMLInputElement>("set-relay").value = "x";
     byId<HTMLInputElement>("set-autolock").value = "5";
+    byId<HTMLInputElement>("set-security-key").checked = true;
     byId("settings-save").click();
     await vi.waitFor(() => expect(byId("settings-status").dataset["state"]).toBe("error"));
     expect(saved).toEqual([
       {
-        settings: { autoLockMinutes: 5, relay: "x", proxy: null, air: null, phoneTimeoutSecs: 60, logLevel: "info" },
+        settings: {
+          autoLockMinutes: 5,
+          relay: "x",
+          proxy: null,
+          air: null,
+          phoneTimeoutSecs: 60,
+          logLevel: "info",
+          securityKey: true,
+        },
       },
     ]);
     expect(document.activeElement).toBe(byId("set-relay"));

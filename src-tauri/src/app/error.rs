@@ -32,6 +32,8 @@ pub enum ErrorCode {
     PhoneFailed,
     /// The user cancelled.
     Cancelled,
+    /// A system facility is missing or not permitted (`/dev/uhid`, Bluetooth).
+    Unavailable,
     /// Something else is in progress.
     Busy,
     /// Reading or writing files failed (disk full, permissions).

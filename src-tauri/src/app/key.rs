@@ -281,6 +281,69 @@ fn engine_for(
     ctap::Authenticator::new(store, SystemClock, SystemRng::default(), config)
 }
 
+/// The one security key the app runs, started and stopped as the settings say.
+#[derive(Debug, Default)]
+pub struct KeySwitch(Mutex<Option<(Front, SecurityKey)>>);
+
+impl AppCore {
+    /// Starts, stops or keeps the security key as wanted now: [`SECURITY_KEY_ENV`] if set (tests
+    /// and admins), otherwise the `security_key` setting (the USB key through `/dev/uhid`).
+    ///
+    /// # Errors
+    /// [`ErrorCode::Unavailable`](super::ErrorCode::Unavailable) when the key cannot be
+    /// created; it stays off.
+    pub fn apply_security_key(self: &Arc<Self>) -> super::AppResult<()> {
+        let wanted = match std::env::var(SECURITY_KEY_ENV) {
+            Ok(text) if !text.is_empty() => Some(parse_front(&text).map_err(|message| {
+                super::AppError::new(super::ErrorCode::InvalidInput, message)
+            })?),
+            _ => self.user_settings()?.security_key.then_some(Front::Uhid),
+        };
+        let mut running = self
+            .key_switch
+            .0
+            .lock()
+            .map_err(|_| super::AppError::internal(&"key switch poisoned"))?;
+        if running.as_ref().map(|(front, _)| front) == wanted.as_ref() {
+            return Ok(());
+        }
+        if let Some((_, key)) = running.take() {
+            key.stop();
+            self.set_security_key(None);
+            tracing::info!(target: "passbridge::audit", "security key turned off");
+        }
+        let Some(front) = wanted else {
+            return Ok(());
+        };
+        let key = SecurityKey::start(Arc::clone(self), &front).map_err(|error| {
+            super::AppError::new(
+                super::ErrorCode::Unavailable,
+                format!(
+                    "the security key is off: {error}. For the USB key, run `sudo passbridge \
+                     setup-bridge` once, then log out and in again"
+                ),
+            )
+        })?;
+        tracing::info!(target: "passbridge::audit", front = %front, "security key on");
+        *running = Some((front, key));
+        Ok(())
+    }
+
+    /// Stops the security key, if it runs (the window is closing).
+    pub fn stop_security_key(&self) {
+        if let Some((_, key)) = self
+            .key_switch
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+        {
+            key.stop();
+            self.set_security_key(None);
+        }
+    }
+}
+
 /// A running security key; dropping it does not stop it, [`SecurityKey::stop`] does.
 #[derive(Debug)]
 pub struct SecurityKey {

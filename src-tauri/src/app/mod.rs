@@ -61,6 +61,7 @@ pub struct AppCore {
     broker: Arc<broker::Broker>,
     flows: phone::Flows,
     security_key: Mutex<Option<String>>,
+    key_switch: key::KeySwitch,
     next_id: AtomicU32,
 }
 
@@ -140,6 +141,7 @@ impl AppCore {
             broker: Arc::new(broker::Broker::default()),
             flows: phone::Flows::default(),
             security_key: Mutex::new(None),
+            key_switch: key::KeySwitch::default(),
             next_id: AtomicU32::new(1),
         })
     }

@@ -119,6 +119,9 @@ pub struct UserSettings {
     pub phone_timeout_secs: u32,
     /// Log detail.
     pub log_level: LogLevel,
+    /// Let browsers and other FIDO clients use the active profile as a USB security key
+    /// (Linux, through `/dev/uhid`; `passbridge setup-bridge` once first).
+    pub security_key: bool,
 }
 
 impl Default for UserSettings {
@@ -130,6 +133,7 @@ impl Default for UserSettings {
             air: None,
             phone_timeout_secs: 120,
             log_level: LogLevel::Info,
+            security_key: false,
         }
     }
 }

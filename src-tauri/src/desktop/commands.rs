@@ -112,10 +112,17 @@ pub fn settings_get(core: Core<'_>) -> AppResult<SettingsView> {
     core.settings()
 }
 
-/// Saves the user's settings.
+/// Saves the user's settings; the security key follows its setting at once.
 #[tauri::command]
 pub async fn settings_save(core: Core<'_>, settings: UserSettings) -> AppResult<SettingsView> {
-    blocking(&core, move |core| core.save_settings(settings)).await
+    let core = Arc::clone(&core);
+    tauri::async_runtime::spawn_blocking(move || {
+        core.save_settings(settings)?;
+        core.apply_security_key()?;
+        core.settings()
+    })
+    .await
+    .map_err(|e| AppError::internal(&e))?
 }
 
 /// Runs a phone ceremony; its steps stream over `on_event`.

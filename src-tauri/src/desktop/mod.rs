@@ -8,7 +8,6 @@ use tauri::{Emitter, Manager};
 
 use crate::app::AppCore;
 use crate::app::bindings::{PHONE_EVENT, REQUEST_EVENT};
-use crate::app::key::{SECURITY_KEY_ENV, SecurityKey, parse_front};
 
 pub mod commands;
 
@@ -86,25 +85,14 @@ pub fn run() -> ExitCode {
     if let Ok(settings) = core.user_settings() {
         crate::telemetry::set_level(settings.log_level);
     }
-    // The security key: off unless asked for (a browser-facing key needs `setup-bridge`
-    // first; the UDP form is for test clients).
-    let key = match std::env::var(SECURITY_KEY_ENV) {
-        Ok(text) if !text.is_empty() => {
-            match parse_front(&text).and_then(|front| SecurityKey::start(Arc::clone(&core), &front))
-            {
-                Ok(key) => Some(key),
-                Err(error) => {
-                    eprintln!("passbridge: the security key is off: {error}");
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
-    let result = builder(tauri::Builder::default(), core).run(tauri::generate_context!());
-    if let Some(key) = key {
-        key.stop();
+    // The security key: off unless the settings (or PASSBRIDGE_SECURITY_KEY) ask for it. A
+    // failure is not fatal: the window opens and Settings shows the key as off.
+    if let Err(error) = core.apply_security_key() {
+        eprintln!("passbridge: {}", error.message);
     }
+    let result =
+        builder(tauri::Builder::default(), Arc::clone(&core)).run(tauri::generate_context!());
+    core.stop_security_key();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

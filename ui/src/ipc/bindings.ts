@@ -27,7 +27,7 @@ os: string, };
 /**
  * What kind of failure, for the UI to react to (focus the PIN field, offer unlock, …).
  */
-export type ErrorCode = "not-found" | "already-exists" | "invalid-input" | "locked" | "wrong-pin" | "no-active-profile" | "no-pin" | "keychain-unavailable" | "forbidden-by-policy" | "phone-failed" | "cancelled" | "busy" | "storage" | "damaged" | "internal";
+export type ErrorCode = "not-found" | "already-exists" | "invalid-input" | "locked" | "wrong-pin" | "no-active-profile" | "no-pin" | "keychain-unavailable" | "forbidden-by-policy" | "phone-failed" | "cancelled" | "unavailable" | "busy" | "storage" | "damaged" | "internal";
 
 /**
  * An error as the window receives it.
@@ -215,7 +215,12 @@ phoneTimeoutSecs: number,
 /**
  * Log detail.
  */
-logLevel: LogLevel, };
+logLevel: LogLevel, 
+/**
+ * Let browsers and other FIDO clients use the active profile as a USB security key
+ * (Linux, through `/dev/uhid`; `passbridge setup-bridge` once first).
+ */
+securityKey: boolean, };
 
 /**
  * The Settings screen: the policy and the user's settings.

@@ -2,7 +2,7 @@
 import { errorText } from "../format";
 import { getSettings, saveSettings, toAppError } from "../ipc/client";
 import type { LogLevel, PolicyView, SettingsView, UserSettings } from "../ipc/bindings";
-import { field, h, onSubmit, replace } from "../dom";
+import { checkField, field, h, onSubmit, replace } from "../dom";
 import { reportError } from "../status";
 
 export interface SettingsViewHandle {
@@ -51,6 +51,11 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
     { id: "set-loglevel" },
     ...(["error", "warn", "info", "debug"] as const).map((l) => h("option", { value: l }, l)),
   );
+  const keyToggle = h("input", {
+    id: "set-security-key",
+    type: "checkbox",
+    "aria-describedby": "set-security-key-hint",
+  });
   const save = h("button", { id: "settings-save", type: "submit", class: "primary" }, "Save settings");
   const status = h("p", { id: "settings-status", role: "status" });
   status.hidden = true;
@@ -69,6 +74,12 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
     field("Where to look for the phone", air, "Leave empty for Bluetooth (or ble:hci1 for another adapter)."),
     field("Phone timeout (seconds)", timeout, "How long to wait for the phone, 10 to 600 seconds."),
     field("Log detail", loglevel),
+    checkField("Let browsers use the active profile as a USB security key (Linux)", keyToggle),
+    h(
+      "p",
+      { class: "hint", id: "set-security-key-hint" },
+      "Every request opens the request dialog. Needs a one-time `sudo passbridge setup-bridge`.",
+    ),
     h("div", { class: "actions" }, save),
     status,
   );
@@ -95,6 +106,7 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
     air.value = s.air ?? "";
     timeout.value = String(s.phoneTimeoutSecs);
     loglevel.value = s.logLevel;
+    keyToggle.checked = s.securityKey;
     const p = view.policy;
     if (p.maxAutoLockMinutes > 0) autolock.max = String(p.maxAutoLockMinutes);
     if (autolockHint) {
@@ -146,6 +158,7 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
       air: nullable(air),
       phoneTimeoutSecs: secs,
       logLevel: loglevel.value as LogLevel,
+      securityKey: keyToggle.checked,
     };
     save.disabled = true;
     void (async () => {
