@@ -183,6 +183,25 @@ class Site(UserInteraction):
         return True
 
 
+def register_at_site(key_port: int, reply_port: int, rp_id: str, result: dict) -> None:
+    """A site registering ana@RP_ID through the app's security key, as a browser would; the
+    verified registration (or the error) lands in `result`."""
+    try:
+        device = open_device(key_port, reply_port)
+        server = Fido2Server(PublicKeyCredentialRpEntity(id=rp_id, name=f"Example {rp_id}"))
+        options, state = server.register_begin(
+            {"id": f"ana-{rp_id}".encode(), "name": f"ana@{rp_id}", "displayName": "Ana"},
+            user_verification="discouraged",
+            resident_key_requirement="required",
+        )
+        client = Fido2Client(device, client_data_collector=DefaultClientDataCollector(f"https://{rp_id}"),
+                             user_interaction=Site())
+        response = client.make_credential(options["publicKey"])
+        result["auth"] = server.register_complete(state, response)
+    except Exception as error:  # noqa: BLE001 - reported by the caller
+        result["error"] = error
+
+
 def main() -> int:
     binary, out = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -315,23 +334,8 @@ def main() -> int:
         # 7. A site asks for a passkey through the security key: the request dialog.
         result: dict = {}
 
-        def site() -> None:
-            try:
-                device = open_device(key_port, reply_port)
-                server = Fido2Server(PublicKeyCredentialRpEntity(id="example.org", name="Example Org"))
-                options, state = server.register_begin(
-                    {"id": b"ana-org", "name": "ana@example.org", "displayName": "Ana"},
-                    user_verification="discouraged",
-                    resident_key_requirement="required",
-                )
-                client = Fido2Client(device, client_data_collector=DefaultClientDataCollector("https://example.org"),
-                                     user_interaction=Site())
-                response = client.make_credential(options["publicKey"])
-                result["auth"] = server.register_complete(state, response)
-            except Exception as error:  # noqa: BLE001 - reported below
-                result["error"] = error
-
-        thread = threading.Thread(target=site, daemon=True)
+        thread = threading.Thread(target=register_at_site, args=(key_port, reply_port, "example.org", result),
+                                  daemon=True)
         thread.start()
         d.wait(lambda: d.visible("#request-dialog"), "the request dialog")
         assert "example.org" in d.text("#request-site"), d.text("#request-site")
@@ -352,23 +356,8 @@ def main() -> int:
         # the steps, and the site verifies what the phone created.
         result.clear()
 
-        def site_via_phone() -> None:
-            try:
-                device = open_device(key_port, reply_port)
-                server = Fido2Server(PublicKeyCredentialRpEntity(id="example.net", name="Example Net"))
-                options, state = server.register_begin(
-                    {"id": b"ana-net", "name": "ana@example.net", "displayName": "Ana"},
-                    user_verification="discouraged",
-                    resident_key_requirement="required",
-                )
-                client = Fido2Client(device, client_data_collector=DefaultClientDataCollector("https://example.net"),
-                                     user_interaction=Site())
-                response = client.make_credential(options["publicKey"])
-                result["auth"] = server.register_complete(state, response)
-            except Exception as error:  # noqa: BLE001 - reported below
-                result["error"] = error
-
-        thread = threading.Thread(target=site_via_phone, daemon=True)
+        thread = threading.Thread(target=register_at_site, args=(key_port, reply_port, "example.net", result),
+                                  daemon=True)
         thread.start()
         d.wait(lambda: d.visible("#request-use-phone"), "the 'Use a phone instead' button")
         assert "example.net" in d.text("#request-site"), d.text("#request-site")

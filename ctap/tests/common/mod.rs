@@ -142,31 +142,24 @@ impl Harness {
         permissions: u64,
         rp_id: Option<&str>,
     ) -> (u8, Option<Vec<u8>>) {
-        let (ka, shared) = self.key_agreement(protocol);
-        let hash_enc = shared
-            .encrypt(&mut self.rng, &crypto::sha256(pin.as_bytes())[..16])
-            .unwrap();
-        let (s, v) = self.call(
-            0x06,
-            Some(int_map([
-                (1, Some(i(protocol.number().into()))),
-                (2, Some(i(9))),
-                (3, Some(ka)),
-                (6, Some(b(&hash_enc))),
-                (9, Some(i(permissions as i64))),
-                (0x0A, rp_id.map(t)),
-            ])),
-        );
-        let token = v.map(|v| {
-            let enc = bytes(map_get_int(&map(v), 2).unwrap());
-            shared.decrypt(&enc).unwrap().to_vec()
-        });
-        (s, token)
+        self.token_with_pin(protocol, pin, 9, Some(permissions), rp_id)
     }
 
     /// A token from the legacy getPinToken (0x05, no permissions), as 2.1-PRE clients get one.
     #[allow(dead_code, reason = "not every test file uses it")]
     pub fn legacy_pin_token(&mut self, protocol: PinProtocol, pin: &str) -> (u8, Option<Vec<u8>>) {
+        self.token_with_pin(protocol, pin, 5, None, None)
+    }
+
+    /// clientPIN subcommand `sub` (5: getPinToken, 9: …UsingPinWithPermissions) with the PIN.
+    fn token_with_pin(
+        &mut self,
+        protocol: PinProtocol,
+        pin: &str,
+        sub: i64,
+        permissions: Option<u64>,
+        rp_id: Option<&str>,
+    ) -> (u8, Option<Vec<u8>>) {
         let (ka, shared) = self.key_agreement(protocol);
         let hash_enc = shared
             .encrypt(&mut self.rng, &crypto::sha256(pin.as_bytes())[..16])
@@ -175,9 +168,11 @@ impl Harness {
             0x06,
             Some(int_map([
                 (1, Some(i(protocol.number().into()))),
-                (2, Some(i(5))),
+                (2, Some(i(sub))),
                 (3, Some(ka)),
                 (6, Some(b(&hash_enc))),
+                (9, permissions.map(|p| i(p as i64))),
+                (0x0A, rp_id.map(t)),
             ])),
         );
         let token = v.map(|v| {

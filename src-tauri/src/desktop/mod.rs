@@ -133,6 +133,23 @@ mod tests {
         )
     }
 
+    /// The app on the mock runtime with the real context: the capabilities in `capabilities/`
+    /// decide what the window may call.
+    fn window(
+        dir: &std::path::Path,
+    ) -> (
+        tauri::App<tauri::test::MockRuntime>,
+        tauri::WebviewWindow<tauri::test::MockRuntime>,
+    ) {
+        let app = builder(mock_builder(), core(dir))
+            .build(tauri::generate_context!())
+            .unwrap();
+        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        (app, webview)
+    }
+
     fn invoke(
         webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
         cmd: &str,
@@ -158,13 +175,7 @@ mod tests {
     #[test]
     fn commands_answer_over_ipc_with_typed_errors() {
         let dir = tempfile::tempdir().unwrap();
-        // The real context: the capabilities in `capabilities/` decide what the window may call.
-        let app = builder(mock_builder(), core(dir.path()))
-            .build(tauri::generate_context!())
-            .unwrap();
-        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
+        let (_app, webview) = window(dir.path());
         let info = invoke(&webview, "app_info", serde_json::json!({})).unwrap();
         assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(info["desktop"], true);
@@ -208,12 +219,7 @@ mod tests {
         let capabilities = include_str!("../../capabilities/default.json");
         let cfg = ts_rs::Config::new();
         let dir = tempfile::tempdir().unwrap();
-        let app = builder(mock_builder(), core(dir.path()))
-            .build(tauri::generate_context!())
-            .unwrap();
-        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
+        let (_app, webview) = window(dir.path());
         for (name, _, _) in crate::app::bindings::commands(&cfg) {
             assert!(
                 build_rs.contains(&format!("\"{name}\"")),
