@@ -6,7 +6,8 @@ workstation would: create a profile, see the empty list, point the settings at a
 register a passkey on the virtual phone (QR code) and sign in with it again (linked phone, no
 QR), answer a site's request in the request dialog (python-fido2 is the site's browser,
 talking to the app's security key over loopback UDP), answer another with "Use a phone
-instead" (the site's request goes to the virtual phone), delete a passkey, lock the profile and
+instead" (the site's request goes to the virtual phone, and the passkey joins the list as one
+on a phone), delete a passkey, lock the profile and
 see nothing. Every step asserts what the window shows; a screenshot of each screen is saved.
 
 Usage: e2e.py PASSBRIDGE_DESKTOP_BINARY OUT_DIR
@@ -376,10 +377,19 @@ def main() -> int:
         d.click("#request-phone-close")
         d.wait(lambda: not d.visible("#request-dialog"), "the dialog to close")
 
-        # 8. Both passkeys listed; delete the phone one with confirmation.
+        # 8. Three passkeys: example.com on the phone (Phone tab), example.org on this computer
+        # (the dialog), example.net on the phone (the dialog's "Use a phone instead"). Delete
+        # the example.com one, with confirmation.
         d.click("#tab-passkeys")
-        d.wait(lambda: len(d.find_all("li.passkey")) == 2, "two passkeys")
-        assert "This computer" in d.page_text()
+        d.wait(lambda: len(d.find_all("li.passkey")) == 3, "three passkeys")
+        where = {}
+        for element in d.find_all("li.passkey"):
+            text = d._call("GET", d.s(f"/element/{element}/text"))
+            site = next(rp for rp in ("example.com", "example.org", "example.net") if rp in text)
+            where[site] = (d._call("GET", d.s(f"/element/{element}/attribute/data-id")), text)
+        assert "This computer" in where["example.org"][1], where["example.org"][1]
+        assert "A phone" in where["example.net"][1], where["example.net"][1]
+        assert "Phone: Ana's test phone" in where["example.com"][1], where["example.com"][1]
         d.screenshot(out / "10-passkeys.png")
         # Readable at 200 % zoom: nothing runs off the side (no horizontal scrolling).
         d.script("document.body.style.zoom = '2';")
@@ -388,16 +398,12 @@ def main() -> int:
         assert width[0] <= width[1], f"at 200 % the page is {width[0]} px wide in a {width[1]} px window"
         d.screenshot(out / "13-zoom-200.png")
         d.script("document.body.style.zoom = '';")
-        phone_item = next(
-            element for element in d.find_all("li.passkey")
-            if "phone" in d._call("GET", d.s(f"/element/{element}/text")).lower().split("example.org")[0]
-        )
-        item_id = d._call("GET", d.s(f"/element/{phone_item}/attribute/data-id"))
+        item_id = where["example.com"][0]
         d.click(f'li.passkey[data-id="{item_id}"] .delete')
         d.wait(lambda: d.visible("#confirm-delete"), "the delete confirmation")
         d.screenshot(out / "11-confirm-delete.png")
         d.click("#confirm-delete-yes")
-        d.wait(lambda: len(d.find_all("li.passkey")) == 1, "one passkey left")
+        d.wait(lambda: len(d.find_all("li.passkey")) == 2, "two passkeys left")
         assert not d.find_all(f'li.passkey[data-id="{item_id}"]')
 
         # 9. Lock: nothing of the profile is shown.

@@ -235,7 +235,10 @@ fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
                     }
                 }
             }
-            ForwardEvent::Finished | ForwardEvent::Failed(_) | ForwardEvent::Cancelled => {
+            ForwardEvent::Finished { .. } | ForwardEvent::Failed(_) | ForwardEvent::Cancelled => {
+                if let ForwardEvent::Finished { request, response } = &event {
+                    core.remember_forwarded(request, response);
+                }
                 if let Some((flow, started)) = current.take() {
                     core.flows.remove(flow);
                     let (step, message) = match event {

@@ -199,6 +199,80 @@ pub fn qr_svg(url: &str) -> Option<String> {
 }
 
 impl AppCore {
+    /// Keeps what a site's request, answered on the phone through the request dialog ("Use a
+    /// phone instead"), says about the active profile's phone passkeys: a new registration
+    /// joins the list (its public part, verified here against the site's own clientDataHash),
+    /// and a verified sign-in marks its passkey used. Anything that does not verify is left out.
+    pub(crate) fn remember_forwarded(&self, request: &[u8], response: &[u8]) {
+        if let Err(error) = self.try_remember_forwarded(request, response) {
+            tracing::warn!(%error, "a passkey used on the phone is not recorded in the list");
+        }
+    }
+
+    fn try_remember_forwarded(&self, request: &[u8], response: &[u8]) -> AppResult<()> {
+        let (_, vault) = self.active_vault()?;
+        let bad = |what: &str| AppError::new(ErrorCode::InvalidInput, what.to_owned());
+        let (&command, body) = request.split_first().ok_or_else(|| bad("empty request"))?;
+        let value = ctap::cbor::decode(body).map_err(|_| bad("request is not CBOR"))?;
+        let now = self.unix_time();
+        match command {
+            ctap::types::command::MAKE_CREDENTIAL => {
+                let r = ctap::types::MakeCredentialRequest::parse(&value)
+                    .map_err(|_| bad("not a makeCredential"))?;
+                let hash: [u8; 32] = r
+                    .client_data_hash
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| bad("clientDataHash"))?;
+                let registration = webauthn::verify_registration(response, &r.rp.id, &hash)
+                    .map_err(|e| bad(&verify_failure(&e)))?;
+                store(
+                    &vault,
+                    &PhonePasskey {
+                        registration,
+                        user_name: r.user.name.unwrap_or_default(),
+                        display_name: r.user.display_name,
+                        phone: None,
+                        created_at: now,
+                        last_used: None,
+                    },
+                )?;
+                tracing::info!(target: "passbridge::audit", rp_id = %r.rp.id, "a site's passkey was created on a phone");
+            }
+            ctap::types::command::GET_ASSERTION => {
+                let r = ctap::types::GetAssertionRequest::parse(&value)
+                    .map_err(|_| bad("not a getAssertion"))?;
+                let hash: [u8; 32] = r
+                    .client_data_hash
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| bad("clientDataHash"))?;
+                let known: Vec<PhonePasskey> = load(&vault)?
+                    .into_iter()
+                    .filter(|p| p.registration.rp_id == r.rp_id)
+                    .collect();
+                let registrations: Vec<Registration> =
+                    known.iter().map(|p| p.registration.clone()).collect();
+                // A passkey this computer never saw cannot be checked, so it is not recorded.
+                let Ok(assertion) =
+                    webauthn::verify_assertion(response, &r.rp_id, &hash, &registrations)
+                else {
+                    return Ok(());
+                };
+                if let Some(mut used) = known
+                    .into_iter()
+                    .find(|p| p.registration.credential_id == assertion.credential_id)
+                {
+                    used.last_used = Some(now);
+                    used.registration.sign_count = assertion.sign_count;
+                    store(&vault, &used)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// Cancels a running phone flow. Returns whether it was running.
     pub fn cancel_phone(&self, flow: u32) -> bool {
         self.flows.remove(flow).is_some_and(|cancel| {

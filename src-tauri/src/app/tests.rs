@@ -761,3 +761,74 @@ fn the_security_key_setting_reports_a_missing_uhid_plainly() {
     f.core.save_settings(settings).unwrap();
     f.core.apply_security_key().unwrap();
 }
+
+/// Runs one CTAP request on an in-memory phone engine, approving with verification.
+fn on_phone(
+    phone: &mut ctap::Authenticator<
+        ctap::MemoryStore,
+        crate::system::SystemClock,
+        crate::system::SystemRng,
+    >,
+    request: &[u8],
+) -> Vec<u8> {
+    let now = ctap::Clock::now(&crate::system::SystemClock);
+    match phone.process(request, now) {
+        ctap::Step::Done(response) => response,
+        ctap::Step::NeedUser(pending) => {
+            match phone.resume(pending, PromptOutcome::verified(), now) {
+                ctap::Step::Done(response) => response,
+                ctap::Step::NeedUser(_) => panic!("the phone asked twice"),
+            }
+        }
+    }
+}
+
+/// A site's registration answered on the phone through the dialog joins the list as a phone
+/// passkey (verified against the site's clientDataHash); a later sign-in through the phone
+/// marks it used; a reply that does not verify is not recorded.
+#[test]
+fn passkeys_a_site_made_on_the_phone_through_the_dialog_are_listed() {
+    use crate::webauthn::{self, ClientData};
+
+    let f = fixture();
+    f.core.create_profile(new_profile("Ana", None)).unwrap();
+    let mut phone = ctap::Authenticator::new(
+        ctap::MemoryStore::new(),
+        crate::system::SystemClock,
+        crate::system::SystemRng::default(),
+        crate::hybrid_cli::phone::phone_engine_config(),
+    )
+    .unwrap();
+    let create = ClientData::new("webauthn.create", &[1; 32], "https://example.net");
+    let request = webauthn::make_credential_request(
+        &create.hash,
+        "example.net",
+        b"ana-id",
+        "ana@example.net",
+    )
+    .unwrap();
+    let response = on_phone(&mut phone, &request);
+
+    // A reply checked against another request's clientDataHash is not recorded.
+    let other = ClientData::new("webauthn.create", &[2; 32], "https://example.net");
+    let forged =
+        webauthn::make_credential_request(&other.hash, "example.net", b"ana-id", "ana@example.net")
+            .unwrap();
+    f.core.remember_forwarded(&forged, &response);
+    assert!(f.core.passkeys().unwrap().is_empty());
+
+    f.core.remember_forwarded(&request, &response);
+    let list = f.core.passkeys().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].location, PasskeyLocation::Phone);
+    assert_eq!(list[0].rp_id, "example.net");
+    assert_eq!(list[0].user_name.as_deref(), Some("ana@example.net"));
+    assert_eq!(list[0].last_used, None);
+
+    let get = ClientData::new("webauthn.get", &[3; 32], "https://example.net");
+    let id = hex::decode(&list[0].id).unwrap();
+    let request = webauthn::get_assertion_request(&get.hash, "example.net", &[id]).unwrap();
+    let response = on_phone(&mut phone, &request);
+    f.core.remember_forwarded(&request, &response);
+    assert!(f.core.passkeys().unwrap()[0].last_used.is_some());
+}

@@ -49,7 +49,12 @@ pub(crate) enum ForwardEvent {
     /// A step of the hybrid ceremony.
     Step(ClientStep),
     /// The phone answered; its reply goes to the site.
-    Finished,
+    Finished {
+        /// The request as the phone got it (command byte, then CBOR).
+        request: Vec<u8>,
+        /// The phone's reply (status byte, then CBOR).
+        response: Vec<u8>,
+    },
     /// The person (or the site) cancelled.
     Cancelled,
     /// The ceremony failed: what happened and what to do.
@@ -106,7 +111,7 @@ impl PhoneForwarder {
                     steps.on_step(step);
                 }
             }
-            ForwardEvent::Finished => {}
+            ForwardEvent::Finished { .. } => {}
             ForwardEvent::Cancelled => eprintln!("phone: cancelled; the phone session ended"),
             ForwardEvent::Failed(message) => eprintln!("phone: {message}"),
         });
@@ -176,7 +181,10 @@ impl Forwarder for PhoneForwarder {
                         .await
                     {
                         Ok(outcome) => {
-                            report(ForwardEvent::Finished);
+                            report(ForwardEvent::Finished {
+                                request: prepared,
+                                response: outcome.response.clone(),
+                            });
                             outcome.response
                         }
                         Err(error) => {
