@@ -165,6 +165,11 @@ impl BrokerPrompt {
 impl PromptSource for BrokerPrompt {
     fn poll(&mut self, request: &PromptRequest, first: bool) -> Option<PromptOutcome> {
         let broker = self.core.broker();
+        if first && self.core.active_name().is_err() {
+            // No profile at all: there is nothing to answer from, and no one to ask to unlock.
+            tracing::info!(target: "passbridge::audit", rp = ?request.rp_id, "request refused: no profile yet");
+            return Some(PromptOutcome::Denied);
+        }
         if first {
             let (view, candidates) = self.view(request);
             tracing::info!(target: "passbridge::audit", rp = ?view.rp_id, kind = ?view.kind, "request shown");

@@ -832,3 +832,14 @@ fn passkeys_a_site_made_on_the_phone_through_the_dialog_are_listed() {
     f.core.remember_forwarded(&request, &response);
     assert!(f.core.passkeys().unwrap()[0].last_used.is_some());
 }
+
+#[test]
+fn without_any_profile_a_request_is_refused_without_a_dialog() {
+    let f = fixture();
+    let seen = watch(&f.core);
+    let mut prompt = BrokerPrompt::new(f.core.clone());
+    let request = prompt_request(PromptReason::Register, false, &[]);
+    assert_eq!(prompt.poll(&request, true), Some(PromptOutcome::Denied));
+    assert_eq!(f.core.current_request(), None);
+    assert!(seen.lock().unwrap().is_empty());
+}
