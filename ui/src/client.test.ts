@@ -59,3 +59,12 @@ describe("onPhoneProgress", () => {
     unlisten();
   });
 });
+
+describe("toAppError and every Rust error code", () => {
+  it("keeps the codes added later, such as unavailable", () => {
+    expect(toAppError({ code: "unavailable", message: "no /dev/uhid" })).toEqual({
+      code: "unavailable",
+      message: "no /dev/uhid",
+    });
+  });
+});

@@ -25,23 +25,26 @@ import {
 export type * from "./bindings";
 export { PHONE_EVENT, REQUEST_EVENT } from "./bindings";
 
-const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  "not-found",
-  "already-exists",
-  "invalid-input",
-  "locked",
-  "wrong-pin",
-  "no-active-profile",
-  "no-pin",
-  "keychain-unavailable",
-  "forbidden-by-policy",
-  "phone-failed",
-  "cancelled",
-  "busy",
-  "storage",
-  "damaged",
-  "internal",
-]);
+// A Record over ErrorCode: the type-check fails when Rust adds a code and this list lacks it.
+const ERROR_CODE_LIST: Record<ErrorCode, true> = {
+  "not-found": true,
+  "already-exists": true,
+  "invalid-input": true,
+  locked: true,
+  "wrong-pin": true,
+  "no-active-profile": true,
+  "no-pin": true,
+  "keychain-unavailable": true,
+  "forbidden-by-policy": true,
+  "phone-failed": true,
+  cancelled: true,
+  unavailable: true,
+  busy: true,
+  storage: true,
+  damaged: true,
+  internal: true,
+};
+const ERROR_CODES: ReadonlySet<string> = new Set(Object.keys(ERROR_CODE_LIST));
 
 /** Whether `e` is an error as the Rust side sends it. */
 export function isAppError(e: unknown): e is AppError {
