@@ -115,6 +115,14 @@ fn merge_probed(request: &[u8], memory: &Probed) -> Option<Vec<u8>> {
     Some([vec![command], body].concat())
 }
 
+/// Whether a CTAP message is a makeCredential or getAssertion: what a phone can answer.
+fn is_registration_or_sign_in(payload: &[u8]) -> bool {
+    matches!(
+        payload.first(),
+        Some(&crate::types::command::MAKE_CREDENTIAL | &crate::types::command::GET_ASSERTION)
+    )
+}
+
 /// CtapHid + Authenticator.
 #[derive(Debug)]
 pub struct HidDevice<S, C, R, H> {
@@ -224,13 +232,7 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
     }
 
     fn forwardable(&self, payload: &[u8]) -> bool {
-        self.forwarding
-            && matches!(
-                payload.first(),
-                Some(
-                    &crate::types::command::MAKE_CREDENTIAL | &crate::types::command::GET_ASSERTION
-                )
-            )
+        self.forwarding && is_registration_or_sign_in(payload)
     }
 
     /// Swaps in another authenticator (the app's active profile changed) and keeps the
@@ -311,15 +313,9 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
                 }
                 HidEvent::Request(req) if req.cmd == cmd::CBOR => {
                     let step = self.auth.process(&req.payload, now);
-                    let forwardable = matches!(
-                        req.payload.first(),
-                        Some(
-                            &crate::types::command::MAKE_CREDENTIAL
-                                | &crate::types::command::GET_ASSERTION
-                        )
-                    );
-                    self.pending_request =
-                        (forwardable && matches!(step, Step::NeedUser(_))).then_some(req.payload);
+                    self.pending_request = (is_registration_or_sign_in(&req.payload)
+                        && matches!(step, Step::NeedUser(_)))
+                    .then_some(req.payload);
                     self.step(req.cid, step, now, &mut out);
                 }
                 HidEvent::Request(req) => {

@@ -19,7 +19,6 @@ use super::types::{PhoneEvent, PhoneStep};
 use crate::authenticator::hid_loop::{self, Forwarder, ReportPipe};
 use crate::authenticator::prompt::{PolicyGate, PromptSource as _};
 use crate::authenticator::udp::UdpPipe;
-use crate::hybrid_cli::client::ClientOpts;
 use crate::hybrid_cli::forward::{ForwardEvent, PhoneForwarder};
 use crate::profile::{Protection, Vault};
 use crate::system::{SystemClock, SystemRng};
@@ -193,17 +192,7 @@ impl CredentialStore for ActiveStore {
 /// the time of each request, and every step shown in the window (`phone-progress`).
 fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
     let settings_core = Arc::clone(core);
-    let opts = Arc::new(move || {
-        let settings = settings_core.user_settings().unwrap_or_default();
-        ClientOpts {
-            relay: settings.relay,
-            air: settings.air,
-            timeout: u64::from(settings.phone_timeout_secs),
-            json: false,
-            profile: None,
-            profile_opts: crate::profile::cli::CommonOpts::default(),
-        }
-    });
+    let opts = Arc::new(move || settings_core.client_opts());
     let core = Arc::clone(core);
     let current: Mutex<Option<(u32, std::time::Instant)>> = Mutex::new(None);
     let report = Arc::new(move |event: ForwardEvent| {

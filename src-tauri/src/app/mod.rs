@@ -85,6 +85,24 @@ fn effective_policy(admin: &Policy, settings: &UserSettings) -> Policy {
     policy
 }
 
+/// The profile manager the settings call for: the admin policy with the user's auto-lock.
+fn manager_for(
+    root: &Path,
+    admin: &Policy,
+    settings: &UserSettings,
+    keychain: &Arc<dyn KeyStore>,
+    clock: &Arc<dyn Clock>,
+) -> Arc<ProfileManager> {
+    Arc::new(
+        ProfileManager::new(
+            root,
+            effective_policy(admin, settings),
+            Arc::clone(keychain),
+        )
+        .with_clock(Arc::clone(clock)),
+    )
+}
+
 fn to_u32(value: usize) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
 }
@@ -118,14 +136,7 @@ impl AppCore {
             }
         };
         hybrid::io::tunnel::set_proxy_override(saved.settings.proxy.clone());
-        let manager = Arc::new(
-            ProfileManager::new(
-                data_dir,
-                effective_policy(&admin, &saved.settings),
-                Arc::clone(&keychain),
-            )
-            .with_clock(Arc::clone(&clock)),
-        );
+        let manager = manager_for(data_dir, &admin, &saved.settings, &keychain, &clock);
         Ok(Self {
             root: data_dir.to_path_buf(),
             keychain,
@@ -530,13 +541,12 @@ impl AppCore {
         {
             let mut state = self.state()?;
             state.saved.settings = settings.clone();
-            state.manager = Arc::new(
-                ProfileManager::new(
-                    &self.root,
-                    effective_policy(&self.admin, &settings),
-                    Arc::clone(&self.keychain),
-                )
-                .with_clock(Arc::clone(&self.clock)),
+            state.manager = manager_for(
+                &self.root,
+                &self.admin,
+                &settings,
+                &self.keychain,
+                &self.clock,
             );
             let saved = state.saved.clone();
             drop(state);
@@ -553,6 +563,20 @@ impl AppCore {
     /// Internal state failure only.
     pub fn user_settings(&self) -> AppResult<UserSettings> {
         Ok(self.state()?.saved.settings.clone())
+    }
+
+    /// How the hybrid client reaches phones under the current settings (the defaults, should
+    /// the state be unreadable).
+    pub(crate) fn client_opts(&self) -> crate::hybrid_cli::client::ClientOpts {
+        let settings = self.user_settings().unwrap_or_default();
+        crate::hybrid_cli::client::ClientOpts {
+            relay: settings.relay,
+            air: settings.air,
+            timeout: u64::from(settings.phone_timeout_secs),
+            json: false,
+            profile: None,
+            profile_opts: crate::profile::cli::CommonOpts::default(),
+        }
     }
 
     /// Records where the security key listens, for the Settings screen.

@@ -77,6 +77,42 @@ pub fn phone_passkeys(vault: &Vault) -> AppResult<Vec<PasskeyView>> {
         .collect())
 }
 
+/// The phone passkeys this computer keeps for `rp_id`.
+fn known_for(vault: &Vault, rp_id: &str) -> AppResult<Vec<PhonePasskey>> {
+    Ok(load(vault)?
+        .into_iter()
+        .filter(|p| p.registration.rp_id == rp_id)
+        .collect())
+}
+
+/// Verifies a phone's sign-in reply against `known`, the phone passkeys this computer keeps
+/// for the site, and marks the one that signed as used (last use, sign count). The outer error
+/// is the vault's; the inner one says why the reply did not verify.
+fn verify_sign_in(
+    vault: &Vault,
+    known: Vec<PhonePasskey>,
+    rp_id: &str,
+    client_data_hash: &[u8; 32],
+    response: &[u8],
+    now: u64,
+) -> AppResult<Result<webauthn::Assertion, webauthn::VerifyError>> {
+    let registrations: Vec<Registration> = known.iter().map(|p| p.registration.clone()).collect();
+    let assertion =
+        match webauthn::verify_assertion(response, rp_id, client_data_hash, &registrations) {
+            Ok(assertion) => assertion,
+            Err(error) => return Ok(Err(error)),
+        };
+    if let Some(mut used) = known
+        .into_iter()
+        .find(|p| p.registration.credential_id == assertion.credential_id)
+    {
+        used.last_used = Some(now);
+        used.registration.sign_count = assertion.sign_count;
+        store(vault, &used)?;
+    }
+    Ok(Ok(assertion))
+}
+
 /// Renames a phone passkey here. Returns whether it exists.
 pub(super) fn rename(vault: &Vault, id: &[u8], display_name: &str) -> AppResult<bool> {
     let Some(mut passkey) = load(vault)?
@@ -247,26 +283,9 @@ impl AppCore {
                     .as_slice()
                     .try_into()
                     .map_err(|_| bad("clientDataHash"))?;
-                let known: Vec<PhonePasskey> = load(&vault)?
-                    .into_iter()
-                    .filter(|p| p.registration.rp_id == r.rp_id)
-                    .collect();
-                let registrations: Vec<Registration> =
-                    known.iter().map(|p| p.registration.clone()).collect();
+                let known = known_for(&vault, &r.rp_id)?;
                 // A passkey this computer never saw cannot be checked, so it is not recorded.
-                let Ok(assertion) =
-                    webauthn::verify_assertion(response, &r.rp_id, &hash, &registrations)
-                else {
-                    return Ok(());
-                };
-                if let Some(mut used) = known
-                    .into_iter()
-                    .find(|p| p.registration.credential_id == assertion.credential_id)
-                {
-                    used.last_used = Some(now);
-                    used.registration.sign_count = assertion.sign_count;
-                    store(&vault, &used)?;
-                }
+                let _ = verify_sign_in(&vault, known, &r.rp_id, &hash, response, now)?;
             }
             _ => {}
         }
@@ -301,15 +320,7 @@ impl AppCore {
                 "site: a domain name such as example.com",
             ));
         }
-        let settings = self.user_settings()?;
-        let opts = ClientOpts {
-            relay: settings.relay.clone(),
-            air: settings.air.clone(),
-            timeout: u64::from(settings.phone_timeout_secs),
-            json: false,
-            profile: None,
-            profile_opts: crate::profile::cli::CommonOpts::default(),
-        };
+        let opts = self.client_opts();
         let origin = format!("https://{rp_id}");
         let flow = self.next_id();
         let cancel = Arc::new(Notify::new());
@@ -401,10 +412,7 @@ impl AppCore {
                 )
             }
             PhoneCeremony::SignIn => {
-                let known: Vec<PhonePasskey> = load(vault)?
-                    .into_iter()
-                    .filter(|p| p.registration.rp_id == rp_id)
-                    .collect();
+                let known = known_for(vault, rp_id)?;
                 if known.is_empty() {
                     return Err(AppError::new(
                         ErrorCode::NotFound,
@@ -490,23 +498,15 @@ impl AppCore {
                 })
             }
             PhoneCeremony::SignIn => {
-                let registrations: Vec<Registration> =
-                    known.iter().map(|p| p.registration.clone()).collect();
-                let assertion = webauthn::verify_assertion(
-                    &outcome.response,
+                let assertion = verify_sign_in(
+                    vault,
+                    known,
                     rp_id,
                     &client_data.hash,
-                    &registrations,
-                )
+                    &outcome.response,
+                    now,
+                )?
                 .map_err(|e| AppError::new(ErrorCode::PhoneFailed, verify_failure(&e)))?;
-                if let Some(mut used) = known
-                    .into_iter()
-                    .find(|p| p.registration.credential_id == assertion.credential_id)
-                {
-                    used.last_used = Some(now);
-                    used.registration.sign_count = assertion.sign_count;
-                    store(vault, &used)?;
-                }
                 tracing::info!(target: "passbridge::audit", rp_id, "signed in with a phone");
                 Ok(PhoneOutcome {
                     ceremony: kind,
