@@ -123,18 +123,36 @@ fn is_registration_or_sign_in(payload: &[u8]) -> bool {
     )
 }
 
+/// What the device is doing about the one transaction CTAPHID lets it have at a time.
+#[derive(Debug)]
+enum Busy {
+    /// Nothing waits: requests are answered as they arrive.
+    Idle,
+    /// The authenticator waits for the user on channel `cid`.
+    Prompt {
+        cid: u32,
+        pending: Pending,
+        /// The client's makeCredential/getAssertion behind `pending`, kept so the user can
+        /// choose to answer it on a phone instead ([`PromptOutcome::Forward`]).
+        request: Option<Vec<u8>>,
+        /// When the next "user presence needed" keepalive is due.
+        keepalive_at: Instant,
+    },
+    /// A request waits for the driver's answer from elsewhere (the phone).
+    Forward {
+        forward: Forward,
+        /// When the next "user presence needed" keepalive is due.
+        keepalive_at: Instant,
+    },
+}
+
 /// CtapHid + Authenticator.
 #[derive(Debug)]
 pub struct HidDevice<S, C, R, H> {
     hid: CtapHid<H>,
     auth: Authenticator<S, C, R>,
-    pending: Option<(u32, Pending)>,
-    /// The client's makeCredential/getAssertion behind `pending`, kept so the user can choose
-    /// to answer it on a phone instead ([`PromptOutcome::Forward`]).
-    pending_request: Option<Vec<u8>>,
-    next_keepalive: Option<Instant>,
+    busy: Busy,
     forwarding: bool,
-    forward: Option<Forward>,
     forwards: u64,
     probed: Option<Probed>,
 }
@@ -145,11 +163,8 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
         Self {
             hid: CtapHid::new(hid_rng),
             auth,
-            pending: None,
-            pending_request: None,
-            next_keepalive: None,
+            busy: Busy::Idle,
             forwarding: false,
-            forward: None,
             forwards: 0,
             probed: None,
         }
@@ -164,19 +179,21 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
 
     /// The request waiting for the driver's answer, if any.
     pub fn forward(&self) -> Option<&Forward> {
-        self.forward.as_ref()
+        match &self.busy {
+            Busy::Forward { forward, .. } => Some(forward),
+            _ => None,
+        }
     }
 
     /// Answers the forward `id` with `response` (status byte, then CBOR, as the phone sent
     /// it). A stale `id` (cancelled, timed out) is ignored.
     pub fn resolve_forward(&mut self, id: u64, response: &[u8]) -> Vec<Report> {
-        match self.forward.take() {
-            Some(forward) if forward.id == id => {
-                self.next_keepalive = None;
+        match core::mem::replace(&mut self.busy, Busy::Idle) {
+            Busy::Forward { forward, .. } if forward.id == id => {
                 self.hid.respond(forward.cid, cmd::CBOR, response)
             }
             other => {
-                self.forward = other;
+                self.busy = other;
                 Vec::new()
             }
         }
@@ -185,7 +202,7 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
     /// A forwarding device's own answer to a getAssertion with `up: false`. Clients
     /// (browsers, python-fido2) send such silent probes to a security key to learn which
     /// credentials of a list it holds before the real request. A phone must not see them (it
-    /// would show UI for nothing and hang up, protocol reference §11.5), and the bridge cannot
+    /// would show UI for nothing and hang up), and the bridge cannot
     /// know what the phone holds. So every probe is answered NO_CREDENTIALS, which makes the
     /// client probe the whole list, and the probed descriptors are remembered for the RP; the
     /// real request that follows (which then carries no or a dummy list) goes to the phone with
@@ -240,16 +257,15 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
     /// waiting for the user, or for the phone, belonged to the previous authenticator: it is
     /// answered `CTAP2_ERR_OPERATION_DENIED`, and the reports for that are returned.
     pub fn replace_authenticator(&mut self, auth: Authenticator<S, C, R>) -> Vec<Report> {
-        let mut out = Vec::new();
-        if let Some((cid, _)) = self.pending.take() {
-            out.extend(
-                self.hid
-                    .respond(cid, cmd::CBOR, &[u8::from(StatusCode::OperationDenied)]),
-            );
-        }
-        self.pending_request = None;
-        out.extend(self.end_forward(StatusCode::OperationDenied));
-        self.next_keepalive = None;
+        let cid = match core::mem::replace(&mut self.busy, Busy::Idle) {
+            Busy::Idle => None,
+            Busy::Prompt { cid, .. } => Some(cid),
+            Busy::Forward { forward, .. } => Some(forward.cid),
+        };
+        let out = cid.map_or_else(Vec::new, |cid| {
+            self.hid
+                .respond(cid, cmd::CBOR, &[u8::from(StatusCode::OperationDenied)])
+        });
         self.probed = None;
         self.auth = auth;
         out
@@ -267,17 +283,17 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
 
     /// The prompt the user should see now, if any.
     pub fn prompt(&self) -> Option<&PromptRequest> {
-        self.pending.as_ref().map(|(_, p)| p.request())
+        match &self.busy {
+            Busy::Prompt { pending, .. } => Some(pending.request()),
+            _ => None,
+        }
     }
 
     /// Power cycle: forget channels and any pending prompt, drop PIN tokens and reopen the
     /// reset window.
     pub fn power_cycle(&mut self, now: Instant) {
         self.hid.reset();
-        self.pending = None;
-        self.pending_request = None;
-        self.forward = None;
-        self.next_keepalive = None;
+        self.busy = Busy::Idle;
         self.auth.power_cycle(now);
     }
 
@@ -299,36 +315,27 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
                         out.extend(self.hid.respond(req.cid, cmd::CBOR, &reply));
                         continue;
                     }
-                    self.forwards += 1;
-                    let request = self.with_probed(req.payload, now);
-                    self.forward = Some(Forward {
-                        id: self.forwards,
-                        request,
-                        cid: req.cid,
-                        deadline: now + FORWARD_TIMEOUT,
-                    });
+                    self.start_forward(req.cid, req.payload, now + KEEPALIVE_INTERVAL, now);
                     // "User presence needed" while the QR code is up: the client keeps waiting.
                     out.push(self.hid.keepalive(req.cid, keepalive_status::UPNEEDED));
-                    self.next_keepalive = Some(now + KEEPALIVE_INTERVAL);
                 }
                 HidEvent::Request(req) if req.cmd == cmd::CBOR => {
                     let step = self.auth.process(&req.payload, now);
-                    self.pending_request = (is_registration_or_sign_in(&req.payload)
-                        && matches!(step, Step::NeedUser(_)))
-                    .then_some(req.payload);
-                    self.step(req.cid, step, now, &mut out);
+                    let request = is_registration_or_sign_in(&req.payload).then_some(req.payload);
+                    self.step(req.cid, step, request, now, &mut out);
                 }
                 HidEvent::Request(req) => {
                     out.extend(self.hid.respond(req.cid, req.cmd, &SW_INS_NOT_SUPPORTED));
                 }
-                HidEvent::Cancel { cid } => {
-                    if self.pending.as_ref().is_some_and(|(c, _)| *c == cid) {
+                HidEvent::Cancel { cid } => match &self.busy {
+                    Busy::Prompt { cid: busy, .. } if *busy == cid => {
                         out.extend(self.finish(PromptOutcome::Cancelled, now));
                     }
-                    if self.forward.as_ref().is_some_and(|f| f.cid == cid) {
+                    Busy::Forward { forward, .. } if forward.cid == cid => {
                         out.extend(self.end_forward(StatusCode::KeepaliveCancel));
                     }
-                }
+                    _ => {}
+                },
             }
         }
         out
@@ -341,7 +348,30 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
 
     /// Whether a keepalive is due.
     pub fn keepalive_due(&self, now: Instant) -> bool {
-        self.next_keepalive.is_some_and(|t| now >= t)
+        self.keepalive().is_some_and(|(_, at)| now >= at)
+    }
+
+    /// The channel that waits and when its next keepalive is due.
+    fn keepalive(&self) -> Option<(u32, Instant)> {
+        match &self.busy {
+            Busy::Idle => None,
+            Busy::Prompt {
+                cid, keepalive_at, ..
+            } => Some((*cid, *keepalive_at)),
+            Busy::Forward {
+                forward,
+                keepalive_at,
+            } => Some((forward.cid, *keepalive_at)),
+        }
+    }
+
+    /// When the waiting request gives up: the prompt's or the forward's deadline.
+    fn busy_deadline(&self) -> Option<Instant> {
+        match &self.busy {
+            Busy::Idle => None,
+            Busy::Prompt { pending, .. } => Some(pending.deadline()),
+            Busy::Forward { forward, .. } => Some(forward.deadline),
+        }
     }
 
     /// The earliest time [`HidDevice::poll`] has work: message timeout, keepalive or prompt
@@ -349,9 +379,8 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
     pub fn next_deadline(&self) -> Option<Instant> {
         [
             self.hid.next_deadline(),
-            self.next_keepalive,
-            self.pending.as_ref().map(|(_, p)| p.deadline()),
-            self.forward.as_ref().map(|f| f.deadline),
+            self.keepalive().map(|(_, at)| at),
+            self.busy_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -369,70 +398,104 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
                 _ => None,
             })
             .collect();
-        if self
-            .pending
-            .as_ref()
-            .is_some_and(|(_, p)| now >= p.deadline())
-        {
-            out.extend(self.finish(PromptOutcome::TimedOut, now));
-        } else if self.forward.as_ref().is_some_and(|f| now >= f.deadline) {
-            out.extend(self.end_forward(StatusCode::UserActionTimeout));
-        } else if self.keepalive_due(now)
-            && let Some(cid) = self
-                .pending
-                .as_ref()
-                .map(|(cid, _)| *cid)
-                .or(self.forward.as_ref().map(|f| f.cid))
-        {
-            out.push(self.hid.keepalive(cid, keepalive_status::UPNEEDED));
-            self.next_keepalive = Some(now + KEEPALIVE_INTERVAL);
+        let expired = self.busy_deadline().is_some_and(|deadline| now >= deadline);
+        match &mut self.busy {
+            Busy::Prompt { .. } if expired => {
+                out.extend(self.finish(PromptOutcome::TimedOut, now));
+            }
+            Busy::Forward { .. } if expired => {
+                out.extend(self.end_forward(StatusCode::UserActionTimeout));
+            }
+            Busy::Prompt {
+                cid, keepalive_at, ..
+            }
+            | Busy::Forward {
+                forward: Forward { cid, .. },
+                keepalive_at,
+            } if now >= *keepalive_at => {
+                *keepalive_at = now + KEEPALIVE_INTERVAL;
+                let cid = *cid;
+                out.push(self.hid.keepalive(cid, keepalive_status::UPNEEDED));
+            }
+            _ => {}
         }
         out
     }
 
-    /// Ends the forward with an error status for the client.
-    fn end_forward(&mut self, status: StatusCode) -> Vec<Report> {
-        let Some(forward) = self.forward.take() else {
-            return Vec::new();
-        };
-        self.next_keepalive = None;
-        self.hid
-            .respond(forward.cid, cmd::CBOR, &[u8::from(status)])
-    }
-
-    fn finish(&mut self, outcome: PromptOutcome, now: Instant) -> Vec<Report> {
-        let Some((cid, pending)) = self.pending.take() else {
-            return Vec::new();
-        };
-        let request = self.pending_request.take();
-        if let (PromptOutcome::Forward, Some(request)) = (&outcome, request) {
-            // The user picked the phone: the same request, unchanged, becomes a forward; the
-            // client keeps getting "user presence needed" keepalives meanwhile.
-            self.forwards += 1;
-            let request = self.with_probed(request, now);
-            self.forward = Some(Forward {
+    /// Hands `request` (from channel `cid`) to the driver as a new forward.
+    fn start_forward(&mut self, cid: u32, request: Vec<u8>, keepalive_at: Instant, now: Instant) {
+        self.forwards += 1;
+        let request = self.with_probed(request, now);
+        self.busy = Busy::Forward {
+            forward: Forward {
                 id: self.forwards,
                 request,
                 cid,
                 deadline: now + FORWARD_TIMEOUT,
-            });
-            self.next_keepalive = Some(now);
+            },
+            keepalive_at,
+        };
+    }
+
+    /// Ends the forward with an error status for the client.
+    fn end_forward(&mut self, status: StatusCode) -> Vec<Report> {
+        match core::mem::replace(&mut self.busy, Busy::Idle) {
+            Busy::Forward { forward, .. } => {
+                self.hid
+                    .respond(forward.cid, cmd::CBOR, &[u8::from(status)])
+            }
+            other => {
+                self.busy = other;
+                Vec::new()
+            }
+        }
+    }
+
+    fn finish(&mut self, outcome: PromptOutcome, now: Instant) -> Vec<Report> {
+        let (cid, pending, request) = match core::mem::replace(&mut self.busy, Busy::Idle) {
+            Busy::Prompt {
+                cid,
+                pending,
+                request,
+                ..
+            } => (cid, pending, request),
+            other => {
+                self.busy = other;
+                return Vec::new();
+            }
+        };
+        if let (PromptOutcome::Forward, Some(request)) = (&outcome, request) {
+            // The user picked the phone: the same request, unchanged, becomes a forward; the
+            // client keeps getting "user presence needed" keepalives meanwhile.
+            self.start_forward(cid, request, now, now);
             return Vec::new();
         }
-        self.next_keepalive = None;
         let step = self.auth.resume(pending, outcome, now);
         let mut out = Vec::new();
-        self.step(cid, step, now, &mut out);
+        self.step(cid, step, None, now, &mut out);
         out
     }
 
-    fn step(&mut self, cid: u32, step: Step, now: Instant, out: &mut Vec<Report>) {
+    /// Carries out the authenticator's `step` for channel `cid`; `request` is kept with a
+    /// prompt so the user may send it to a phone.
+    fn step(
+        &mut self,
+        cid: u32,
+        step: Step,
+        request: Option<Vec<u8>>,
+        now: Instant,
+        out: &mut Vec<Report>,
+    ) {
         match step {
             Step::Done(response) => out.extend(self.hid.respond(cid, cmd::CBOR, &response)),
             Step::NeedUser(pending) => {
                 out.push(self.hid.keepalive(cid, keepalive_status::UPNEEDED));
-                self.pending = Some((cid, pending));
-                self.next_keepalive = Some(now + KEEPALIVE_INTERVAL);
+                self.busy = Busy::Prompt {
+                    cid,
+                    pending,
+                    request,
+                    keepalive_at: now + KEEPALIVE_INTERVAL,
+                };
             }
         }
     }

@@ -2,17 +2,51 @@
 //!
 //! Status codes follow CTAP 2.1 §8.2 "Status codes". [`StatusCode`] is total over `u8`: codes
 //! the spec does not name map to [`StatusCode::Extension`], [`StatusCode::Vendor`] or
-//! [`StatusCode::Other`]. Storage and crypto failures collapse to [`StatusCode::Other`]
-//! (`CTAP1_ERR_OTHER`); details stay local (STYLE.md §7.5).
+//! [`StatusCode::Other`]. Storage and crypto failures collapse to [`StatusCode::OtherError`]
+//! (`CTAP1_ERR_OTHER`); details stay in local logs, as OpenSK's `status_code.rs` keeps them.
 
 use crate::cbor::CborError;
 use crate::platform::StoreError;
 
-/// A CTAP status code (CTAP 2.1 §8.2). The discriminant is the wire byte for named codes.
-#[repr(u8)]
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StatusCode {
+/// Declares [`StatusCode`] from one table: each named code, its spec name and its wire byte are
+/// written once, and the enum, [`StatusCode::code`] and the total `From<u8>` come from it.
+macro_rules! status_codes {
+    ($($(#[doc = $doc:literal])* $name:ident = $byte:literal,)+) => {
+        /// A CTAP status code (CTAP 2.1 §8.2). The discriminant is the wire byte for named codes.
+        #[repr(u8)]
+        #[non_exhaustive]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum StatusCode {
+            $($(#[doc = $doc])* $name = $byte,)+
+            /// Any other code without a spec name (the wire byte is carried).
+            Other(u8) = 0xDF,
+            /// `CTAP2_ERR_EXTENSION_FIRST`..`CTAP2_ERR_EXTENSION_LAST` (0xE0–0xEF).
+            Extension(u8) = 0xE0,
+            /// `CTAP2_ERR_VENDOR_FIRST`..`CTAP2_ERR_VENDOR_LAST` (0xF0–0xFF).
+            Vendor(u8) = 0xF0,
+        }
+
+        impl StatusCode {
+            /// The wire byte.
+            pub fn code(self) -> u8 {
+                match self {
+                    $(Self::$name => $byte,)+
+                    Self::Other(b) | Self::Extension(b) | Self::Vendor(b) => b,
+                }
+            }
+
+            /// The named code for `byte`, if the spec names one.
+            fn named(byte: u8) -> Option<Self> {
+                match byte {
+                    $($byte => Some(Self::$name),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+status_codes! {
     /// `CTAP2_OK` / `CTAP1_ERR_SUCCESS`.
     Ok = 0x00,
     /// `CTAP1_ERR_INVALID_COMMAND`.
@@ -105,119 +139,9 @@ pub enum StatusCode {
     UnauthorizedPermission = 0x40,
     /// `CTAP1_ERR_OTHER`.
     OtherError = 0x7F,
-    /// Any other code without a spec name (the wire byte is carried).
-    Other(u8) = 0xDF,
-    /// `CTAP2_ERR_EXTENSION_FIRST`..`CTAP2_ERR_EXTENSION_LAST` (0xE0–0xEF).
-    Extension(u8) = 0xE0,
-    /// `CTAP2_ERR_VENDOR_FIRST`..`CTAP2_ERR_VENDOR_LAST` (0xF0–0xFF).
-    Vendor(u8) = 0xF0,
 }
 
-/// Named codes, for the total `From<u8>`.
-const NAMED: [StatusCode; 47] = [
-    StatusCode::Ok,
-    StatusCode::InvalidCommand,
-    StatusCode::InvalidParameter,
-    StatusCode::InvalidLength,
-    StatusCode::InvalidSeq,
-    StatusCode::Timeout,
-    StatusCode::ChannelBusy,
-    StatusCode::LockRequired,
-    StatusCode::InvalidChannel,
-    StatusCode::CborUnexpectedType,
-    StatusCode::InvalidCbor,
-    StatusCode::MissingParameter,
-    StatusCode::LimitExceeded,
-    StatusCode::FpDatabaseFull,
-    StatusCode::LargeBlobStorageFull,
-    StatusCode::CredentialExcluded,
-    StatusCode::Processing,
-    StatusCode::InvalidCredential,
-    StatusCode::UserActionPending,
-    StatusCode::OperationPending,
-    StatusCode::NoOperations,
-    StatusCode::UnsupportedAlgorithm,
-    StatusCode::OperationDenied,
-    StatusCode::KeyStoreFull,
-    StatusCode::UnsupportedOption,
-    StatusCode::InvalidOption,
-    StatusCode::KeepaliveCancel,
-    StatusCode::NoCredentials,
-    StatusCode::UserActionTimeout,
-    StatusCode::NotAllowed,
-    StatusCode::PinInvalid,
-    StatusCode::PinBlocked,
-    StatusCode::PinAuthInvalid,
-    StatusCode::PinAuthBlocked,
-    StatusCode::PinNotSet,
-    StatusCode::PuatRequired,
-    StatusCode::PinPolicyViolation,
-    StatusCode::RequestTooLarge,
-    StatusCode::ActionTimeout,
-    StatusCode::UpRequired,
-    StatusCode::UvBlocked,
-    StatusCode::IntegrityFailure,
-    StatusCode::InvalidSubcommand,
-    StatusCode::UvInvalid,
-    StatusCode::UnauthorizedPermission,
-    StatusCode::OtherError,
-    StatusCode::Other(0),
-];
-
 impl StatusCode {
-    /// The wire byte.
-    pub fn code(self) -> u8 {
-        match self {
-            Self::Ok => 0x00,
-            Self::InvalidCommand => 0x01,
-            Self::InvalidParameter => 0x02,
-            Self::InvalidLength => 0x03,
-            Self::InvalidSeq => 0x04,
-            Self::Timeout => 0x05,
-            Self::ChannelBusy => 0x06,
-            Self::LockRequired => 0x0A,
-            Self::InvalidChannel => 0x0B,
-            Self::CborUnexpectedType => 0x11,
-            Self::InvalidCbor => 0x12,
-            Self::MissingParameter => 0x14,
-            Self::LimitExceeded => 0x15,
-            Self::FpDatabaseFull => 0x17,
-            Self::LargeBlobStorageFull => 0x18,
-            Self::CredentialExcluded => 0x19,
-            Self::Processing => 0x21,
-            Self::InvalidCredential => 0x22,
-            Self::UserActionPending => 0x23,
-            Self::OperationPending => 0x24,
-            Self::NoOperations => 0x25,
-            Self::UnsupportedAlgorithm => 0x26,
-            Self::OperationDenied => 0x27,
-            Self::KeyStoreFull => 0x28,
-            Self::UnsupportedOption => 0x2B,
-            Self::InvalidOption => 0x2C,
-            Self::KeepaliveCancel => 0x2D,
-            Self::NoCredentials => 0x2E,
-            Self::UserActionTimeout => 0x2F,
-            Self::NotAllowed => 0x30,
-            Self::PinInvalid => 0x31,
-            Self::PinBlocked => 0x32,
-            Self::PinAuthInvalid => 0x33,
-            Self::PinAuthBlocked => 0x34,
-            Self::PinNotSet => 0x35,
-            Self::PuatRequired => 0x36,
-            Self::PinPolicyViolation => 0x37,
-            Self::RequestTooLarge => 0x39,
-            Self::ActionTimeout => 0x3A,
-            Self::UpRequired => 0x3B,
-            Self::UvBlocked => 0x3C,
-            Self::IntegrityFailure => 0x3D,
-            Self::InvalidSubcommand => 0x3E,
-            Self::UvInvalid => 0x3F,
-            Self::UnauthorizedPermission => 0x40,
-            Self::OtherError => 0x7F,
-            Self::Other(b) | Self::Extension(b) | Self::Vendor(b) => b,
-        }
-    }
-
     /// True for `CTAP2_OK`.
     pub fn is_ok(self) -> bool {
         self.code() == 0
@@ -226,17 +150,11 @@ impl StatusCode {
 
 impl From<u8> for StatusCode {
     fn from(byte: u8) -> Self {
-        if let Some(named) = NAMED
-            .iter()
-            .find(|s| !matches!(s, Self::Other(_)) && s.code() == byte)
-        {
-            return *named;
-        }
-        match byte {
+        Self::named(byte).unwrap_or(match byte {
             0xE0..=0xEF => Self::Extension(byte),
             0xF0..=0xFF => Self::Vendor(byte),
             _ => Self::Other(byte),
-        }
+        })
     }
 }
 

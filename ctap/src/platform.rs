@@ -1,6 +1,6 @@
-//! Seams between the authenticator core and its environment (STYLE.md §4): time, randomness,
-//! the user and persistent storage. Everything here is synchronous; the sans-IO core never
-//! blocks on any of them except through the convenience driver
+//! Seams between the authenticator core and its environment, as OpenSK's `env` bundles them:
+//! time, randomness, the user and persistent storage. Everything here is synchronous; the
+//! sans-IO core never blocks on any of them except through the convenience driver
 //! [`Authenticator::handle_with_prompt`](crate::Authenticator::handle_with_prompt).
 
 use std::fmt;
@@ -14,6 +14,17 @@ pub trait Clock {
     fn now(&self) -> Instant;
     /// Seconds since the Unix epoch (credential creation time only).
     fn unix_time(&self) -> u64;
+}
+
+/// A shared clock is a clock (the apps hand one `Arc<dyn Clock>` to every service).
+impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+
+    fn unix_time(&self) -> u64 {
+        (**self).unix_time()
+    }
 }
 
 /// The randomness the core needs: a cryptographically secure generator.

@@ -31,6 +31,22 @@ pub mod command {
     pub const CREDENTIAL_MANAGEMENT_PRE: u8 = 0x41;
 }
 
+/// Authenticator-data flag bits (WebAuthn §6.1 "Authenticator Data").
+pub mod flags {
+    /// UP: the user was present.
+    pub const UP: u8 = 0x01;
+    /// UV: the user was verified.
+    pub const UV: u8 = 0x04;
+    /// BE: the credential may be backed up.
+    pub const BE: u8 = 0x08;
+    /// BS: the credential is backed up.
+    pub const BS: u8 = 0x10;
+    /// AT: attested credential data follows.
+    pub const AT: u8 = 0x40;
+    /// ED: extension data follows.
+    pub const ED: u8 = 0x80;
+}
+
 type Map = [(Value, Value)];
 
 fn as_map(v: &Value) -> Result<&Map, StatusCode> {

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use zeroize::Zeroizing;
 
-use super::make_credential::flags;
 use super::{
     Authenticator, PendingOp, Remaining, STATEFUL_TIMEOUT, Step, UserConsent, auth_protocol,
     permission, respond,
@@ -17,6 +16,7 @@ use crate::error::StatusCode;
 use crate::platform::{
     CandidateAccount, Clock, CredProtect, CredentialStore, PromptReason, Rng, StoredCredential,
 };
+use crate::types::flags;
 use crate::types::{CredentialDescriptor, GetAssertionRequest, HmacSecretInput, UserEntity};
 
 /// Everything decided before the user is asked.

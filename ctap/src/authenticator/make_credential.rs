@@ -12,23 +12,7 @@ use crate::error::StatusCode;
 use crate::platform::{
     Clock, CredProtect, CredRandom, CredentialStore, PromptReason, Rng, SecretKey, StoredCredential,
 };
-use crate::types::MakeCredentialRequest;
-
-/// authenticatorData flags (WebAuthn §6.1).
-pub(crate) mod flags {
-    /// UP.
-    pub(crate) const UP: u8 = 0x01;
-    /// UV.
-    pub(crate) const UV: u8 = 0x04;
-    /// BE.
-    pub(crate) const BE: u8 = 0x08;
-    /// BS.
-    pub(crate) const BS: u8 = 0x10;
-    /// AT.
-    pub(crate) const AT: u8 = 0x40;
-    /// ED.
-    pub(crate) const ED: u8 = 0x80;
-}
+use crate::types::{MakeCredentialRequest, flags};
 
 /// Everything decided before the user is asked.
 #[derive(Debug)]
