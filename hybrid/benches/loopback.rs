@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 use ctap::cbor::{self, Value, int_map};
 use ctap::{Authenticator, Config, MemoryStore};
 use hybrid::io::air::{AirError, BleAdvertiser, BleScanner, ServiceData};
-use hybrid::io::driver::{ClientStep, run_client, run_phone};
+use hybrid::io::driver::{ClientStep, Io, run_client, run_phone};
 use hybrid::io::phone::{Behaviour, CtapPhone, VerifiedUser};
 use hybrid::io::relay::{Relay, RelayConfig};
+use hybrid::io::tunnel::WsConnector;
 use hybrid::qr::{QrPayload, RequestHint};
 use hybrid::session::{ClientConfig, ClientSession, PhoneConfig, PhoneSession};
 use hybrid::tunnel_url::TunnelBase;
@@ -156,15 +157,14 @@ async fn ceremony(
             PhoneSession::new(payload, phone_config, &mut phone_rng, Instant::now()).unwrap();
         let mut phone = phone.lock_owned().await;
         let mut advertiser = ChannelAdvertiser(air_tx);
-        run_phone(
-            session,
-            &mut *phone,
-            &mut advertiser,
-            &RealClock,
-            std::future::pending(),
-        )
-        .await
-        .unwrap();
+        let io = Io {
+            air: &mut advertiser,
+            connector: &WsConnector::default(),
+            clock: &RealClock,
+        };
+        run_phone(session, &mut *phone, io, std::future::pending())
+            .await
+            .unwrap();
     });
     let mut scanner = ChannelScanner(air_rx);
     let mut on_step = |step: ClientStep| {
@@ -172,16 +172,14 @@ async fn ceremony(
             let _ = qr_tx.send(url);
         }
     };
-    let outcome = run_client(
-        session,
-        request,
-        &mut scanner,
-        &clock,
-        &mut on_step,
-        std::future::pending(),
-    )
-    .await
-    .unwrap();
+    let io = Io {
+        air: &mut scanner,
+        connector: &WsConnector::default(),
+        clock: &clock,
+    };
+    let outcome = run_client(session, request, io, &mut on_step, std::future::pending())
+        .await
+        .unwrap();
     let elapsed = started.elapsed();
     assert_eq!(outcome.response.first(), Some(&0), "phone refused");
     phone_task.await.unwrap();

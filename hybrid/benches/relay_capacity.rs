@@ -25,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hybrid::io::relay::{Relay, RelayConfig};
-use hybrid::io::tunnel::Tunnel;
+use hybrid::io::tunnel::{Tunnel, TunnelConfig};
 use hybrid::tunnel_url::TunnelRequest;
 
 const TUNNELS: usize = 10_000;
@@ -122,7 +122,9 @@ fn main() {
                 for _ in 0..BATCH.min(count - open.len()) {
                     next += 1;
                     let request = TunnelRequest::plain(format!("{url}/cable/new/{:032X}", next));
-                    batch.spawn(async move { Tunnel::connect(&request).await });
+                    batch.spawn(async move {
+                        Tunnel::connect(&request, &TunnelConfig::default()).await
+                    });
                 }
                 while let Some(result) = batch.join_next().await {
                     open.push(result.unwrap().unwrap());

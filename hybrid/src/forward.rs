@@ -13,13 +13,9 @@
 //!   themselves (§11.3).
 
 use ctap::cbor::{self, Value, map_get_text};
+use ctap::types::command::{GET_ASSERTION, MAKE_CREDENTIAL};
 
 use crate::error::{Error, ForwardProblem};
-
-/// makeCredential's command byte.
-const MAKE_CREDENTIAL: u8 = 0x01;
-/// getAssertion's command byte.
-const GET_ASSERTION: u8 = 0x02;
 
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())

@@ -60,6 +60,8 @@ pub mod noise;
 pub mod proxy;
 pub mod qr;
 pub mod session;
+#[cfg(all(feature = "testing", feature = "io"))]
+pub mod testing;
 pub mod tunnel_url;
 mod util;
 

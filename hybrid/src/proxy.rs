@@ -20,8 +20,46 @@ pub struct Target {
 pub struct ProxyError {
     /// The proxy, as configured.
     pub proxy: String,
-    /// What went wrong, in words.
-    pub problem: String,
+    /// What went wrong.
+    pub problem: ProxyProblem,
+}
+
+/// What is wrong with a proxy, by kind, so each face can say it its own way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyProblem {
+    /// The setting names another kind of proxy (`socks5://` …).
+    #[error("only HTTP CONNECT proxies are supported, not {0}://")]
+    UnsupportedScheme(String),
+    /// The setting carries credentials, which are not supported.
+    #[error("proxy credentials in the URL are not supported")]
+    Credentials,
+    /// The port is not a number.
+    #[error("the port is not a number")]
+    BadPort,
+    /// The setting names no host.
+    #[error("no host")]
+    NoHost,
+    /// The proxy cannot be reached (the connection's error, in words).
+    #[error("cannot connect: {0}")]
+    Unreachable(String),
+    /// The connection to the proxy broke before the tunnel was through.
+    #[error("connection lost during CONNECT: {0}")]
+    ConnectionLost(String),
+    /// The answer to CONNECT is longer than [`HEAD_LIMIT`].
+    #[error("its answer to CONNECT is too long")]
+    AnswerTooLong,
+    /// The answer to CONNECT is not HTTP.
+    #[error("its answer to CONNECT is not HTTP")]
+    NotHttp,
+    /// The proxy refused to connect to the target (a non-2xx status).
+    #[error("it refused to connect to {target} (HTTP {status})")]
+    Refused {
+        /// The target as CONNECT named it (`host:port`).
+        target: String,
+        /// The HTTP status of the refusal.
+        status: u16,
+    },
 }
 
 /// Longest CONNECT answer head accepted from a proxy.
@@ -71,33 +109,30 @@ impl HttpProxy {
         let Some(text) = var(scheme_var).or_else(|| var("ALL_PROXY")) else {
             return Ok(None);
         };
-        let fail = |problem: &str| ProxyError {
+        let fail = |problem: ProxyProblem| ProxyError {
             proxy: text.clone(),
-            problem: problem.to_owned(),
+            problem,
         };
         let rest = match text.split_once("://") {
             Some(("http", rest)) => rest,
             None => text.as_str(),
             Some((scheme, _)) => {
-                return Err(fail(&format!(
-                    "only HTTP CONNECT proxies are supported, not {scheme}://"
-                )));
+                return Err(fail(ProxyProblem::UnsupportedScheme(scheme.to_owned())));
             }
         };
         let authority = rest.trim_end_matches('/');
         if authority.contains('@') {
-            return Err(fail("proxy credentials in the URL are not supported"));
+            return Err(fail(ProxyProblem::Credentials));
         }
         let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (
-                host,
-                port.parse().map_err(|_| fail("the port is not a number"))?,
-            ),
+            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+                (host, port.parse().map_err(|_| fail(ProxyProblem::BadPort))?)
+            }
             _ => (authority, 80),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
-            return Err(fail("no host"));
+            return Err(fail(ProxyProblem::NoHost));
         }
         Ok(Some(Self {
             host: host.to_owned(),
@@ -127,12 +162,8 @@ impl HttpProxy {
     /// # Errors
     /// [`ProxyError`] when the answer is not HTTP, too long, or refuses.
     pub fn check_answer(&self, target: &Target, head: &[u8]) -> Result<(), ProxyError> {
-        let fail = |problem: String| ProxyError {
-            proxy: self.text.clone(),
-            problem,
-        };
         if head.len() > HEAD_LIMIT {
-            return Err(fail("its answer to CONNECT is too long".to_owned()));
+            return Err(self.error(ProxyProblem::AnswerTooLong));
         }
         let status = head
             .split(|&b| b == b' ')
@@ -140,14 +171,22 @@ impl HttpProxy {
             .filter(|_| head.starts_with(b"HTTP/"))
             .and_then(|code| core::str::from_utf8(code).ok())
             .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| fail("its answer to CONNECT is not HTTP".to_owned()))?;
+            .ok_or_else(|| self.error(ProxyProblem::NotHttp))?;
         if !(200..300).contains(&status) {
-            return Err(fail(format!(
-                "it refused to connect to {} (HTTP {status})",
-                Self::authority(target)
-            )));
+            return Err(self.error(ProxyProblem::Refused {
+                target: Self::authority(target),
+                status,
+            }));
         }
         Ok(())
+    }
+
+    /// `problem`, as this proxy's error.
+    pub fn error(&self, problem: ProxyProblem) -> ProxyError {
+        ProxyError {
+            proxy: self.text.clone(),
+            problem,
+        }
     }
 }
 
@@ -229,13 +268,20 @@ mod tests {
     #[test]
     fn unusable_proxies_are_named() {
         let wss = "wss://cable.auth.com/x";
-        for bad in [
-            "socks5://proxy:1080",
-            "http://user:pw@proxy:3128",
-            "http://proxy:port",
+        for (bad, why) in [
+            (
+                "socks5://proxy:1080",
+                ProxyProblem::UnsupportedScheme("socks5".to_owned()),
+            ),
+            ("http://user:pw@proxy:3128", ProxyProblem::Credentials),
+            ("http://proxy:port", ProxyProblem::BadPort),
+            ("http://:8080", ProxyProblem::NoHost),
         ] {
             match proxy(wss, &[("HTTPS_PROXY", bad)]) {
-                Err(ProxyError { proxy, .. }) => assert_eq!(proxy, bad),
+                Err(ProxyError { proxy, problem }) => {
+                    assert_eq!(proxy, bad);
+                    assert_eq!(problem, why, "{bad}");
+                }
                 other => panic!("{bad}: {other:?}"),
             }
         }
@@ -259,7 +305,13 @@ mod tests {
                 .is_ok()
         );
         let refused = proxy.check_answer(&target, b"HTTP/1.1 403 Forbidden\r\n\r\n");
-        assert!(refused.is_err_and(|e| e.problem.contains("HTTP 403")));
+        assert_eq!(
+            refused.unwrap_err().problem,
+            ProxyProblem::Refused {
+                target: "cable.auth.com:443".to_owned(),
+                status: 403
+            }
+        );
         for junk in [
             &b""[..],
             b"SSH-2.0-x\r\n\r\n",
@@ -267,15 +319,12 @@ mod tests {
             b"NOTHTTP 200 ok\r\n\r\n",
         ] {
             let error = proxy.check_answer(&target, junk).unwrap_err();
-            assert!(error.problem.contains("not HTTP"), "{junk:?}");
+            assert_eq!(error.problem, ProxyProblem::NotHttp, "{junk:?}");
         }
         let long = vec![b'a'; HEAD_LIMIT + 1];
-        assert!(
-            proxy
-                .check_answer(&target, &long)
-                .unwrap_err()
-                .problem
-                .contains("too long")
+        assert_eq!(
+            proxy.check_answer(&target, &long).unwrap_err().problem,
+            ProxyProblem::AnswerTooLong
         );
         let v6 = Target {
             secure: false,

@@ -101,9 +101,9 @@ impl RequestHint {
         }
     }
 
-    /// The hint that matches a CTAP command byte (0x01 → mc, everything else → ga).
+    /// The hint that matches a CTAP command byte (makeCredential → mc, everything else → ga).
     pub fn for_ctap_command(command: u8) -> Self {
-        if command == 0x01 {
+        if command == ctap::types::command::MAKE_CREDENTIAL {
             Self::MakeCredential
         } else {
             Self::GetAssertion

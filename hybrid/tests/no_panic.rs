@@ -54,12 +54,17 @@ proptest! {
         let _ = ResponderStart::qr(&s.psk(&[0; 16]), id.public_key(), &mut rng).unwrap().read_message(&bytes);
     }
 
+    /// Arbitrary inputs at arbitrary times (up to an hour apart, so every phase's deadline can
+    /// fire): never a panic, and an error once reported is reported again for every input.
     #[test]
-    fn client_session_never_panics(inputs in proptest::collection::vec((0u8..7, proptest::collection::vec(any::<u8>(), 0..100)), 0..12)) {
+    fn client_session_never_panics(inputs in proptest::collection::vec((0u8..7, proptest::collection::vec(any::<u8>(), 0..100), 0u64..3_600_000), 0..12)) {
         let t0 = Instant::now();
+        let mut now = t0;
         let mut rng = ChaCha20Rng::seed_from_u64(2);
         let mut c = ClientSession::new_qr(ClientConfig::default(), hybrid::qr::RequestHint::GetAssertion, 0, &mut rng, t0);
-        for (kind, data) in &inputs {
+        let mut failed: Option<hybrid::Error> = None;
+        for (kind, data, after_ms) in &inputs {
+            now += std::time::Duration::from_millis(*after_ms);
             let input = match kind {
                 0 => ClientInput::Advert(data),
                 1 => ClientInput::TunnelUp,
@@ -69,7 +74,16 @@ proptest! {
                 5 => ClientInput::Tick,
                 _ => ClientInput::Cancel,
             };
-            let _ = c.handle(t0, input);
+            let result = c.handle(now, input);
+            if let Some(sticky) = &failed {
+                prop_assert_eq!(result.as_ref().err(), Some(sticky));
+            } else if c.error().is_some() {
+                failed = result.err();
+                prop_assert!(failed.is_some());
+            }
+            if let Some(deadline) = c.next_deadline() {
+                prop_assert!(deadline >= t0);
+            }
             while c.poll_action().is_some() {}
         }
     }

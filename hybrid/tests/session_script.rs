@@ -568,11 +568,14 @@ fn handshake_rejections() {
             .unwrap_err(),
         HandshakeProblem::BadPublicKey
     );
-    // Reply of wrong size / from a responder with the wrong PSK.
-    let (sent, m1) = InitiatorStart::qr(&psk, &id, &mut r)
-        .unwrap()
-        .write_message()
-        .unwrap();
+    // A reply of the wrong size, and one from a responder with the wrong PSK.
+    let sent = || {
+        InitiatorStart::qr(&psk, &id, &mut rng(9))
+            .unwrap()
+            .write_message()
+            .unwrap()
+            .0
+    };
     let (_, m2) = ResponderStart::qr(&other, id.public_key(), &mut r)
         .unwrap()
         .read_message(
@@ -585,20 +588,25 @@ fn handshake_rejections() {
         .unwrap()
         .write_message()
         .unwrap();
-    let _ = m1;
+    for len in [0usize, 80, 82] {
+        let mut reply = m2.to_vec();
+        reply.resize(len, 0);
+        assert_eq!(
+            sent().read_message(&reply).unwrap_err(),
+            HandshakeProblem::WrongLength(len)
+        );
+    }
     assert_eq!(
-        sent.read_message(&m2).unwrap_err(),
+        sent().read_message(&m2).unwrap_err(),
         HandshakeProblem::Decrypt
     );
 }
 
 #[test]
 fn non_empty_handshake_payload_is_rejected() {
-    // A peer built directly on snow that puts one payload byte in message 1 (82 bytes): our
-    // responder refuses it by length, before any decryption.
+    // Message 1 with one payload byte (82 bytes, what a peer that sends a non-empty payload
+    // produces): our responder refuses it by length, before any decryption.
     let (psk, id) = handshake_pair();
-    let params: snow::params::NoiseParams = "Noise_KNpsk0_P256_AESGCM_SHA256".parse().unwrap();
-    let _ = params;
     let mut r = rng(6);
     let (_, m1) = InitiatorStart::qr(&psk, &id, &mut r)
         .unwrap()
@@ -775,7 +783,9 @@ fn linking_rejections() {
         LinkingInfo::from_value(&ciborium::Value::Map(entries)),
         Err(LinkingProblem::BadPublicKey)
     );
-    let _ = PublicKey::from_sec1(&[0; 33]);
+    // A compressed point whose x is not on the curve, and a wrong length, are not keys.
+    assert!(PublicKey::from_sec1(&[0; 33]).is_none());
+    assert!(PublicKey::from_sec1(&[2; 10]).is_none());
 }
 
 #[test]

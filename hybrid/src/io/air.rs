@@ -25,9 +25,44 @@ pub enum AirError {
     /// A socket failed.
     #[error("air socket: {0}")]
     Io(#[from] std::io::Error),
-    /// Bluetooth is missing, off, not permitted, or failed; the text says which, in words.
+    /// Bluetooth is missing, off, not permitted, or failed.
+    #[error(transparent)]
+    Bluetooth(#[from] BluetoothProblem),
+}
+
+/// What is wrong with Bluetooth, by kind, so each face can say what to do in its own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BluetoothProblem {
+    /// The system's Bluetooth service (BlueZ's bluetoothd, …) cannot be reached.
+    #[error("cannot reach the Bluetooth service: {0}")]
+    ServiceUnavailable(String),
+    /// There is no adapter (`None`), or none by the name asked for.
+    #[error("no Bluetooth adapter{}", .0.as_ref().map(|n| format!(" called {n}")).unwrap_or_default())]
+    NoAdapter(Option<String>),
+    /// The adapter is switched off.
+    #[error("Bluetooth is off ({adapter})")]
+    PoweredOff {
+        /// The adapter's description.
+        adapter: String,
+    },
+    /// Bluetooth was switched off while scanning.
+    #[error("Bluetooth was turned off")]
+    TurnedOff,
+    /// The system refused this program the use of Bluetooth.
+    #[error("no permission to use Bluetooth")]
+    PermissionDenied,
+    /// This system cannot do what was asked (advertising outside Linux).
     #[error("{0}")]
-    Bluetooth(String),
+    Unsupported(&'static str),
+    /// Another failure: what failed and why.
+    #[error("{what}: {cause}")]
+    Failed {
+        /// What was being done.
+        what: &'static str,
+        /// The cause, as the Bluetooth stack reported it.
+        cause: String,
+    },
 }
 
 /// Parses `udp://127.0.0.1:PORT` (loopback only).

@@ -16,14 +16,17 @@ use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::air::{AirError, BleScanner, SERVICE_UUIDS, ServiceData};
+use super::air::{AirError, BleScanner, BluetoothProblem, SERVICE_UUIDS, ServiceData};
 
 /// Adverts queued between the scanning task and the driver; more than this are dropped
 /// (phones repeat their advert several times a second).
 const QUEUE: usize = 64;
 
-fn ble_error(what: &str, error: impl core::fmt::Display) -> AirError {
-    AirError::Bluetooth(format!("{what}: {error}"))
+fn ble_error(what: &'static str, error: impl core::fmt::Display) -> AirError {
+    AirError::Bluetooth(BluetoothProblem::Failed {
+        what,
+        cause: error.to_string(),
+    })
 }
 
 /// The caBLE adverts among a device's service data.
@@ -62,19 +65,16 @@ impl BtleScanner {
     /// one, and starts scanning.
     ///
     /// # Errors
-    /// [`AirError::Bluetooth`] with a plain-language reason: no adapter, adapter off, no
-    /// permission, BlueZ not running.
+    /// [`AirError::Bluetooth`] naming the problem: no adapter, adapter off, no permission, the
+    /// Bluetooth service not running.
     pub async fn open(name: Option<&str>) -> Result<Self, AirError> {
-        let manager = Manager::new().await.map_err(|e| {
-            ble_error(
-                "cannot reach the Bluetooth service (is bluetoothd running?)",
-                e,
-            )
-        })?;
+        let manager = Manager::new()
+            .await
+            .map_err(|e| BluetoothProblem::ServiceUnavailable(e.to_string()))?;
         let adapters = manager
             .adapters()
             .await
-            .map_err(|e| ble_error("cannot list Bluetooth adapters", e))?;
+            .map_err(|e| ble_error("listing the Bluetooth adapters", e))?;
         let mut chosen = None;
         for adapter in adapters {
             let info = adapter.adapter_info().await.unwrap_or_default();
@@ -84,30 +84,24 @@ impl BtleScanner {
             }
         }
         let Some((adapter, adapter_info)) = chosen else {
-            return Err(AirError::Bluetooth(match name {
-                Some(name) => format!("there is no Bluetooth adapter called {name}"),
-                None => "this computer has no Bluetooth adapter".to_owned(),
-            }));
+            return Err(BluetoothProblem::NoAdapter(name.map(str::to_owned)).into());
         };
         if let Ok(CentralState::PoweredOff) = adapter.adapter_state().await {
-            return Err(AirError::Bluetooth(format!(
-                "Bluetooth is off ({adapter_info}): turn it on in Settings"
-            )));
+            return Err(BluetoothProblem::PoweredOff {
+                adapter: adapter_info,
+            }
+            .into());
         }
         let events = adapter
             .events()
             .await
-            .map_err(|e| ble_error("cannot watch Bluetooth events", e))?;
+            .map_err(|e| ble_error("watching Bluetooth events", e))?;
         adapter
             .start_scan(btleplug::api::ScanFilter::default())
             .await
             .map_err(|e| match e {
-                btleplug::Error::PermissionDenied => AirError::Bluetooth(
-                    "no permission to scan for Bluetooth devices: allow Passbridge to use \
-                     Bluetooth in the system settings"
-                        .to_owned(),
-                ),
-                other => ble_error("cannot start a Bluetooth scan (is the adapter on?)", other),
+                btleplug::Error::PermissionDenied => BluetoothProblem::PermissionDenied.into(),
+                other => ble_error("starting a Bluetooth scan", other),
             })?;
         let (tx, adverts) = mpsc::channel(QUEUE);
         let task = tokio::spawn(scan_loop(adapter, events, tx));
@@ -134,11 +128,7 @@ async fn scan_loop(
                 properties_adverts(&adapter, &id).await
             }
             CentralEvent::StateUpdate(CentralState::PoweredOff) => {
-                let _ = tx
-                    .send(Err(AirError::Bluetooth(
-                        "Bluetooth was turned off: turn it on in Settings".to_owned(),
-                    )))
-                    .await;
+                let _ = tx.send(Err(BluetoothProblem::TurnedOff.into())).await;
                 return;
             }
             _ => continue,
@@ -152,9 +142,7 @@ async fn scan_loop(
         }
     }
     let _ = tx
-        .send(Err(AirError::Bluetooth(
-            "the Bluetooth scan ended unexpectedly".to_owned(),
-        )))
+        .send(Err(ble_error("scanning", "the scan ended unexpectedly")))
         .await;
 }
 
@@ -173,7 +161,7 @@ impl BleScanner for BtleScanner {
         // Receiving from the queue is cancel-safe, as the driver requires.
         match self.adverts.recv().await {
             Some(advert) => advert,
-            None => Err(AirError::Bluetooth("the Bluetooth scan stopped".to_owned())),
+            None => Err(ble_error("scanning", "the scan stopped")),
         }
     }
 }
@@ -206,20 +194,16 @@ impl BluezAdvertiser {
     pub async fn open(name: Option<&str>) -> Result<Self, AirError> {
         let session = bluer::Session::new()
             .await
-            .map_err(|e| ble_error("cannot reach BlueZ (is bluetoothd running?)", e))?;
+            .map_err(|e| BluetoothProblem::ServiceUnavailable(e.to_string()))?;
+        let no_adapter = |_| BluetoothProblem::NoAdapter(name.map(str::to_owned));
         let adapter = match name {
-            Some(name) => session
-                .adapter(name)
-                .map_err(|e| ble_error(&format!("no Bluetooth adapter {name}"), e))?,
-            None => session
-                .default_adapter()
-                .await
-                .map_err(|e| ble_error("no Bluetooth adapter", e))?,
+            Some(name) => session.adapter(name).map_err(no_adapter)?,
+            None => session.default_adapter().await.map_err(no_adapter)?,
         };
         adapter
             .set_powered(true)
             .await
-            .map_err(|e| ble_error(&format!("cannot power on {}", adapter.name()), e))?;
+            .map_err(|e| ble_error("powering the Bluetooth adapter on", e))?;
         Ok(Self {
             adapter,
             handle: None,
@@ -248,7 +232,7 @@ impl super::air::BleAdvertiser for BluezAdvertiser {
             .adapter
             .advertise(advert)
             .await
-            .map_err(|e| ble_error("cannot advertise over BlueZ", e))?;
+            .map_err(|e| ble_error("advertising over BlueZ", e))?;
         self.handle = Some(handle);
         Ok(())
     }

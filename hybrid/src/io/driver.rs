@@ -1,7 +1,9 @@
 //! Async drivers: one loop per role that feeds a sans-IO session ([`ClientSession`],
-//! [`PhoneSession`]) from real I/O — the WebSocket tunnel, the (loopback or BLE) air, the
-//! clock — and performs the actions it asks for. No protocol logic lives here: every decision
-//! is the session's, so what the drivers do is what the sans-IO tests and fuzzers checked.
+//! [`PhoneSession`]) from real I/O — the tunnel (through a [`Connector`]), the (loopback or
+//! BLE) air, the clock — and performs the actions it asks for. No protocol logic lives here:
+//! every decision is the session's, so what the drivers do is what the sans-IO tests and
+//! fuzzers checked. Every seam is a parameter, so the drivers run over an in-memory relay and
+//! air in tests (`hybrid::testing`) exactly as over sockets and radios.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +12,7 @@ use std::time::Instant;
 use ctap::Clock;
 
 use super::air::{AirError, BleAdvertiser, BleScanner};
-use super::tunnel::{CloseReason, Tunnel, TunnelError};
+use super::tunnel::{CloseReason, Connector, TunnelConn, TunnelError};
 use crate::error::{Error, Phase};
 use crate::session::{
     ClientAction, ClientInput, ClientSession, PhoneAction, PhoneInput, PhoneSession, StoredLink,
@@ -70,10 +72,10 @@ pub enum DriveError {
     },
 }
 
-type Connecting = Pin<Box<dyn Future<Output = Result<Tunnel, TunnelError>> + Send>>;
+type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, TunnelError>> + Send>>;
 
-fn connect(request: TunnelRequest) -> Connecting {
-    Box::pin(async move { Tunnel::connect(&request).await })
+fn connect<K: Connector>(connector: &K, request: TunnelRequest) -> Connecting<K::Conn> {
+    Box::pin(connector.connect(request))
 }
 
 /// Sleeps until `deadline` (forever without one).
@@ -85,7 +87,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Awaits the pending connection, or never.
-async fn connecting(slot: &mut Option<Connecting>) -> Result<Tunnel, TunnelError> {
+async fn connecting<T>(slot: &mut Option<Connecting<T>>) -> Result<T, TunnelError> {
     match slot.as_mut() {
         Some(future) => future.await,
         None => std::future::pending().await,
@@ -93,14 +95,14 @@ async fn connecting(slot: &mut Option<Connecting>) -> Result<Tunnel, TunnelError
 }
 
 /// Receives from the open tunnel, or never.
-async fn receive(slot: &mut Option<Tunnel>) -> Result<Option<Vec<u8>>, TunnelError> {
+async fn receive<T: TunnelConn>(slot: &mut Option<T>) -> Result<Option<Vec<u8>>, TunnelError> {
     match slot.as_mut() {
         Some(tunnel) => tunnel.recv().await,
         None => std::future::pending().await,
     }
 }
 
-async fn send(slot: &mut Option<Tunnel>, data: Vec<u8>) -> Result<(), DriveError> {
+async fn send<T: TunnelConn>(slot: &mut Option<T>, data: Vec<u8>) -> Result<(), DriveError> {
     match slot.as_mut() {
         Some(tunnel) => Ok(tunnel.send(data).await?),
         // The session only sends after `TunnelUp`; reaching this is a session bug, and failing
@@ -110,12 +112,23 @@ async fn send(slot: &mut Option<Tunnel>, data: Vec<u8>) -> Result<(), DriveError
 }
 
 /// One event for the client loop (owned, so the borrow of the I/O ends before `handle`).
-enum ClientEvent {
+enum ClientEvent<T> {
     Advert(Vec<u8>),
-    Connected(Result<Box<Tunnel>, TunnelError>),
+    Connected(Result<Box<T>, TunnelError>),
     Data(Result<Option<Vec<u8>>, TunnelError>),
     Tick,
     Cancel,
+}
+
+/// What a ceremony's driver runs on: the air, the tunnels and the clock.
+#[derive(Debug)]
+pub struct Io<'a, A, K, C> {
+    /// Scans (client) or advertises (phone).
+    pub air: &'a mut A,
+    /// Opens tunnels.
+    pub connector: &'a K,
+    /// Time.
+    pub clock: &'a C,
 }
 
 /// Runs a client (desktop) ceremony to the end: sends `request` (`cmd || CBOR`) to the phone
@@ -125,17 +138,21 @@ enum ClientEvent {
 /// # Errors
 /// [`DriveError`]: the session's own error (with the phase that timed out), or the tunnel's
 /// or scanner's.
-pub async fn run_client<S: BleScanner, C: Clock>(
+pub async fn run_client<S: BleScanner, K: Connector, C: Clock>(
     mut session: ClientSession,
     request: &[u8],
-    scanner: &mut S,
-    clock: &C,
+    io: Io<'_, S, K, C>,
     on_step: &mut (dyn FnMut(ClientStep) + Send),
     cancel: impl Future<Output = ()>,
 ) -> Result<ClientOutcome, DriveError> {
+    let Io {
+        air: scanner,
+        connector,
+        clock,
+    } = io;
     let mut cancel = std::pin::pin!(cancel);
-    let mut tunnel: Option<Tunnel> = None;
-    let mut pending_connect: Option<Connecting> = None;
+    let mut tunnel: Option<K::Conn> = None;
+    let mut pending_connect: Option<Connecting<K::Conn>> = None;
     let mut scanning = false;
     let mut response = None;
     let mut links = Vec::new();
@@ -157,7 +174,7 @@ pub async fn run_client<S: BleScanner, C: Clock>(
                         // A linked session connects before it scans.
                         on_step(ClientStep::ContactingPhone);
                     }
-                    pending_connect = Some(connect(request));
+                    pending_connect = Some(connect(connector, request));
                 }
                 ClientAction::Send(data) => send(&mut tunnel, data).await?,
                 ClientAction::CtapResponse(reply) => {
@@ -211,7 +228,7 @@ pub async fn run_client<S: BleScanner, C: Clock>(
                 session.handle(now, ClientInput::TunnelData(&data))
             }
             ClientEvent::Data(Ok(None)) => {
-                let reason = tunnel.as_ref().and_then(Tunnel::close_reason).cloned();
+                let reason = tunnel.as_ref().and_then(TunnelConn::close_reason).cloned();
                 tunnel = None;
                 match reason {
                     Some(reason) if reason.is_relay_limit() && response.is_none() => {
@@ -266,8 +283,8 @@ pub trait PhoneAuthenticator {
     fn answer(&mut self, request: &[u8]) -> Option<Vec<u8>>;
 }
 
-enum PhoneEvent {
-    Connected(Result<Box<Tunnel>, TunnelError>),
+enum PhoneEvent<T> {
+    Connected(Result<Box<T>, TunnelError>),
     Data(Result<Option<Vec<u8>>, TunnelError>),
     Tick,
     Cancel,
@@ -278,20 +295,26 @@ enum PhoneEvent {
 ///
 /// # Errors
 /// [`DriveError`].
-pub async fn run_phone<P: PhoneAuthenticator, A: BleAdvertiser, C: Clock>(
+pub async fn run_phone<P: PhoneAuthenticator, A: BleAdvertiser, K: Connector, C: Clock>(
     mut session: PhoneSession,
     authenticator: &mut P,
-    advertiser: &mut A,
-    clock: &C,
+    io: Io<'_, A, K, C>,
     cancel: impl Future<Output = ()>,
 ) -> Result<(), DriveError> {
+    let Io {
+        air: advertiser,
+        connector,
+        clock,
+    } = io;
     let mut cancel = std::pin::pin!(cancel);
-    let mut tunnel: Option<Tunnel> = None;
-    let mut pending_connect: Option<Connecting> = None;
+    let mut tunnel: Option<K::Conn> = None;
+    let mut pending_connect: Option<Connecting<K::Conn>> = None;
     loop {
         while let Some(action) = session.poll_action() {
             match action {
-                PhoneAction::Connect(request) => pending_connect = Some(connect(request)),
+                PhoneAction::Connect(request) => {
+                    pending_connect = Some(connect(connector, request))
+                }
                 PhoneAction::StartAdvert(payload) => advertiser.start(payload).await?,
                 PhoneAction::StopAdvert => advertiser.stop(),
                 PhoneAction::Send(data) => send(&mut tunnel, data).await?,
@@ -329,7 +352,7 @@ pub async fn run_phone<P: PhoneAuthenticator, A: BleAdvertiser, C: Clock>(
                 pending_connect = None;
                 let open = *result?;
                 let routing_id = open
-                    .routing_id
+                    .routing_id()
                     .or_else(|| session.known_routing_id())
                     .ok_or(TunnelError::NoRoutingId)?;
                 tunnel = Some(open);
@@ -356,23 +379,32 @@ pub async fn run_phone<P: PhoneAuthenticator, A: BleAdvertiser, C: Clock>(
 /// A linked phone's line to its relay: `/cable/listen/{contact}` held open to hear contacts
 /// (Passbridge's relay; Google's service pushes through FCM instead).
 #[derive(Debug)]
-pub struct ContactListener {
-    tunnel: Tunnel,
+pub struct ContactListener<T> {
+    tunnel: T,
 }
 
-impl ContactListener {
+/// `/cable/listen/{contact}` at `base`.
+fn listen_url(base: &str, contact_id: &[u8]) -> String {
+    format!(
+        "{}/cable/listen/{}",
+        base.trim_end_matches('/'),
+        crate::util::b64url(contact_id)
+    )
+}
+
+impl<T: TunnelConn + 'static> ContactListener<T> {
     /// Starts listening for contacts to `contact_id` at `base` (a relay base URL).
     ///
     /// # Errors
     /// [`TunnelError`] when the relay cannot be reached or refuses.
-    pub async fn connect(base: &str, contact_id: &[u8]) -> Result<Self, TunnelError> {
-        let url = format!(
-            "{}/cable/listen/{}",
-            base.trim_end_matches('/'),
-            crate::util::b64url(contact_id)
-        );
+    pub async fn connect<K: Connector<Conn = T>>(
+        connector: &K,
+        base: &str,
+        contact_id: &[u8],
+    ) -> Result<Self, TunnelError> {
+        let request = TunnelRequest::plain(listen_url(base, contact_id));
         Ok(Self {
-            tunnel: Tunnel::connect(&TunnelRequest::plain(url)).await?,
+            tunnel: connector.connect(request).await?,
         })
     }
 
@@ -394,17 +426,16 @@ impl ContactListener {
     ///
     /// # Errors
     /// [`TunnelError`].
-    pub async fn revoke(base: &str, contact_id: &[u8]) -> Result<(), TunnelError> {
-        let url = format!(
-            "{}/cable/listen/{}",
-            base.trim_end_matches('/'),
-            crate::util::b64url(contact_id)
-        );
+    pub async fn revoke<K: Connector<Conn = T>>(
+        connector: &K,
+        base: &str,
+        contact_id: &[u8],
+    ) -> Result<(), TunnelError> {
         let request = TunnelRequest {
-            url,
+            url: listen_url(base, contact_id),
             headers: vec![(super::relay::REVOKE_HEADER.to_owned(), "true".to_owned())],
         };
-        let mut tunnel = Tunnel::connect(&request).await?;
+        let mut tunnel = connector.connect(request).await?;
         tunnel.close().await;
         Ok(())
     }

@@ -64,7 +64,7 @@ impl<S: CredentialStore, C: Clock, R: ctap::platform::Rng> CtapPhone<S, C, R> {
     pub fn get_info(&mut self) -> Vec<u8> {
         let reply = self
             .authenticator
-            .handle_with_prompt(&[0x04], &mut VerifiedUser);
+            .handle_with_prompt(&[ctap::types::command::GET_INFO], &mut VerifiedUser);
         match reply.split_first() {
             Some((0, body)) => body.to_vec(),
             _ => Vec::new(),

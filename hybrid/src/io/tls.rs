@@ -3,10 +3,11 @@
 //! has to be installed and none can be picked by accident.
 //!
 //! Client roots: the platform's store (`rustls-native-certs`: /etc/ssl/certs on Linux, the
-//! Keychain on macOS, the system store on Windows), plus the PEM file named by
-//! `PASSBRIDGE_CA_FILE` for a self-hosted relay signed by a private CA.
+//! Keychain on macOS, the system store on Windows), plus a PEM file of extra CAs (the apps
+//! read it from `PASSBRIDGE_CA_FILE`) for a self-hosted relay signed by a private CA. The
+//! caller owns the configuration ([`ClientTls`]); nothing here is process-wide.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::pem::PemObject as _;
@@ -64,32 +65,51 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
     Ok(certs)
 }
 
-/// The client configuration for `wss://` tunnels, built once per process (every tunnel would
-/// otherwise parse the whole root store and the CA file again); a failure is not kept, so the
-/// next tunnel retries and reports it again.
-///
-/// # Errors
-/// [`TlsError`] when `PASSBRIDGE_CA_FILE` is unusable or there is no root at all.
-pub fn client_config() -> Result<Arc<ClientConfig>, TlsError> {
-    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    if let Some(config) = CONFIG.get() {
-        return Ok(Arc::clone(config));
-    }
-    let config = build_client_config()?;
-    Ok(Arc::clone(CONFIG.get_or_init(|| config)))
+/// The client side of `wss://` tunnels: the platform's roots plus an optional PEM file of
+/// extra CAs. The rustls configuration is built on first use and then kept in this value
+/// (every tunnel would otherwise parse the whole root store and the CA file again); a failure
+/// is not kept, so the next tunnel retries and reports it again. Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct ClientTls {
+    extra_ca: Option<PathBuf>,
+    built: Arc<OnceLock<Arc<ClientConfig>>>,
 }
 
-fn build_client_config() -> Result<Arc<ClientConfig>, TlsError> {
-    let extra = std::env::var_os(CA_FILE_VAR).filter(|v| !v.is_empty());
+impl ClientTls {
+    /// The platform's roots, plus every certificate in `extra_ca` when given.
+    pub fn new(extra_ca: Option<PathBuf>) -> Self {
+        Self {
+            extra_ca,
+            built: Arc::default(),
+        }
+    }
+
+    /// The extra CA file, if any.
+    pub fn extra_ca(&self) -> Option<&Path> {
+        self.extra_ca.as_deref()
+    }
+
+    /// The rustls configuration.
+    ///
+    /// # Errors
+    /// [`TlsError`] when the extra CA file is unusable or there is no root at all.
+    pub fn config(&self) -> Result<Arc<ClientConfig>, TlsError> {
+        if let Some(config) = self.built.get() {
+            return Ok(Arc::clone(config));
+        }
+        let config = build_client_config(self.extra_ca.as_deref())?;
+        Ok(Arc::clone(self.built.get_or_init(|| config)))
+    }
+}
+
+fn build_client_config(extra: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     // Some platform stores hold certificates rustls cannot parse; skipping them is what
     // browsers do too.
     let _ = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(path) = extra {
-        for cert in load_certs(Path::new(&path))? {
-            roots
-                .add(cert)
-                .map_err(|e| pem_error(Path::new(&path), e))?;
+        for cert in load_certs(path)? {
+            roots.add(cert).map_err(|e| pem_error(path, e))?;
         }
     }
     if roots.is_empty() {

@@ -2,6 +2,15 @@
 //! reports the relay's routing ID. Honours `ALL_PROXY` / `HTTPS_PROXY` (for `wss://`) /
 //! `HTTP_PROXY` (for `ws://`) and `NO_PROXY`, as curl does, through an HTTP CONNECT proxy.
 //! `wss://` runs TLS (rustls, see [`super::tls`]) inside the proxy's tunnel when there is one.
+//!
+//! Everything a tunnel depends on is a value the caller passes: a [`TunnelConfig`] (the proxy
+//! variables, read once, and the TLS client configuration). The drivers open tunnels through
+//! the [`Connector`] seam, so they run over [`WsConnector`] in the apps and over an in-memory
+//! relay in tests (`hybrid::testing`, feature `testing`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -10,11 +19,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::parse_hex;
+use super::tls::{CA_FILE_VAR, ClientTls};
 use crate::keys::RoutingId;
-use crate::proxy::{HEAD_LIMIT, HttpProxy, ProxyError, Target};
+use crate::proxy::{HEAD_LIMIT, HttpProxy, ProxyError, ProxyProblem, Target};
 use crate::tunnel_url::{ROUTING_ID_HEADER, TunnelRequest, WEBSOCKET_PROTOCOL};
 
 /// Disable Nagle's algorithm: the protocol is small request/response messages, and Nagle plus
@@ -34,7 +44,10 @@ pub enum TunnelError {
     /// The relay answered the upgrade with an HTTP status.
     #[error("relay refused the tunnel (HTTP {0})")]
     Refused(u16),
-    /// Connecting or the WebSocket itself failed.
+    /// The relay's host could not be reached at all (name lookup, connection refused, no route).
+    #[error("cannot connect: {0}")]
+    Unreachable(#[source] std::io::Error),
+    /// The WebSocket failed after the connection was made.
     #[error("tunnel: {0}")]
     WebSocket(#[source] Box<tungstenite::Error>),
     /// TLS could not be set up or the relay's certificate was refused.
@@ -44,13 +57,8 @@ pub enum TunnelError {
     #[error("relay sent no valid routing ID")]
     NoRoutingId,
     /// The HTTP proxy could not be used (unreachable, refused CONNECT, unsupported kind).
-    #[error("proxy {proxy}: {problem}")]
-    Proxy {
-        /// The proxy, as configured.
-        proxy: String,
-        /// What went wrong, in words.
-        problem: String,
-    },
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
 }
 
 impl From<tungstenite::Error> for TunnelError {
@@ -97,11 +105,15 @@ impl CloseReason {
 }
 
 impl Tunnel {
-    /// Connects: `ws://` in the clear (loopback and tests), `wss://` over TLS.
+    /// Connects: `ws://` in the clear (loopback and tests), `wss://` over TLS, through the
+    /// proxy `config` names for the URL.
     ///
     /// # Errors
     /// [`TunnelError`].
-    pub async fn connect(request: &TunnelRequest) -> Result<Self, TunnelError> {
+    pub async fn connect(
+        request: &TunnelRequest,
+        config: &TunnelConfig,
+    ) -> Result<Self, TunnelError> {
         let mut http = request
             .url
             .as_str()
@@ -120,30 +132,33 @@ impl Tunnel {
                 .map_err(|_| TunnelError::Request("header value".to_owned()))?;
             headers.insert(name, value);
         }
-        let config = WebSocketConfig::default()
+        let ws_config = WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
         let target = target_of(http.uri())?;
-        let stream = match HttpProxy::for_target(&target, proxy_setting)? {
+        let stream = match HttpProxy::for_target(&target, |name| config.proxy_var(name))? {
             None => {
                 let stream = TcpStream::connect((target.host.as_str(), target.port))
                     .await
-                    .map_err(|e| TunnelError::WebSocket(Box::new(e.into())))?;
+                    .map_err(TunnelError::Unreachable)?;
                 let _ = stream.set_nodelay(NO_DELAY);
                 stream
             }
             Some(proxy) => connect_via(&proxy, &target).await?,
         };
         let connector = if target.secure {
-            let tls = super::tls::client_config().map_err(|e| TunnelError::Tls(e.to_string()))?;
-            Connector::Rustls(tls)
+            let tls = config
+                .tls
+                .config()
+                .map_err(|e| TunnelError::Tls(e.to_string()))?;
+            tokio_tungstenite::Connector::Rustls(tls)
         } else {
-            Connector::Plain
+            tokio_tungstenite::Connector::Plain
         };
         let (ws, response) = tokio_tungstenite::client_async_tls_with_config(
             http,
             stream,
-            Some(config),
+            Some(ws_config),
             Some(connector),
         )
         .await?;
@@ -203,30 +218,150 @@ impl Tunnel {
     }
 }
 
-/// The app's proxy setting, which wins over the environment's; `NO_PROXY` still applies.
-static PROXY_OVERRIDE: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+/// What opening a tunnel depends on, as a value: the proxy variables (`ALL_PROXY`,
+/// `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, either case) and the TLS client configuration.
+#[derive(Debug, Clone, Default)]
+pub struct TunnelConfig {
+    /// Proxy variables by name, as read.
+    proxy_vars: HashMap<String, String>,
+    /// An HTTP proxy that replaces the variables' proxies (`NO_PROXY` still applies).
+    proxy_override: Option<String>,
+    /// TLS for `wss://`.
+    tls: ClientTls,
+}
 
-/// Sends every later tunnel through `proxy` (an `http://host:port` CONNECT proxy) instead of
-/// the one `HTTPS_PROXY`/`HTTP_PROXY` name; `None` goes back to the environment. The desktop
-/// app calls this when its proxy setting changes; the CLI never does.
-pub fn set_proxy_override(proxy: Option<String>) {
-    if let Ok(mut slot) = PROXY_OVERRIDE.write() {
-        *slot = proxy;
+impl TunnelConfig {
+    /// No proxy, the platform's TLS roots only.
+    pub fn new(tls: ClientTls) -> Self {
+        Self {
+            tls,
+            ..Self::default()
+        }
+    }
+
+    /// The process environment's proxy variables and `PASSBRIDGE_CA_FILE`, read now.
+    pub fn from_env() -> Self {
+        let proxy_vars = std::env::vars()
+            .filter(|(name, _)| name.to_ascii_uppercase().ends_with("_PROXY"))
+            .collect();
+        let extra_ca = std::env::var_os(CA_FILE_VAR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        Self {
+            proxy_vars,
+            proxy_override: None,
+            tls: ClientTls::new(extra_ca),
+        }
+    }
+
+    /// Sets one proxy variable (as the environment would).
+    #[must_use]
+    pub fn with_proxy_var(mut self, name: &str, value: &str) -> Self {
+        self.proxy_vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sends every tunnel through `proxy` (an `http://host:port` CONNECT proxy) instead of the
+    /// one the variables name; `None` goes back to the variables. `NO_PROXY` still applies.
+    #[must_use]
+    pub fn with_proxy_override(mut self, proxy: Option<String>) -> Self {
+        self.proxy_override = proxy.filter(|p| !p.trim().is_empty());
+        self
+    }
+
+    /// The TLS client configuration.
+    pub fn tls(&self) -> &ClientTls {
+        &self.tls
+    }
+
+    /// A proxy variable as the proxy decision sees it, with the override in place of the
+    /// proxy variables.
+    fn proxy_var(&self, name: &str) -> Option<String> {
+        let is_proxy =
+            name.to_ascii_uppercase().ends_with("_PROXY") && !name.eq_ignore_ascii_case("NO_PROXY");
+        match &self.proxy_override {
+            Some(proxy) if is_proxy => Some(proxy.clone()),
+            _ => self.proxy_vars.get(name).cloned(),
+        }
     }
 }
 
-/// The environment as the proxy decision sees it, with the override in place of the proxy
-/// variables.
-fn proxy_setting(name: &str) -> Option<String> {
-    let overridden = PROXY_OVERRIDE.read().ok().and_then(|slot| slot.clone());
-    match overridden {
-        Some(proxy)
-            if name.to_ascii_uppercase().ends_with("_PROXY")
-                && !name.eq_ignore_ascii_case("NO_PROXY") =>
-        {
-            Some(proxy)
-        }
-        _ => std::env::var(name).ok(),
+/// An open tunnel, as the drivers use it.
+pub trait TunnelConn: Send {
+    /// Sends one binary message.
+    fn send(&mut self, data: Vec<u8>) -> impl Future<Output = Result<(), TunnelError>> + Send;
+    /// The next binary message; `None` once the tunnel closed. Must be cancel-safe: the drivers
+    /// drop the future whenever another event comes first.
+    fn recv(&mut self) -> impl Future<Output = Result<Option<Vec<u8>>, TunnelError>> + Send;
+    /// Why the other end closed, once [`TunnelConn::recv`] returned `None` after a close frame.
+    fn close_reason(&self) -> Option<&CloseReason>;
+    /// The routing ID the relay sent when the tunnel opened, if any.
+    fn routing_id(&self) -> Option<RoutingId>;
+    /// Closes the tunnel (best effort).
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// Opens tunnels: [`WsConnector`] over the network, an in-memory relay in tests.
+pub trait Connector {
+    /// The tunnels it opens.
+    type Conn: TunnelConn + 'static;
+    /// Opens the tunnel `request` names. The future owns what it needs, so the drivers can keep
+    /// it while they wait for other events.
+    fn connect(
+        &self,
+        request: TunnelRequest,
+    ) -> impl Future<Output = Result<Self::Conn, TunnelError>> + Send + 'static;
+}
+
+/// Opens WebSocket tunnels ([`Tunnel`]) with a [`TunnelConfig`].
+#[derive(Debug, Clone, Default)]
+pub struct WsConnector {
+    config: TunnelConfig,
+}
+
+impl WsConnector {
+    /// A connector that opens tunnels with `config`.
+    pub fn new(config: TunnelConfig) -> Self {
+        Self { config }
+    }
+
+    /// The configuration it opens tunnels with.
+    pub fn config(&self) -> &TunnelConfig {
+        &self.config
+    }
+}
+
+impl Connector for WsConnector {
+    type Conn = Tunnel;
+
+    fn connect(
+        &self,
+        request: TunnelRequest,
+    ) -> impl Future<Output = Result<Tunnel, TunnelError>> + Send + 'static {
+        let config = self.config.clone();
+        async move { Tunnel::connect(&request, &config).await }
+    }
+}
+
+impl TunnelConn for Tunnel {
+    async fn send(&mut self, data: Vec<u8>) -> Result<(), TunnelError> {
+        Self::send(self, data).await
+    }
+
+    async fn recv(&mut self) -> Result<Option<Vec<u8>>, TunnelError> {
+        Self::recv(self).await
+    }
+
+    fn close_reason(&self) -> Option<&CloseReason> {
+        Self::close_reason(self)
+    }
+
+    fn routing_id(&self) -> Option<RoutingId> {
+        self.routing_id
+    }
+
+    async fn close(&mut self) {
+        Self::close(self).await;
     }
 }
 
@@ -252,29 +387,17 @@ fn target_of(uri: &tungstenite::http::Uri) -> Result<Target, TunnelError> {
     Ok(Target { secure, host, port })
 }
 
-impl From<ProxyError> for TunnelError {
-    fn from(e: ProxyError) -> Self {
-        Self::Proxy {
-            proxy: e.proxy,
-            problem: e.problem,
-        }
-    }
-}
-
 /// Opens a TCP connection through `proxy` to `target` (CONNECT, expecting a 2xx).
 async fn connect_via(proxy: &HttpProxy, target: &Target) -> Result<TcpStream, TunnelError> {
-    let fail = |problem: String| TunnelError::Proxy {
-        proxy: proxy.text.clone(),
-        problem,
-    };
+    let fail = |problem: ProxyProblem| TunnelError::Proxy(proxy.error(problem));
     let mut stream = TcpStream::connect((proxy.host.as_str(), proxy.port))
         .await
-        .map_err(|e| fail(format!("cannot connect: {e}")))?;
+        .map_err(|e| fail(ProxyProblem::Unreachable(e.to_string())))?;
     let _ = stream.set_nodelay(NO_DELAY);
     stream
         .write_all(HttpProxy::connect_request(target).as_bytes())
         .await
-        .map_err(|e| fail(format!("connection lost: {e}")))?;
+        .map_err(|e| fail(ProxyProblem::ConnectionLost(e.to_string())))?;
     // Read the answer's head byte by byte so nothing after it (the tunnel's first bytes)
     // is consumed; it is small and read once per tunnel.
     let mut head = Vec::with_capacity(128);
@@ -282,9 +405,44 @@ async fn connect_via(proxy: &HttpProxy, target: &Target) -> Result<TcpStream, Tu
         let byte = stream
             .read_u8()
             .await
-            .map_err(|e| fail(format!("connection lost during CONNECT: {e}")))?;
+            .map_err(|e| fail(ProxyProblem::ConnectionLost(e.to_string())))?;
         head.push(byte);
     }
     proxy.check_answer(target, &head)?;
     Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_override_replaces_proxies_but_not_no_proxy() {
+        let config = TunnelConfig::default()
+            .with_proxy_var("HTTPS_PROXY", "http://env:3128")
+            .with_proxy_var("no_proxy", "internal.example");
+        assert_eq!(
+            config.proxy_var("HTTPS_PROXY").as_deref(),
+            Some("http://env:3128")
+        );
+        assert_eq!(config.proxy_var("HTTP_PROXY"), None);
+        let config = config.with_proxy_override(Some("http://app:8080".to_owned()));
+        for name in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
+            assert_eq!(
+                config.proxy_var(name).as_deref(),
+                Some("http://app:8080"),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            config.proxy_var("no_proxy").as_deref(),
+            Some("internal.example")
+        );
+        assert_eq!(config.proxy_var("NO_PROXY"), None);
+        let config = config.with_proxy_override(Some("  ".to_owned()));
+        assert_eq!(
+            config.proxy_var("HTTPS_PROXY").as_deref(),
+            Some("http://env:3128")
+        );
+    }
 }

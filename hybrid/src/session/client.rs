@@ -25,9 +25,6 @@ use crate::tunnel_url::{
     CLIENT_PAYLOAD_HEADER, ClientPayload, DomainId, TunnelBase, TunnelRequest,
 };
 
-/// CTAP `authenticatorGetInfo` command byte.
-const CTAP_GET_INFO: u8 = 0x04;
-
 /// Client configuration.
 #[derive(Debug, Clone, Default)]
 pub struct ClientConfig {
@@ -105,13 +102,31 @@ enum Secret {
     },
 }
 
+/// The tunnel's side of discovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TunnelStep {
+    /// Not asked for yet (a QR session connects once the advert names the relay).
+    NotRequested,
+    /// [`ClientAction::Connect`] is out; the WebSocket is not open yet.
+    Connecting,
+    /// The WebSocket is open.
+    Up,
+}
+
+/// Where discovery stands: the handshake starts once the advert has matched *and* the tunnel
+/// is up, in either order.
+enum Discovery {
+    /// No matching advert yet.
+    AwaitAdvert(TunnelStep),
+    /// The advert matched (its decrypted plaintext keys the PSK); the tunnel is connecting.
+    AwaitTunnel([u8; 16]),
+}
+
 enum State {
     /// Before the handshake: waiting for advert and/or tunnel.
     Discover {
         eid_key: EidKey,
-        eid_plaintext: Option<[u8; 16]>,
-        connect_requested: bool,
-        tunnel_up: bool,
+        discovery: Discovery,
         deadline: Deadline,
     },
     AwaitReply {
@@ -202,9 +217,7 @@ impl ClientSession {
         s.tunnel_id = Some(tunnel_id);
         s.state = State::Discover {
             eid_key,
-            eid_plaintext: None,
-            connect_requested: false,
-            tunnel_up: false,
+            discovery: Discovery::AwaitAdvert(TunnelStep::NotRequested),
             deadline,
         };
         s.actions.push_back(ClientAction::ShowQr(url));
@@ -254,9 +267,7 @@ impl ClientSession {
         s.domain = Some(domain);
         s.state = State::Discover {
             eid_key,
-            eid_plaintext: None,
-            connect_requested: true,
-            tunnel_up: false,
+            discovery: Discovery::AwaitAdvert(TunnelStep::Connecting),
             deadline,
         };
         s.actions.push_back(ClientAction::Connect(request));
@@ -363,7 +374,7 @@ impl ClientSession {
         let Some(&cmd) = req.first() else {
             return Err(Error::Session(SessionProblem::EmptyRequest));
         };
-        if cmd == CTAP_GET_INFO && req.len() == 1 {
+        if cmd == ctap::types::command::GET_INFO && req.len() == 1 {
             match &self.get_info {
                 Some(info) => self.respond_get_info(info.clone()),
                 None => self.pending_get_info = true,
@@ -408,19 +419,9 @@ impl ClientSession {
         match state {
             State::Discover {
                 eid_key,
-                eid_plaintext,
-                connect_requested,
-                tunnel_up,
+                discovery,
                 deadline,
-            } => self.discover(
-                now,
-                input,
-                eid_key,
-                eid_plaintext,
-                connect_requested,
-                tunnel_up,
-                deadline,
-            ),
+            } => self.discover(now, input, eid_key, discovery, deadline),
             State::AwaitReply { hs, deadline } => match input {
                 ClientInput::TunnelData(d) if self.is_linked() && d == [0x00] => {
                     // Connect signal from the tunnel server (state-assisted flow).
@@ -521,85 +522,88 @@ impl ClientSession {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn discover(
         &mut self,
         now: Instant,
         input: ClientInput<'_>,
         eid_key: EidKey,
-        mut eid_plaintext: Option<[u8; 16]>,
-        mut connect_requested: bool,
-        mut tunnel_up: bool,
+        discovery: Discovery,
         mut deadline: Deadline,
     ) -> Result<State, Error> {
-        match input {
-            ClientInput::Advert(data) if eid_plaintext.is_none() => {
+        let discovery = match (discovery, input) {
+            (Discovery::AwaitAdvert(tunnel), ClientInput::Advert(data)) => {
                 let Ok(adv) =
                     eid_key.decrypt_with(data, KNOWN_ASSIGNED_DOMAINS, self.config.advert_length)
                 else {
                     // Foreign or malformed adverts are normal traffic.
                     return Ok(State::Discover {
                         eid_key,
-                        eid_plaintext,
-                        connect_requested,
-                        tunnel_up,
+                        discovery: Discovery::AwaitAdvert(tunnel),
                         deadline,
                     });
                 };
-                eid_plaintext = Some(adv.plaintext);
                 self.actions.push_back(ClientAction::StopScan);
-                if !connect_requested {
-                    let tunnel_id = self.tunnel_id.ok_or(SessionProblem::UnexpectedInput)?;
-                    let url = self.config.tunnel_base.connect_url(
-                        adv.eid.domain,
-                        &adv.eid.routing_id,
-                        &tunnel_id,
-                    )?;
-                    self.domain = Some(adv.eid.domain);
-                    self.actions
-                        .push_back(ClientAction::Connect(TunnelRequest::plain(url)));
-                    connect_requested = true;
-                    deadline = self.config.timeouts.deadline(now, Phase::Tunnel);
+                match tunnel {
+                    TunnelStep::NotRequested => {
+                        let tunnel_id = self.tunnel_id.ok_or(SessionProblem::UnexpectedInput)?;
+                        let url = self.config.tunnel_base.connect_url(
+                            adv.eid.domain,
+                            &adv.eid.routing_id,
+                            &tunnel_id,
+                        )?;
+                        self.domain = Some(adv.eid.domain);
+                        self.actions
+                            .push_back(ClientAction::Connect(TunnelRequest::plain(url)));
+                        deadline = self.config.timeouts.deadline(now, Phase::Tunnel);
+                        Discovery::AwaitTunnel(adv.plaintext)
+                    }
+                    TunnelStep::Connecting => Discovery::AwaitTunnel(adv.plaintext),
+                    TunnelStep::Up => return self.start_handshake(now, &adv.plaintext),
                 }
             }
-            ClientInput::TunnelUp if connect_requested && !tunnel_up => tunnel_up = true,
-            ClientInput::TunnelData(d) if self.is_linked() && d == [0x00] => {}
-            ClientInput::TunnelData(_) => return Err(SessionProblem::UnexpectedMessage.into()),
-            ClientInput::TunnelDown if connect_requested => {
-                return Err(SessionProblem::TunnelClosed.into());
+            (Discovery::AwaitAdvert(TunnelStep::Connecting), ClientInput::TunnelUp) => {
+                Discovery::AwaitAdvert(TunnelStep::Up)
             }
-            _ => {}
-        }
-        match (eid_plaintext, tunnel_up) {
-            (Some(plain), true) => {
-                let psk = self.psk(&plain);
-                let e = self
-                    .ephemeral
-                    .take()
-                    .ok_or(SessionProblem::UnexpectedInput)?;
-                let start = match &self.secret {
-                    Secret::Qr { identity, .. } => {
-                        InitiatorStart::qr_with_ephemeral(&psk, identity, &e)?
-                    }
-                    Secret::Link { link, .. } => InitiatorStart::linked_with_ephemeral(
-                        &psk,
-                        &link.linking.authenticator_public_key,
-                        &e,
-                    )?,
-                };
-                let (hs, msg1) = start.write_message()?;
-                self.actions.push_back(ClientAction::Send(msg1.to_vec()));
-                let deadline = self.config.timeouts.deadline(now, Phase::Handshake);
-                Ok(State::AwaitReply { hs, deadline })
+            (Discovery::AwaitTunnel(plaintext), ClientInput::TunnelUp) => {
+                return self.start_handshake(now, &plaintext);
             }
-            _ => Ok(State::Discover {
-                eid_key,
-                eid_plaintext,
-                connect_requested,
-                tunnel_up,
-                deadline,
-            }),
-        }
+            (discovery, ClientInput::TunnelData(d)) if self.is_linked() && d == [0x00] => discovery,
+            (_, ClientInput::TunnelData(_)) => {
+                return Err(SessionProblem::UnexpectedMessage.into());
+            }
+            (
+                Discovery::AwaitTunnel(_)
+                | Discovery::AwaitAdvert(TunnelStep::Connecting | TunnelStep::Up),
+                ClientInput::TunnelDown,
+            ) => return Err(SessionProblem::TunnelClosed.into()),
+            (discovery, _) => discovery,
+        };
+        Ok(State::Discover {
+            eid_key,
+            discovery,
+            deadline,
+        })
+    }
+
+    /// The advert matched and the tunnel is up: sends the first handshake message.
+    fn start_handshake(&mut self, now: Instant, plaintext: &[u8; 16]) -> Result<State, Error> {
+        let psk = self.psk(plaintext);
+        let e = self
+            .ephemeral
+            .take()
+            .ok_or(SessionProblem::UnexpectedInput)?;
+        let start = match &self.secret {
+            Secret::Qr { identity, .. } => InitiatorStart::qr_with_ephemeral(&psk, identity, &e)?,
+            Secret::Link { link, .. } => InitiatorStart::linked_with_ephemeral(
+                &psk,
+                &link.linking.authenticator_public_key,
+                &e,
+            )?,
+        };
+        let (hs, msg1) = start.write_message()?;
+        self.actions.push_back(ClientAction::Send(msg1.to_vec()));
+        let deadline = self.config.timeouts.deadline(now, Phase::Handshake);
+        Ok(State::AwaitReply { hs, deadline })
     }
 
     fn is_linked(&self) -> bool {
