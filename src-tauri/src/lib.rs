@@ -1,21 +1,13 @@
-//! Passbridge, the app: the headless core (profiles, vault, policy, audit, request broker, CLI)
-//! and, behind the `desktop` feature, the Tauri window that sits on top of the same services.
+//! Passbridge, the app: its two faces over [`passbridge_core`], which holds every service.
 //!
-//! Everything outside [`desktop`] compiles and is tested without WebKit or GTK, so the CLI, the
+//! - [`cli`]: the command line, one module per command, and every line it prints.
+//! - `desktop` (feature `desktop`, the default): the Tauri window, thin commands over the
+//!   core's [`AppCore`](passbridge_core::app::AppCore), and every word the window shows.
+//!
+//! The faces import the core, never each other (`main.rs` picks one); a test checks it.
+//! Without the `desktop` feature the binary links no WebKit, GTK or Tauri, so the CLI, the
 //! relay and the authenticator run on servers and in CI without a display.
 
-pub mod about;
-pub mod app;
-pub mod authenticator;
-pub mod bridge_cli;
 pub mod cli;
-pub mod hybrid_cli;
-pub mod linked;
-pub mod policy;
-pub mod profile;
-pub mod system;
-pub mod telemetry;
-pub mod webauthn;
-
 #[cfg(feature = "desktop")]
 pub mod desktop;

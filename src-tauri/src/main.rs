@@ -4,6 +4,14 @@
     windows_subsystem = "windows"
 )]
 
-fn main() -> std::process::ExitCode {
-    passbridge::cli::main()
+use std::process::ExitCode;
+
+use passbridge::cli::{self, Next};
+
+fn main() -> ExitCode {
+    match cli::main() {
+        Next::Exit(code) => code,
+        #[cfg(feature = "desktop")]
+        Next::OpenWindow => passbridge::desktop::run(),
+    }
 }

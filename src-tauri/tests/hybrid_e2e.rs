@@ -519,7 +519,7 @@ fn an_oversized_frame_is_refused_by_the_relay() {
 
 #[test]
 fn a_second_client_on_the_same_tunnel_is_refused() {
-    use hybrid::io::tunnel::{Tunnel, TunnelError};
+    use hybrid::io::tunnel::{Tunnel, TunnelConfig, TunnelError};
     use hybrid::tunnel_url::TunnelRequest;
 
     let dir = tempfile::tempdir().unwrap();
@@ -530,23 +530,26 @@ fn a_second_client_on_the_same_tunnel_is_refused() {
         .unwrap();
     runtime.block_on(async {
         let tunnel_id = "00112233445566778899AABBCCDDEEFF";
-        let phone = Tunnel::connect(&TunnelRequest::plain(format!(
-            "{url}/cable/new/{tunnel_id}"
-        )))
+        let phone = Tunnel::connect(
+            &TunnelRequest::plain(format!("{url}/cable/new/{tunnel_id}")),
+            &TunnelConfig::default(),
+        )
         .await
         .unwrap();
         let routing = phone.routing_id.expect("routing ID header");
         let routing = hex::encode_upper(routing.0);
         let connect = TunnelRequest::plain(format!("{url}/cable/connect/{routing}/{tunnel_id}"));
-        let first = Tunnel::connect(&connect).await.unwrap();
-        match Tunnel::connect(&connect).await {
+        let first = Tunnel::connect(&connect, &TunnelConfig::default())
+            .await
+            .unwrap();
+        match Tunnel::connect(&connect, &TunnelConfig::default()).await {
             Err(TunnelError::Refused(409)) => {}
             other => panic!("second client: {other:?}"),
         }
         // A wrong routing ID is refused too.
         let wrong = TunnelRequest::plain(format!("{url}/cable/connect/FFFFFF/{tunnel_id}"));
         assert!(matches!(
-            Tunnel::connect(&wrong).await,
+            Tunnel::connect(&wrong, &TunnelConfig::default()).await,
             Err(TunnelError::Refused(404))
         ));
         drop((phone, first));

@@ -2,20 +2,13 @@
 //! client (`ws://` on loopback, `wss://` through rustls), the loopback "air" that stands in
 //! for BLE, and (feature `ble`) real Bluetooth through btleplug and BlueZ.
 
-/// Loopback air (BLE stand-in).
 pub mod air;
-/// Real Bluetooth: btleplug scanning, BlueZ advertising.
 #[cfg(feature = "ble")]
 pub mod ble;
-/// Async loops that run the sans-IO sessions over the tunnel and the air.
 pub mod driver;
-/// The virtual phone's authenticator (the `ctap` engine).
 pub mod phone;
-/// The tunnel relay server.
 pub mod relay;
-/// TLS configurations (rustls with aws-lc-rs).
 pub mod tls;
-/// The tunnel client.
 pub mod tunnel;
 
 /// Parses an upper- or lower-case hex string.

@@ -8,31 +8,11 @@
 
 use base64::Engine as _;
 use ctap::cbor::{self, Value, int_map, map_get_int, map_get_text};
+use ctap::crypto::COSE_ES256 as ES256;
+use ctap::types::command::{GET_ASSERTION, MAKE_CREDENTIAL};
+pub use ctap::types::flags;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-/// authenticatorMakeCredential.
-const MAKE_CREDENTIAL: u8 = 0x01;
-/// authenticatorGetAssertion.
-const GET_ASSERTION: u8 = 0x02;
-/// COSE algorithm ES256.
-const ES256: i64 = -7;
-
-/// Authenticator-data flag bits (WebAuthn §6.1).
-pub mod flags {
-    /// User present.
-    pub const UP: u8 = 0x01;
-    /// User verified.
-    pub const UV: u8 = 0x04;
-    /// Backup eligible.
-    pub const BE: u8 = 0x08;
-    /// Backed up.
-    pub const BS: u8 = 0x10;
-    /// Attested credential data included.
-    pub const AT: u8 = 0x40;
-    /// Extension data included.
-    pub const ED: u8 = 0x80;
-}
 
 /// Why a phone's answer was not accepted.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -198,8 +178,8 @@ pub fn make_credential_request(
 }
 
 /// authenticatorGetAssertion (`0x02 || CBOR`). An empty `allow` list asks for a discoverable
-/// credential. Transports are left out of the descriptors: phones refuse some (protocol
-/// reference, pitfalls).
+/// credential. Transports are left out of the descriptors: phones refuse some (see
+/// `docs/hybrid.md`, pitfalls).
 ///
 /// # Errors
 /// Only if CBOR encoding fails.

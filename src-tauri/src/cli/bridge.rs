@@ -1,29 +1,45 @@
-//! `passbridge bridge` (the virtual FIDO security key over `/dev/uhid`) and
-//! `passbridge setup-bridge` (the one-time system set-up that lets the desktop user run it).
+//! `passbridge bridge`: the virtual FIDO security key over `/dev/uhid`, asking on this
+//! terminal, and with `--phone` sending every registration and sign-in to the phone.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::authenticator::hid_loop::{self, Forwarder};
-use crate::authenticator::prompt::{
-    AutoApproveForTesting, PolicyGate, PromptSource, TerminalPrompt,
-};
-use crate::hybrid_cli::fail;
-use crate::policy::Policy;
-use crate::system::SystemRng;
+use hybrid::io::tunnel::TunnelConfig;
+use passbridge_core::phone::forward::{ForwardEvent, ForwardReport, PhoneForwarder};
+use passbridge_core::phone::{Air, CeremonyOptions};
+use passbridge_core::system::Env;
+
+use super::profile::CommonOpts;
+use super::steps::Steps;
+use super::{AttestationArg, fail, words};
+
+/// How the bridge reaches phones.
+#[derive(Debug, Clone, clap::Args)]
+struct PhoneOpts {
+    /// Send every tunnel to this relay, e.g. ws://127.0.0.1:8787 (default: the service the
+    /// phone names).
+    #[arg(long = "phone-relay", value_name = "URL")]
+    relay: Option<String>,
+    /// Where to listen for the phone's advert: `ble`, `ble:hci0` or `udp://127.0.0.1:PORT`.
+    #[arg(long = "phone-air", value_name = "AIR")]
+    air: Option<String>,
+    /// Seconds to wait for the phone's advert, and for its answer.
+    #[arg(long = "phone-timeout", default_value_t = 120, value_name = "SECS")]
+    timeout: u64,
+}
 
 /// `passbridge bridge`.
 #[derive(Debug, clap::Args)]
-pub struct BridgeArgs {
+pub(super) struct BridgeArgs {
     /// Answer from this profile's passkeys (its vault must be unlocked to start). Without it
     /// the passkeys live in memory and are forgotten when the bridge stops.
     #[arg(long, env = "PASSBRIDGE_PROFILE", value_name = "NAME")]
     profile: Option<String>,
     #[command(flatten)]
-    profile_opts: crate::profile::cli::CommonOpts,
+    profile_opts: CommonOpts,
     /// FOR TESTING ONLY: grant user presence to every request without asking. Never grants
     /// user verification. (For named sites, prefer the policy's `silent_presence_rps`.)
     #[arg(long)]
@@ -31,25 +47,69 @@ pub struct BridgeArgs {
     /// Attestation for new credentials: "packed-self" (default: signed by the new credential's
     /// own key, so it identifies nobody, and clients such as fido2-cred that expect a
     /// signature accept it) or "none".
-    #[arg(long, value_enum, default_value_t = crate::cli::AttestationArg::PackedSelf)]
-    attestation: crate::cli::AttestationArg,
+    #[arg(long, value_enum, default_value_t = AttestationArg::PackedSelf)]
+    attestation: AttestationArg,
     /// Send every registration and sign-in to your phone (FIDO hybrid: a QR code on this
     /// terminal, then the phone over Bluetooth and the tunnel relay) instead of answering from
     /// this computer. getInfo, PIN and credential management stay local.
     #[arg(long)]
     phone: bool,
     #[command(flatten)]
-    phone_opts: crate::hybrid_cli::PhoneOpts,
+    phone_opts: PhoneOpts,
     /// The uhid device to use.
     #[arg(long, default_value = "/dev/uhid", hide = true)]
     uhid: PathBuf,
 }
 
+/// The forwarder behind `--phone`: the QR code and every step on this terminal.
+fn terminal_forwarder(opts: &PhoneOpts, env: &Env) -> Result<PhoneForwarder, String> {
+    let air = Air::parse(opts.air.as_deref()).map_err(|error| {
+        words::phone_failure(&passbridge_core::phone::PhoneFailure::from_air(error))
+    })?;
+    let ceremony = CeremonyOptions {
+        relay: opts.relay.clone(),
+        air,
+        timeout: Duration::from_secs(opts.timeout),
+        tunnel: TunnelConfig::from_env(),
+    };
+    let clock = env.clock.clone();
+    let steps = Mutex::new(Steps::new(clock.clone(), "phone: "));
+    let report: ForwardReport = Arc::new(move |event| match event {
+        ForwardEvent::Started { .. } => {
+            eprintln!("phone: a site asks to use a passkey on your phone");
+            if let Ok(mut steps) = steps.lock() {
+                *steps = Steps::new(clock.clone(), "phone: ");
+            }
+        }
+        ForwardEvent::Step(step) => {
+            if let Ok(mut steps) = steps.lock() {
+                steps.on_step(step);
+            }
+        }
+        ForwardEvent::Cancelled => eprintln!("phone: cancelled; the phone session ended"),
+        ForwardEvent::Failed(failure) => eprintln!("phone: {}", words::phone_failure(&failure)),
+        _ => {}
+    });
+    PhoneForwarder::new(env.clone(), Arc::new(move || ceremony.clone()), report)
+        .map_err(|error| format!("cannot start the phone client: {error}"))
+}
+
 /// Runs the bridge until the process is stopped.
 #[cfg(target_os = "linux")]
-pub fn run_bridge(args: BridgeArgs) -> ExitCode {
-    use crate::authenticator::uhid::{DEVICE_NAME, PRODUCT_ID, UhidKey, VENDOR_ID};
+pub(super) fn run(args: &BridgeArgs) -> ExitCode {
+    use std::sync::atomic::AtomicBool;
 
+    use passbridge_core::authenticator::hid_loop::{self, Forwarder};
+    use passbridge_core::authenticator::prompt::{AutoApproveForTesting, PolicyGate, PromptSource};
+    use passbridge_core::authenticator::uhid::{
+        DEVICE_NAME, PRODUCT_ID, UhidError, UhidKey, VENDOR_ID,
+    };
+    use passbridge_core::policy::Policy;
+
+    use super::profile::open_vault;
+    use super::prompt::TerminalPrompt;
+
+    let env = Env::system();
     let policy = match Policy::load() {
         Ok(policy) => policy,
         Err(error) => return fail(&error.to_string()),
@@ -60,18 +120,28 @@ pub fn run_bridge(args: BridgeArgs) -> ExitCode {
     } else {
         Box::new(TerminalPrompt::new())
     };
-    let mut prompt = PolicyGate::new(inner, &policy);
+    let mut prompt = PolicyGate::new(inner, &policy, env.clock.clone());
     let vault = match &args.profile {
-        Some(name) => match crate::profile::cli::open_vault(&args.profile_opts, name) {
+        Some(name) => match open_vault(&args.profile_opts, name) {
             Ok(vault) => Some(vault),
             Err(code) => return code,
         },
         None => None,
     };
-    let mut serial = [0u8; 8];
-    rand_core::RngCore::fill_bytes(&mut SystemRng::default(), &mut serial);
+    let serial = env.rng.clone().bytes::<8>();
     let mut key = match UhidKey::create(&args.uhid, &hex::encode(serial)) {
         Ok(key) => key,
+        Err(error @ UhidError::Missing) => {
+            return fail(&format!(
+                "{error}: load it with `sudo modprobe uhid` (or run `passbridge setup-bridge`)"
+            ));
+        }
+        Err(error @ UhidError::Permission) => {
+            return fail(&format!(
+                "{error}: run `sudo passbridge setup-bridge` once to let the desktop user \
+                 create the virtual key"
+            ));
+        }
         Err(error) => return fail(&error.to_string()),
     };
     println!(
@@ -89,12 +159,12 @@ pub fn run_bridge(args: BridgeArgs) -> ExitCode {
         );
     }
     let mut forwarder = if args.phone {
-        match crate::hybrid_cli::PhoneForwarder::new(&args.phone_opts) {
+        match terminal_forwarder(&args.phone_opts, &env) {
             Ok(forwarder) => {
                 println!("registrations and sign-ins go to your phone (a QR code appears here)");
                 Some(forwarder)
             }
-            Err(error) => return fail(&format!("cannot start the phone client: {error}")),
+            Err(message) => return fail(&message),
         }
     } else {
         None
@@ -105,195 +175,30 @@ pub fn run_bridge(args: BridgeArgs) -> ExitCode {
         attestation: args.attestation.into(),
         ..ctap::Config::default()
     };
+    let forwarding = forwarder.is_some();
     let forwarder: Option<&mut dyn Forwarder> = match forwarder.as_mut() {
-        Some(f) => Some(f),
+        Some(forwarder) => Some(forwarder),
         None => None,
     };
-    let result = match vault {
-        Some(vault) => serve_store(vault, config, &mut key, &mut prompt, forwarder, &stop),
-        None => serve_store(
-            ctap::MemoryStore::new(),
-            config,
-            &mut key,
-            &mut prompt,
-            forwarder,
-            &stop,
-        ),
+    let served = match &vault {
+        Some(vault) => hid_loop::device(vault, config, &env).map(|mut device| {
+            device.set_forwarding(forwarding);
+            hid_loop::serve(&mut device, &mut key, &mut prompt, forwarder, &stop)
+        }),
+        None => hid_loop::device(ctap::MemoryStore::new(), config, &env).map(|mut device| {
+            device.set_forwarding(forwarding);
+            hid_loop::serve(&mut device, &mut key, &mut prompt, forwarder, &stop)
+        }),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => fail(&message),
+    match served {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => fail(&format!("the virtual key stopped: {error}")),
+        Err(error) => fail(&format!("the credential store failed: {error}")),
     }
-}
-
-#[cfg(target_os = "linux")]
-fn serve_store<S: ctap::CredentialStore>(
-    store: S,
-    config: ctap::Config,
-    key: &mut crate::authenticator::uhid::UhidKey,
-    prompt: &mut dyn PromptSource,
-    forwarder: Option<&mut dyn Forwarder>,
-    stop: &Arc<AtomicBool>,
-) -> Result<(), String> {
-    let engine = ctap::Authenticator::new(
-        store,
-        crate::system::SystemClock,
-        SystemRng::default(),
-        config,
-    )
-    .map_err(|error| format!("the credential store failed: {error}"))?;
-    let mut device = ctap::device::HidDevice::new(engine, SystemRng::default());
-    // `--phone`: every registration and sign-in goes to the phone.
-    device.set_forwarding(forwarder.is_some());
-    hid_loop::serve(&mut device, key, prompt, forwarder, stop)
-        .map_err(|error| format!("the virtual key stopped: {error}"))
 }
 
 /// The bridge needs Linux's uhid.
 #[cfg(not(target_os = "linux"))]
-pub fn run_bridge(_args: BridgeArgs) -> ExitCode {
+pub(super) fn run(_args: &BridgeArgs) -> ExitCode {
     fail("the virtual security key needs Linux's /dev/uhid; on this system use the app instead")
-}
-
-/// `passbridge setup-bridge`.
-#[derive(Debug, clap::Args)]
-pub struct SetupBridgeArgs {
-    /// Only print what would be written and run.
-    #[arg(long)]
-    dry_run: bool,
-    /// Write under this directory instead of / (for packaging and tests).
-    #[arg(long, default_value = "/", hide = true)]
-    root: PathBuf,
-}
-
-/// Where the udev rule goes.
-pub const UDEV_RULE_PATH: &str = "etc/udev/rules.d/70-passbridge.rules";
-/// Where the module-load line goes.
-pub const MODULES_LOAD_PATH: &str = "etc/modules-load.d/passbridge.conf";
-
-/// The udev rule: the user at the active seat may open `/dev/uhid` (to create the key) and the
-/// key's hidraw node (so that user's browsers can talk to it). `uaccess` is logind's ACL
-/// mechanism: no group, nothing for other users of a shared machine.
-pub const UDEV_RULE: &str = "\
-# Installed by `passbridge setup-bridge`.
-# Let the user at the active seat create Passbridge's virtual FIDO key through /dev/uhid...
-KERNEL==\"uhid\", SUBSYSTEM==\"misc\", TAG+=\"uaccess\", OPTIONS+=\"static_node=uhid\"
-# ...and let that user's browsers open it (USB bus 0003, pid.codes vendor 1209, product 0001).
-SUBSYSTEM==\"hidraw\", KERNELS==\"0003:1209:0001.*\", TAG+=\"uaccess\"
-";
-
-/// Loads the uhid module at boot.
-pub const MODULES_LOAD: &str =
-    "# Installed by `passbridge setup-bridge`: /dev/uhid for the virtual FIDO key.\nuhid\n";
-
-/// Runs `passbridge setup-bridge`.
-pub fn run_setup_bridge(args: SetupBridgeArgs) -> ExitCode {
-    println!(
-        "Passbridge's bridge appears to browsers as a USB security key. Creating that key needs\n\
-         /dev/uhid, which only root may open by default. This writes:\n"
-    );
-    let files = [
-        (UDEV_RULE_PATH, UDEV_RULE),
-        (MODULES_LOAD_PATH, MODULES_LOAD),
-    ];
-    for (path, text) in files {
-        println!("  /{path}:");
-        for line in text.lines() {
-            println!("    {line}");
-        }
-    }
-    println!(
-        "\nand then runs `modprobe uhid` and `udevadm control --reload-rules` and\n\
-         `udevadm trigger` so it applies without a reboot. Nothing else changes; delete the two\n\
-         files to undo it."
-    );
-    if args.dry_run {
-        println!("\n--dry-run: nothing was written.");
-        return ExitCode::SUCCESS;
-    }
-    for (path, text) in files {
-        if let Err(message) = write_file(&args.root.join(path), text) {
-            return fail(&message);
-        }
-    }
-    if args.root != Path::new("/") {
-        println!(
-            "\nwritten under {} (not the live system: nothing was run)",
-            args.root.display()
-        );
-        return ExitCode::SUCCESS;
-    }
-    for (program, rest) in [
-        ("modprobe", &["uhid"][..]),
-        ("udevadm", &["control", "--reload-rules"]),
-        (
-            "udevadm",
-            &["trigger", "--subsystem-match=misc", "--sysname-match=uhid"],
-        ),
-    ] {
-        let shown = format!("{program} {}", rest.join(" "));
-        match std::process::Command::new(program).args(rest).status() {
-            Ok(status) if status.success() => println!("ran: {shown}"),
-            Ok(status) => eprintln!("warning: `{shown}` failed ({status})"),
-            Err(error) => eprintln!("warning: cannot run `{shown}`: {error}"),
-        }
-    }
-    println!("\nDone: log out and in again if `passbridge bridge` still cannot open /dev/uhid.");
-    ExitCode::SUCCESS
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    let denied = |error: std::io::Error| {
-        if error.kind() == std::io::ErrorKind::PermissionDenied {
-            format!(
-                "cannot write {}: permission denied (run `sudo passbridge setup-bridge`)",
-                path.display()
-            )
-        } else {
-            format!("cannot write {}: {error}", path.display())
-        }
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(denied)?;
-    }
-    std::fs::write(path, text).map_err(denied)?;
-    println!("wrote {}", path.display());
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_hidraw_rule_names_the_keys_ids() {
-        use crate::authenticator::uhid::{PRODUCT_ID, VENDOR_ID};
-        let ids = format!("0003:{VENDOR_ID:04X}:{PRODUCT_ID:04X}");
-        assert!(UDEV_RULE.contains(&ids), "{UDEV_RULE}");
-    }
-
-    #[test]
-    fn setup_writes_both_files_under_a_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let code = run_setup_bridge(SetupBridgeArgs {
-            dry_run: false,
-            root: dir.path().to_path_buf(),
-        });
-        assert_eq!(code, ExitCode::SUCCESS);
-        let rule = std::fs::read_to_string(dir.path().join(UDEV_RULE_PATH)).unwrap();
-        assert_eq!(rule, UDEV_RULE);
-        let modules = std::fs::read_to_string(dir.path().join(MODULES_LOAD_PATH)).unwrap();
-        assert!(modules.lines().any(|l| l == "uhid"));
-    }
-
-    #[test]
-    fn a_dry_run_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let code = run_setup_bridge(SetupBridgeArgs {
-            dry_run: true,
-            root: dir.path().to_path_buf(),
-        });
-        assert_eq!(code, ExitCode::SUCCESS);
-        assert!(!dir.path().join(UDEV_RULE_PATH).exists());
-    }
 }

@@ -1,23 +1,26 @@
 //! `passbridge demo`: relay, desktop client and virtual phone in one process on loopback.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use hybrid::io::driver::{ClientOutcome, ClientStep};
+use hybrid::io::driver::ClientStep;
 use hybrid::io::phone::{Behaviour, CtapPhone};
 use hybrid::io::relay::{Relay, RelayConfig};
-use hybrid::qr::RequestHint;
+use hybrid::io::tunnel::TunnelConfig;
+use passbridge_core::phone::Air;
+use passbridge_core::phone::ceremony::{self, CeremonyOptions, Start};
+use passbridge_core::phone::virtual_phone::{self, PhoneOptions, PhoneStart};
+use passbridge_core::system::{Env, SharedClock, SharedRng};
+use passbridge_core::webauthn;
 
-use super::air::Air;
-use super::client::{ClientOpts, Start, Steps, client_round, explain};
-use super::phone::{PhoneStart, phone_ceremony, phone_engine_config};
-use super::{fail, random_bytes, runtime, verify_failure};
-use crate::system::{SystemClock, SystemRng};
-use crate::webauthn::{self, ClientData};
+use super::steps::Steps;
+use super::{fail, runtime, words};
+
+/// How long each part of the demo may wait for the other.
+const DEMO_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {
+pub(super) struct DemoArgs {
     /// Site to register and sign in to.
     #[arg(long, default_value = "demo.passbridge.example")]
     rp_id: String,
@@ -28,18 +31,21 @@ pub struct DemoArgs {
 
 /// Runs `passbridge demo`: a relay, the desktop client and the virtual phone in this process
 /// on loopback; a registration, then a sign-in, each verified.
-pub fn run_demo(args: DemoArgs) -> ExitCode {
+pub(super) fn run(args: &DemoArgs) -> ExitCode {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    match runtime.block_on(demo(&args)) {
+    match runtime.block_on(demo(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
 }
 
+type DemoPhone = CtapPhone<ctap::MemoryStore, SharedClock, SharedRng>;
+
 async fn demo(args: &DemoArgs) -> Result<(), String> {
+    let env = Env::system();
     let relay = Relay::bind(([127, 0, 0, 1], 0).into(), RelayConfig::default())
         .await
         .map_err(|e| e.to_string())?;
@@ -55,46 +61,48 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
 
     let engine = ctap::Authenticator::new(
         ctap::MemoryStore::new(),
-        SystemClock,
-        SystemRng::default(),
-        phone_engine_config(),
+        env.clock.clone(),
+        env.rng.clone(),
+        virtual_phone::engine_config(),
     )
     .map_err(|e| e.to_string())?;
     let phone = CtapPhone::new(engine, Behaviour::Answer);
-    let opts = ClientOpts {
+    // Loopback only: no proxy, whatever the environment says.
+    let tunnel = TunnelConfig::default();
+    let opts = CeremonyOptions {
         relay: Some(relay_url.clone()),
-        air: Some(format!("udp://{air_addr}")),
-        timeout: 30,
-        json: false,
-        profile: None,
-        profile_opts: crate::profile::cli::CommonOpts::default(),
+        air: Air::Udp(air_addr),
+        timeout: DEMO_TIMEOUT,
+        tunnel: tunnel.clone(),
+    };
+    let phone_opts = PhoneOptions {
+        relay: relay_url,
+        air: Air::Udp(air_addr),
+        timeout: DEMO_TIMEOUT,
+        wrong_psk_for_testing: false,
+        tunnel,
     };
 
     println!("1. Registration: {} at {}", args.user, args.rp_id);
-    let client_data = ClientData::new(
-        "webauthn.create",
-        &random_bytes::<32>(),
-        &format!("https://{}", args.rp_id),
-    );
-    let request = webauthn::make_credential_request(
-        &client_data.hash,
-        &args.rp_id,
-        &random_bytes::<16>(),
-        &args.user,
-    )
-    .map_err(|e| e.to_string())?;
-    let (outcome, phone) = demo_round(
-        phone,
+    let mut round = PhoneRound::start(phone, &phone_opts, &env);
+    let mut steps = Steps::new(env.clock.clone(), "   ");
+    let mut on_step = |step| round.on_step(&mut steps, step);
+    let registered = ceremony::register(
         &opts,
-        &relay_url,
-        air_addr,
-        RequestHint::MakeCredential,
-        &request,
+        &env,
+        Start::Qr,
+        &args.rp_id,
+        &args.user,
+        &mut on_step,
+        std::future::pending(),
     )
-    .await?;
-    let registration =
-        webauthn::verify_registration(&outcome.response, &args.rp_id, &client_data.hash)
-            .map_err(|e| verify_failure(&e))?;
+    .await;
+    let phone = round.finish().await;
+    // The desktop's own failure says more than the phone's consequence of it.
+    let registration = registered
+        .map_err(|failure| words::phone_failure(&failure))?
+        .result;
+    let phone = phone?;
     println!(
         "   registered credential {} ({}; attestation signature verified: {})\n",
         hex::encode(&registration.credential_id),
@@ -103,29 +111,25 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
     );
 
     println!("2. Sign-in at {}", args.rp_id);
-    let client_data = ClientData::new(
-        "webauthn.get",
-        &random_bytes::<32>(),
-        &format!("https://{}", args.rp_id),
-    );
-    let request = webauthn::get_assertion_request(&client_data.hash, &args.rp_id, &[])
-        .map_err(|e| e.to_string())?;
-    let (outcome, _phone) = demo_round(
-        phone,
+    let known = [registration];
+    let mut round = PhoneRound::start(phone, &phone_opts, &env);
+    let mut steps = Steps::new(env.clock.clone(), "   ");
+    let mut on_step = |step| round.on_step(&mut steps, step);
+    let signed_in = ceremony::sign_in(
         &opts,
-        &relay_url,
-        air_addr,
-        RequestHint::GetAssertion,
-        &request,
-    )
-    .await?;
-    let assertion = webauthn::verify_assertion(
-        &outcome.response,
+        &env,
+        Start::Qr,
         &args.rp_id,
-        &client_data.hash,
-        &[registration],
+        &known,
+        &mut on_step,
+        std::future::pending(),
     )
-    .map_err(|e| verify_failure(&e))?;
+    .await;
+    let phone = round.finish().await;
+    let assertion = signed_in
+        .map_err(|failure| words::phone_failure(&failure))?
+        .result;
+    phone?;
     println!(
         "   signed in with credential {} ({}, sign count {}); signature verified\n",
         hex::encode(&assertion.credential_id),
@@ -137,64 +141,72 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
     Ok(())
 }
 
-type DemoPhone = CtapPhone<ctap::MemoryStore, SystemClock, SystemRng>;
+/// The phone's half of one ceremony: a task that waits for the QR code the client shows (the
+/// demo's "camera"), then plays the phone.
+struct PhoneRound {
+    qr: Option<tokio::sync::oneshot::Sender<String>>,
+    task: tokio::task::JoinHandle<(DemoPhone, Result<(), String>)>,
+}
 
-/// One ceremony: the client runs here; the phone runs as a task once the QR is "scanned".
-async fn demo_round(
-    phone: DemoPhone,
-    opts: &ClientOpts,
-    relay_url: &str,
-    air: SocketAddr,
-    hint: RequestHint,
-    request: &[u8],
-) -> Result<(ClientOutcome, DemoPhone), String> {
-    let (qr_tx, qr_rx) = tokio::sync::oneshot::channel::<String>();
-    let relay_url = relay_url.to_owned();
-    let phone_task = tokio::spawn(async move {
-        let mut phone = phone;
-        let result = match qr_rx.await {
-            Ok(qr) => {
-                phone_ceremony(
+impl PhoneRound {
+    fn start(phone: DemoPhone, opts: &PhoneOptions, env: &Env) -> Self {
+        let (qr, qr_rx) = tokio::sync::oneshot::channel::<String>();
+        let opts = opts.clone();
+        let env = env.clone();
+        let task = tokio::spawn(async move {
+            let mut phone = phone;
+            let result = match qr_rx.await {
+                Ok(qr) => virtual_phone::run(
                     &mut phone,
+                    &env,
                     PhoneStart::Qr(&qr),
                     None,
-                    &relay_url,
-                    &Air::Udp(air),
-                    Duration::from_secs(30),
-                    false,
+                    &opts,
+                    &mut |_| {},
+                    std::future::pending(),
                 )
                 .await
-            }
-            Err(_) => Err("the desktop never showed a QR code".to_owned()),
-        };
-        (phone, result)
-    });
-    let mut steps = Steps::new("   ");
-    let mut qr_tx = Some(qr_tx);
-    let mut on_step = |step: ClientStep| {
-        if let (ClientStep::QrShown(url), Some(tx)) = (&step, qr_tx.take()) {
-            // The demo's "camera": hand the QR text to the phone instead of drawing it.
+                .map_err(|e| format!("the virtual phone failed: {e}")),
+                Err(_) => Err("the desktop never showed a QR code".to_owned()),
+            };
+            (phone, result)
+        });
+        Self { qr: Some(qr), task }
+    }
+
+    /// Prints the client's step; the QR code goes to the phone instead of being drawn.
+    fn on_step(&mut self, steps: &mut Steps, step: ClientStep) {
+        if let (ClientStep::QrShown(url), Some(tx)) = (&step, self.qr.take()) {
             eprintln!("   (the virtual phone scans the QR code: {url})");
             let _ = tx.send(url.clone());
             steps.record("qr_shown", "QR code shown");
             return;
         }
         steps.on_step(step);
-    };
-    let outcome = client_round(
-        opts,
-        Start::Qr,
-        hint,
-        request,
-        &mut on_step,
-        std::future::pending(),
-    )
-    .await
-    .map_err(|error| explain(&error, opts));
-    let (phone, phone_result) = phone_task
-        .await
-        .map_err(|e| format!("the virtual phone crashed: {e}"))?;
-    let outcome = outcome?;
-    phone_result?;
-    Ok((outcome, phone))
+    }
+
+    /// Waits for the phone to finish; its engine (and passkeys) for the next round.
+    async fn finish(self) -> Result<DemoPhone, String> {
+        let (phone, result) = self
+            .task
+            .await
+            .map_err(|e| format!("the virtual phone crashed: {e}"))?;
+        result?;
+        Ok(phone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole demo, as `./dev run` runs it without a display: both ceremonies verify.
+    #[test]
+    fn the_demo_registers_and_signs_in() {
+        let code = run(&DemoArgs {
+            rp_id: "demo.test".to_owned(),
+            user: "alice".to_owned(),
+        });
+        assert_eq!(code, ExitCode::SUCCESS);
+    }
 }

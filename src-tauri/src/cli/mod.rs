@@ -1,14 +1,24 @@
-//! The `passbridge` command line. One parser for every build; subcommands that need the window
-//! exist only in the desktop build.
+//! The `passbridge` command line: one parser for every build, one module per command, and
+//! every line the command line prints. The work itself is the core's (`passbridge_core`).
 
-use std::net::SocketAddr;
+mod authenticator;
+mod bridge;
+mod demo;
+mod hybrid;
+mod info;
+mod passkeys;
+mod phone;
+mod profile;
+mod prompt;
+mod relay;
+mod setup_bridge;
+mod steps;
+mod words;
+
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use clap::{Parser, Subcommand};
-
-use crate::{about, telemetry};
+use serde::Serialize;
 
 /// Passbridge: passkeys kept in the OS keychain, and your phone's passkeys on this computer.
 #[derive(Debug, Parser)]
@@ -21,71 +31,113 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print the version and how this binary was built.
-    Info {
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Info(info::InfoArgs),
     /// Run the platform authenticator for CTAP clients.
-    Authenticator {
-        #[command(subcommand)]
-        command: AuthenticatorCommand,
-    },
+    Authenticator(authenticator::AuthenticatorArgs),
     /// Open the Passbridge window (the default when a display is available).
     #[cfg(feature = "desktop")]
     Gui,
     /// Manage profiles: create, list, lock, unlock, delete, rename.
-    Profile(crate::profile::cli::ProfileArgs),
+    Profile(profile::ProfileArgs),
     /// Manage a profile's passkeys: list, delete, rename.
-    Passkeys(crate::profile::cli::PasskeysArgs),
+    Passkeys(passkeys::PasskeysArgs),
     /// Run a self-hostable caBLE tunnel relay (plain WebSocket, loopback by default).
-    Relay(crate::hybrid_cli::RelayArgs),
+    Relay(relay::RelayArgs),
     /// Use a passkey on your phone (FIDO hybrid transport): register or sign in.
-    Hybrid(crate::hybrid_cli::HybridArgs),
+    Hybrid(hybrid::HybridArgs),
     /// Play the phone's part of a hybrid ceremony (a virtual phone, for tests and demos).
-    Phone(crate::hybrid_cli::PhoneArgs),
+    Phone(phone::PhoneArgs),
     /// Run a whole cross-device ceremony on loopback: relay, desktop and virtual phone.
-    Demo(crate::hybrid_cli::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Appear as a USB security key (Linux, /dev/uhid) so browsers and other FIDO clients
     /// use Passbridge's passkeys.
-    Bridge(crate::bridge_cli::BridgeArgs),
+    Bridge(bridge::BridgeArgs),
     /// One-time system set-up for `bridge`: a udev rule and the uhid module (needs root).
-    SetupBridge(crate::bridge_cli::SetupBridgeArgs),
+    SetupBridge(setup_bridge::SetupBridgeArgs),
 }
 
-#[derive(Debug, Subcommand)]
-enum AuthenticatorCommand {
-    /// Serve CTAPHID to local CTAP clients until interrupted.
-    Serve {
-        /// Transport: CTAPHID reports as UDP datagrams (SoloKeys simulation convention).
-        #[arg(long, required = true)]
-        udp: bool,
-        /// Where OUT reports arrive (loopback only).
-        #[arg(long, default_value = "127.0.0.1:8111")]
-        listen: SocketAddr,
-        /// Where IN reports are sent (loopback only).
-        #[arg(long, default_value = "127.0.0.1:7112")]
-        reply_to: SocketAddr,
-        /// Attestation statement for new credentials: "none" (default, nothing to track the
-        /// user by) or "packed-self" (self-attestation signed by the credential key).
-        #[arg(long, value_enum, default_value_t = AttestationArg::None)]
-        attestation: AttestationArg,
-        /// FOR TESTING ONLY: grant user presence to every request without asking anyone.
-        /// Never grants user verification.
-        #[arg(long)]
-        auto_approve_for_testing: bool,
-        /// Keep passkeys in this profile's vault (OS keychain). Without it the store is in
-        /// memory and forgotten when the process exits.
-        #[arg(long, env = "PASSBRIDGE_PROFILE", value_name = "NAME")]
-        profile: Option<String>,
-        #[command(flatten)]
-        profile_opts: crate::profile::cli::CommonOpts,
-    },
+/// What `main` does after the command line ran.
+#[derive(Debug)]
+pub enum Next {
+    /// Exit with this code.
+    Exit(ExitCode),
+    /// Open the window (`passbridge gui`, or no command in a desktop build).
+    #[cfg(feature = "desktop")]
+    OpenWindow,
+}
+
+/// Entry point used by `main.rs`: logging, then the parsed command line.
+pub fn main() -> Next {
+    passbridge_core::telemetry::init();
+    run(Cli::parse())
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Next {
+    let code = match cli.command {
+        Some(Command::Info(args)) => info::run(&args),
+        #[cfg(feature = "desktop")]
+        Some(Command::Gui) | None => return Next::OpenWindow,
+        Some(Command::Authenticator(args)) => authenticator::run(args),
+        Some(Command::Profile(args)) => profile::run(&args),
+        Some(Command::Passkeys(args)) => passkeys::run(&args),
+        Some(Command::Relay(args)) => relay::run(args),
+        Some(Command::Hybrid(args)) => hybrid::run(args),
+        Some(Command::Phone(args)) => phone::run(&args),
+        Some(Command::Demo(args)) => demo::run(&args),
+        Some(Command::Bridge(args)) => bridge::run(&args),
+        Some(Command::SetupBridge(args)) => setup_bridge::run(&args),
+        #[cfg(not(feature = "desktop"))]
+        None => headless_help(),
+    };
+    Next::Exit(code)
+}
+
+/// A headless build has no window to open: show what it can do instead.
+#[cfg(not(feature = "desktop"))]
+fn headless_help() -> ExitCode {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    if let Err(error) = command.print_help() {
+        return fail(&error.to_string());
+    }
+    println!(
+        "\nThis is the headless build (no window). Rebuild with the `desktop` feature for the app."
+    );
+    ExitCode::SUCCESS
+}
+
+/// Prints `passbridge: MESSAGE` on stderr; the exit code of a failed command.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("passbridge: {message}");
+    ExitCode::FAILURE
+}
+
+/// Prints `value` as pretty JSON on stdout.
+fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+/// The async runtime the network commands run on.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| fail(&format!("could not start the async runtime: {error}")))
+}
+
+/// Resolves when the person presses Ctrl-C (the command line's cancel).
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handling here: nothing can cancel, so wait for the ceremony's own end.
+        std::future::pending::<()>().await;
+    }
 }
 
 /// `--attestation`: what new credentials' attestation statement is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum AttestationArg {
+enum AttestationArg {
     None,
     PackedSelf,
 }
@@ -97,114 +149,6 @@ impl From<AttestationArg> for ctap::Attestation {
             AttestationArg::PackedSelf => Self::PackedSelf,
         }
     }
-}
-
-/// Entry point used by `main.rs`.
-pub fn main() -> ExitCode {
-    telemetry::init();
-    run(Cli::parse())
-}
-
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Some(Command::Info { json }) => {
-            let info = about::app_info();
-            if json {
-                match serde_json::to_string_pretty(&info) {
-                    Ok(text) => println!("{text}"),
-                    Err(error) => {
-                        eprintln!("passbridge: could not encode build info: {error}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                let flavour = if info.desktop { "desktop" } else { "headless" };
-                println!(
-                    "{} {} ({flavour} build, {})",
-                    info.name, info.version, info.os
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        #[cfg(feature = "desktop")]
-        Some(Command::Gui) => crate::desktop::run(),
-        Some(Command::Authenticator { command }) => run_authenticator(command),
-        Some(Command::Profile(args)) => crate::profile::cli::run_profile(args),
-        Some(Command::Passkeys(args)) => crate::profile::cli::run_passkeys(args),
-        Some(Command::Relay(args)) => crate::hybrid_cli::run_relay(args),
-        Some(Command::Hybrid(args)) => crate::hybrid_cli::run_hybrid(args),
-        Some(Command::Phone(args)) => crate::hybrid_cli::run_phone_command(args),
-        Some(Command::Demo(args)) => crate::hybrid_cli::run_demo(args),
-        Some(Command::Bridge(args)) => crate::bridge_cli::run_bridge(args),
-        Some(Command::SetupBridge(args)) => crate::bridge_cli::run_setup_bridge(args),
-        None => default_action(),
-    }
-}
-
-fn run_authenticator(command: AuthenticatorCommand) -> ExitCode {
-    use crate::authenticator::prompt::{AutoApproveForTesting, PromptSource, TerminalPrompt};
-    use crate::authenticator::udp::{self, UdpOptions};
-
-    let AuthenticatorCommand::Serve {
-        udp: _,
-        listen,
-        reply_to,
-        attestation,
-        auto_approve_for_testing,
-        profile,
-        profile_opts,
-    } = command;
-    let attestation = ctap::Attestation::from(attestation);
-    let mut prompt: Box<dyn PromptSource> = if auto_approve_for_testing {
-        tracing::warn!("user presence is granted automatically (--auto-approve-for-testing)");
-        Box::new(AutoApproveForTesting)
-    } else {
-        Box::new(TerminalPrompt::new())
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    let options = UdpOptions {
-        listen,
-        reply_to,
-        attestation,
-    };
-    let served = if let Some(name) = profile {
-        let vault = match crate::profile::cli::open_vault(&profile_opts, &name) {
-            Ok(vault) => vault,
-            Err(code) => return code,
-        };
-        eprintln!("passkeys are stored in profile '{name}'");
-        udp::serve(vault, options, prompt.as_mut(), &stop)
-    } else {
-        eprintln!("no --profile: passkeys live in memory and are forgotten when this exits");
-        udp::serve(ctap::MemoryStore::new(), options, prompt.as_mut(), &stop)
-    };
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("passbridge: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-#[cfg(feature = "desktop")]
-fn default_action() -> ExitCode {
-    crate::desktop::run()
-}
-
-#[cfg(not(feature = "desktop"))]
-fn default_action() -> ExitCode {
-    // A headless build has no window to open: show what it can do instead.
-    let mut command = <Cli as clap::CommandFactory>::command();
-    if let Err(error) = command.print_help() {
-        eprintln!("passbridge: {error}");
-        return ExitCode::FAILURE;
-    }
-    println!(
-        "\nThis is the headless build (no window). Rebuild with the `desktop` feature for the app."
-    );
-    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
@@ -221,7 +165,10 @@ mod tests {
     #[test]
     fn info_subcommand_parses_json_flag() {
         let cli = Cli::try_parse_from(["passbridge", "info", "--json"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Info { json: true })));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Info(info::InfoArgs { json: true }))
+        ));
     }
 
     #[test]

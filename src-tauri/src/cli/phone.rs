@@ -1,24 +1,24 @@
-//! `passbridge phone`: the virtual phone (the ctap engine behind the authenticator role).
+//! `passbridge phone`: the virtual phone (the ctap engine playing the phone's part).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ctap::Clock as _;
-use hybrid::io::driver::{ContactListener, DriveError, run_phone};
 use hybrid::io::phone::{Behaviour, CtapPhone};
-use hybrid::io::tunnel::TunnelError;
-use hybrid::qr::QrPayload;
-use hybrid::session::{PhoneConfig, PhoneLinking, PhoneSession, Timeouts};
-use hybrid::tunnel_url::TunnelBase;
+use hybrid::io::tunnel::TunnelConfig;
+use hybrid::session::PhoneLinking;
+use passbridge_core::phone::air::AIR_FORMS;
+use passbridge_core::phone::virtual_phone::{
+    self, PhoneError, PhoneEvent, PhoneOptions, PhoneStart,
+};
+use passbridge_core::phone::{Air, PhoneFailure, linked};
+use passbridge_core::system::Env;
 
-use super::air::{AIR_FORMS, Air};
-use super::{fail, runtime};
-use crate::linked;
-use crate::system::{SystemClock, SystemRng};
+use super::profile::{CommonOpts, open_vault};
+use super::{ctrl_c, fail, runtime, words};
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("start").required(true).args(["qr", "listen", "unlink"])))]
-pub struct PhoneArgs {
+pub(super) struct PhoneArgs {
     /// The `FIDO:/…` text of the QR code the desktop shows.
     #[arg(long, value_name = "FIDO:/…")]
     qr: Option<String>,
@@ -44,7 +44,7 @@ pub struct PhoneArgs {
     #[arg(long, env = "PASSBRIDGE_PHONE_PROFILE", value_name = "NAME")]
     profile: Option<String>,
     #[command(flatten)]
-    profile_opts: crate::profile::cli::CommonOpts,
+    profile_opts: CommonOpts,
     /// FOR TESTING: answer every request with this CTAP status (e.g. 0x27, operation denied).
     #[arg(long, value_name = "STATUS", value_parser = parse_status, conflicts_with = "stall")]
     answer_error: Option<u8>,
@@ -71,108 +71,28 @@ fn parse_status(text: &str) -> Result<u8, String> {
     }
 }
 
-fn phone_config(relay: &str, get_info: Vec<u8>, timeout: Duration) -> PhoneConfig {
-    let mut config = PhoneConfig::new(get_info);
-    config.tunnel_base = TunnelBase::Custom(relay.to_owned());
-    config.timeouts = Timeouts {
-        tunnel: timeout,
-        handshake: timeout,
-        request: timeout,
-        shutdown: Duration::from_secs(2),
-        ..Timeouts::default()
-    };
-    config
-}
-
-pub(crate) fn phone_engine_config() -> ctap::Config {
-    ctap::Config {
-        // A phone verifies its user (biometric) and self-attests, so the desktop can check
-        // the registration signature too.
-        built_in_uv: true,
-        attestation: ctap::Attestation::PackedSelf,
-        ..ctap::Config::default()
-    }
-}
-
-/// How the virtual phone's ceremony begins.
-pub(crate) enum PhoneStart<'a> {
-    /// The desktop showed this QR code.
-    Qr(&'a str),
-    /// A linked desktop contacts the phone through the relay.
-    Listen,
-}
-
-fn relay_error(relay: &str, error: DriveError) -> String {
+/// What went wrong at the relay or in the ceremony, as this command line says it.
+fn phone_error(relay: &str, error: &PhoneError) -> String {
     match error {
-        DriveError::Tunnel(TunnelError::Refused(status)) => {
+        PhoneError::Failed(PhoneFailure::RelayRefused { status, .. }) => {
             format!("the relay {relay} refused the phone's connection (HTTP {status})")
         }
-        DriveError::Tunnel(TunnelError::WebSocket(cause)) => {
+        PhoneError::Failed(PhoneFailure::RelayUnreachable { cause, .. }) => {
             format!("cannot reach the relay {relay}: {cause}")
         }
-        other => format!("phone session failed: {other}"),
+        PhoneError::Advertise(failure) => {
+            format!("cannot advertise: {}", words::phone_failure(failure))
+        }
+        PhoneError::Failed(failure) => {
+            format!("phone session failed: {}", words::phone_failure(failure))
+        }
+        PhoneError::BadQr(problem) => format!("that is not a usable QR code: {problem}"),
+        PhoneError::RelaySilent { waited } => format!(
+            "the relay {relay} did not answer within {} s",
+            waited.as_secs()
+        ),
+        other => other.to_string(),
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn phone_ceremony<S, C, R>(
-    phone: &mut CtapPhone<S, C, R>,
-    start: PhoneStart<'_>,
-    linking: Option<PhoneLinking>,
-    relay: &str,
-    air: &Air,
-    timeout: Duration,
-    wrong_psk_for_testing: bool,
-) -> Result<(), String>
-where
-    S: ctap::CredentialStore,
-    C: ctap::Clock,
-    R: ctap::platform::Rng,
-{
-    let clock = SystemClock;
-    let mut rng = SystemRng::default();
-    let mut config = phone_config(relay, phone.get_info(), timeout);
-    config.wrong_psk_for_testing_only = wrong_psk_for_testing;
-    let contact_id = linking.as_ref().map(|l| l.contact_id.clone());
-    config.linking = linking;
-    let session = match start {
-        PhoneStart::Qr(qr) => {
-            let payload = QrPayload::from_url(qr)
-                .map_err(|e| format!("that is not a usable QR code: {e}"))?;
-            PhoneSession::new(payload, config, &mut rng, clock.now()).map_err(|e| e.to_string())?
-        }
-        PhoneStart::Listen => {
-            let contact_id = contact_id.unwrap_or_default();
-            let mut listener =
-                tokio::time::timeout(timeout, ContactListener::connect(relay, &contact_id))
-                    .await
-                    .map_err(|_| {
-                        format!(
-                            "the relay {relay} did not answer within {} s",
-                            timeout.as_secs()
-                        )
-                    })?
-                    .map_err(|e| relay_error(relay, e.into()))?;
-            eprintln!("phone: listening for linked desktops at {relay}");
-            let push = tokio::time::timeout(timeout, listener.next_contact())
-                .await
-                .map_err(|_| format!("no desktop made contact within {} s", timeout.as_secs()))?
-                .map_err(|e| relay_error(relay, e))?;
-            eprintln!("phone: a linked desktop made contact");
-            PhoneSession::new_linked(&push, config, &mut rng, clock.now())
-                .map_err(|e| format!("cannot answer that contact: {e}"))?
-        }
-    };
-    let mut advertiser = air
-        .advertiser()
-        .await
-        .map_err(|e| format!("cannot advertise: {e}"))?;
-    let cancel = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    run_phone(session, phone, &mut advertiser, &clock, cancel)
-        .await
-        .map_err(|e| relay_error(relay, e))
 }
 
 /// One virtual-phone ceremony with the ctap engine on `store`.
@@ -181,7 +101,8 @@ fn phone_on_store<S: ctap::CredentialStore>(
     store: S,
     linking: Option<PhoneLinking>,
     args: &PhoneArgs,
-    air: &Air,
+    opts: &PhoneOptions,
+    env: &Env,
 ) -> Result<(), String> {
     let behaviour = match (args.answer_error, args.stall) {
         (Some(status), _) => Behaviour::Error(status),
@@ -190,9 +111,9 @@ fn phone_on_store<S: ctap::CredentialStore>(
     };
     let engine = ctap::Authenticator::new(
         store,
-        SystemClock,
-        SystemRng::default(),
-        phone_engine_config(),
+        env.clock.clone(),
+        env.rng.clone(),
+        virtual_phone::engine_config(),
     )
     .map_err(|error| format!("the phone's store failed: {error}"))?;
     let mut phone = CtapPhone::new(engine, behaviour);
@@ -200,54 +121,72 @@ fn phone_on_store<S: ctap::CredentialStore>(
         Some(qr) => PhoneStart::Qr(qr),
         None => PhoneStart::Listen,
     };
-    runtime.block_on(phone_ceremony(
-        &mut phone,
-        start,
-        linking,
-        &args.relay,
-        air,
-        Duration::from_secs(args.timeout),
-        args.wrong_psk_for_testing,
-    ))
+    let relay = &opts.relay;
+    let mut on_event = |event| match event {
+        PhoneEvent::Listening => eprintln!("phone: listening for linked desktops at {relay}"),
+        PhoneEvent::Contacted => eprintln!("phone: a linked desktop made contact"),
+    };
+    runtime
+        .block_on(virtual_phone::run(
+            &mut phone,
+            env,
+            start,
+            linking,
+            opts,
+            &mut on_event,
+            ctrl_c(),
+        ))
+        .map_err(|error| phone_error(relay, &error))
 }
 
 /// Runs `passbridge phone`.
-pub fn run_phone_command(args: PhoneArgs) -> ExitCode {
+pub(super) fn run(args: &PhoneArgs) -> ExitCode {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    let env = Env::system();
     let vault = match &args.profile {
-        Some(name) => match crate::profile::cli::open_vault(&args.profile_opts, name) {
+        Some(name) => match open_vault(&args.profile_opts, name) {
             Ok(vault) => Some(vault),
             Err(code) => return code,
         },
         None => None,
     };
     let linking = match &vault {
-        Some(vault) => match linked::phone_identity(vault, &args.name, &mut SystemRng::default()) {
+        Some(vault) => match linked::phone_identity(vault, &args.name, &mut env.rng.clone()) {
             Ok(linking) => Some(linking),
             Err(error) => return fail(&format!("the phone's linking identity: {error}")),
         },
         None => None,
     };
+    let air = match Air::parse(args.air.as_deref()) {
+        Ok(air) => air,
+        Err(error) if !args.unlink => {
+            return fail(&format!("--air: {error} (use {AIR_FORMS})"));
+        }
+        Err(_) => Air::default(),
+    };
+    let opts = PhoneOptions {
+        relay: args.relay.clone(),
+        air,
+        timeout: Duration::from_secs(args.timeout),
+        wrong_psk_for_testing: args.wrong_psk_for_testing,
+        tunnel: TunnelConfig::from_env(),
+    };
     if args.unlink {
         let contact_id = linking.map(|l| l.contact_id).unwrap_or_default();
-        return match runtime.block_on(ContactListener::revoke(&args.relay, &contact_id)) {
+        return match runtime.block_on(virtual_phone::unlink(&opts, &contact_id)) {
             Ok(()) => {
                 println!("Unlinked: desktops that contact this phone will forget it.");
                 ExitCode::SUCCESS
             }
-            Err(error) => fail(&relay_error(&args.relay, error.into())),
+            Err(failure) => fail(&phone_error(&args.relay, &PhoneError::Failed(failure))),
         };
     }
-    let air = match Air::parse(args.air.as_deref()) {
-        Ok(air) => air,
-        Err(error) => return fail(&format!("--air: {error} (use {AIR_FORMS})")),
-    };
-    let result = match vault {
-        Some(vault) => phone_on_store(&runtime, vault, linking, &args, &air),
-        None => phone_on_store(&runtime, ctap::MemoryStore::new(), None, &args, &air),
+    let result = match &vault {
+        Some(vault) => phone_on_store(&runtime, vault, linking, args, &opts, &env),
+        None => phone_on_store(&runtime, ctap::MemoryStore::new(), None, args, &opts, &env),
     };
     match result {
         Ok(()) => {

@@ -1,21 +1,26 @@
-//! `passbridge profile …` and `passbridge passkeys …`.
+//! `passbridge profile …`, and what every command that opens a profile shares: the data
+//! directory, the PIN from the environment or stdin, and the words for profile errors.
 //!
 //! PINs and passphrases come from `PASSBRIDGE_PIN` or, with `--pin-stdin`, the first line of
-//! stdin; never from an argument (visible to every user in `ps`). See the [module
-//! docs](super) for what "unlocked" means between invocations.
+//! stdin; never from an argument (visible to every user in `ps`). The core's `profile` module
+//! docs say what "unlocked" means between invocations.
 
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{Error, NewProtection, PasskeyInfo, ProfileManager, Protection, Secret};
+use passbridge_core::profile::{
+    DeletionReport, Error, NewProtection, ProfileManager, Protection, Secret, Vault,
+};
+
+use super::words;
 
 /// Environment variable carrying the PIN or passphrase for scripts.
-pub const PIN_ENV: &str = "PASSBRIDGE_PIN";
+pub(super) const PIN_ENV: &str = "PASSBRIDGE_PIN";
 
 /// Options shared by the profile and passkey commands.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct CommonOpts {
+pub(super) struct CommonOpts {
     /// Data directory (default: $XDG_DATA_HOME/passbridge or ~/.local/share/passbridge).
     #[arg(long, env = "PASSBRIDGE_DATA_DIR", global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -26,7 +31,7 @@ pub struct CommonOpts {
 
 /// `passbridge profile`.
 #[derive(Debug, clap::Args)]
-pub struct ProfileArgs {
+pub(super) struct ProfileArgs {
     #[command(flatten)]
     opts: CommonOpts,
     #[command(subcommand)]
@@ -79,57 +84,9 @@ enum ProfileCommand {
     },
 }
 
-/// `passbridge passkeys`.
-#[derive(Debug, clap::Args)]
-pub struct PasskeysArgs {
-    #[command(flatten)]
-    opts: CommonOpts,
-    #[command(subcommand)]
-    command: PasskeysCommand,
-}
-
-#[derive(Debug, clap::Args)]
-struct ProfileSelector {
-    /// Profile whose passkeys to use.
-    #[arg(long, env = "PASSBRIDGE_PROFILE")]
-    profile: String,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum PasskeysCommand {
-    /// List a profile's passkeys.
-    List {
-        #[command(flatten)]
-        selector: ProfileSelector,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Delete a passkey (by credential ID in hex, or a unique prefix of it).
-    Delete {
-        #[command(flatten)]
-        selector: ProfileSelector,
-        /// Credential ID (hex) or unique prefix.
-        credential_id: String,
-    },
-    /// Change the user name or display name shown for a passkey.
-    Rename {
-        #[command(flatten)]
-        selector: ProfileSelector,
-        /// Credential ID (hex) or unique prefix.
-        credential_id: String,
-        /// New display name.
-        #[arg(long)]
-        display_name: Option<String>,
-        /// New user name.
-        #[arg(long)]
-        user_name: Option<String>,
-    },
-}
-
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
-enum CliError {
+pub(super) enum CliError {
     #[error(transparent)]
     Profile(#[from] Error),
     #[error("{0}")]
@@ -138,7 +95,8 @@ enum CliError {
     Stdin(#[source] std::io::Error),
 }
 
-fn report(result: Result<(), CliError>) -> ExitCode {
+/// Prints a failed command's error, its causes and what to do; the command's exit code.
+pub(super) fn report(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -148,11 +106,10 @@ fn report(result: Result<(), CliError>) -> ExitCode {
                 eprintln!("  caused by: {cause}");
                 source = cause.source();
             }
-            if let CliError::Profile(Error::Locked { profile }) = &error {
-                eprintln!(
-                    "  hint: pass the PIN in {PIN_ENV} or on stdin with --pin-stdin, or run \
-                     `passbridge profile unlock '{profile}'` first"
-                );
+            if let CliError::Profile(profile_error) = &error
+                && let Some(hint) = words::profile_hint(profile_error)
+            {
+                eprintln!("  hint: {hint}");
             }
             ExitCode::FAILURE
         }
@@ -160,12 +117,12 @@ fn report(result: Result<(), CliError>) -> ExitCode {
 }
 
 impl CommonOpts {
-    fn manager(&self) -> Result<ProfileManager, CliError> {
+    pub(super) fn manager(&self) -> Result<ProfileManager, CliError> {
         Ok(ProfileManager::system(self.data_dir.as_deref())?)
     }
 
     /// The PIN/passphrase if one was supplied.
-    fn secret(&self) -> Result<Option<Secret>, CliError> {
+    pub(super) fn secret(&self) -> Result<Option<Secret>, CliError> {
         if self.pin_stdin {
             let mut line = String::new();
             std::io::stdin()
@@ -197,8 +154,8 @@ impl CommonOpts {
 ///
 /// # Errors
 /// The exit code after the message is printed.
-pub fn open_vault(opts: &CommonOpts, profile: &str) -> Result<super::Vault, ExitCode> {
-    let open = || -> Result<super::Vault, CliError> {
+pub(super) fn open_vault(opts: &CommonOpts, profile: &str) -> Result<Vault, ExitCode> {
+    let open = || -> Result<Vault, CliError> {
         let manager = opts.manager()?;
         let secret = opts.secret()?;
         let vault = manager.open(profile, secret.as_ref())?;
@@ -211,13 +168,8 @@ pub fn open_vault(opts: &CommonOpts, profile: &str) -> Result<super::Vault, Exit
 }
 
 /// Runs `passbridge profile …`.
-pub fn run_profile(args: ProfileArgs) -> ExitCode {
-    report(profile_command(&args))
-}
-
-/// Runs `passbridge passkeys …`.
-pub fn run_passkeys(args: PasskeysArgs) -> ExitCode {
-    report(passkeys_command(&args))
+pub(super) fn run(args: &ProfileArgs) -> ExitCode {
+    report(profile_command(args))
 }
 
 fn profile_command(args: &ProfileArgs) -> Result<(), CliError> {
@@ -310,7 +262,7 @@ fn profile_command(args: &ProfileArgs) -> Result<(), CliError> {
                      --yes to confirm"
                 )));
             }
-            println!("{}", manager.delete(name)?);
+            println!("{}", deletion(&manager.delete(name)?));
         }
         ProfileCommand::Rename { name, new_name } => {
             manager.rename(name, new_name)?;
@@ -320,122 +272,34 @@ fn profile_command(args: &ProfileArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn passkeys_command(args: &PasskeysArgs) -> Result<(), CliError> {
-    let manager = args.opts.manager()?;
-    let secret = args.opts.secret()?;
-    let open = |selector: &ProfileSelector| manager.open(&selector.profile, secret.as_ref());
-    match &args.command {
-        PasskeysCommand::List { selector, json } => {
-            let vault = open(selector)?;
-            for problem in vault.problems()? {
-                eprintln!("warning: {problem}; the other passkeys are unaffected");
-            }
-            let passkeys = vault.passkeys()?;
-            if *json {
-                let text = serde_json::to_string_pretty(&passkeys).map_err(Error::Encode)?;
-                println!("{text}");
-            } else if passkeys.is_empty() {
-                println!("Profile '{}' has no passkeys.", selector.profile);
+/// What deleting a profile destroyed, in words.
+fn deletion(report: &DeletionReport) -> String {
+    let name = &report.name;
+    match report.protection {
+        Protection::Keychain | Protection::KeychainPin => format!(
+            "Deleted profile '{name}'. Its vault key was destroyed in the OS keychain ({} \
+             entr{} removed): the {} encrypted passkey record(s), and any copies of them, can no \
+             longer be decrypted (crypto-shredded).",
+            report.keychain_entries_destroyed,
+            if report.keychain_entries_destroyed == 1 {
+                "y"
             } else {
-                let rows: Vec<[String; 9]> = passkeys.iter().map(passkey_row).collect();
-                print_table(
-                    &[
-                        "ID",
-                        "RP",
-                        "USER",
-                        "DISPLAY NAME",
-                        "CREATED",
-                        "LAST USED",
-                        "USES",
-                        "TYPE",
-                        "BACKUP",
-                    ],
-                    &rows,
-                );
-            }
-        }
-        PasskeysCommand::Delete {
-            selector,
-            credential_id,
-        } => {
-            let vault = open(selector)?;
-            let id = resolve_id(&vault.passkeys()?, credential_id)?;
-            vault.delete_passkey(&id)?;
-            println!(
-                "Deleted passkey {} from profile '{}'.",
-                hex::encode(&id),
-                selector.profile
-            );
-        }
-        PasskeysCommand::Rename {
-            selector,
-            credential_id,
-            display_name,
-            user_name,
-        } => {
-            if display_name.is_none() && user_name.is_none() {
-                return Err(CliError::Usage(
-                    "nothing to change: give --display-name and/or --user-name".to_owned(),
-                ));
-            }
-            let vault = open(selector)?;
-            let id = resolve_id(&vault.passkeys()?, credential_id)?;
-            vault.rename_passkey(&id, user_name.clone(), display_name.clone())?;
-            println!(
-                "Updated passkey {} in profile '{}'.",
-                hex::encode(&id),
-                selector.profile
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Finds the one passkey whose hex ID starts with `prefix`.
-fn resolve_id(passkeys: &[PasskeyInfo], prefix: &str) -> Result<Vec<u8>, CliError> {
-    let prefix = prefix.to_ascii_lowercase();
-    let matches: Vec<&PasskeyInfo> = passkeys
-        .iter()
-        .filter(|p| hex::encode(&p.credential_id).starts_with(&prefix))
-        .collect();
-    match matches.as_slice() {
-        [one] => Ok(one.credential_id.clone()),
-        [] => Err(CliError::Usage(format!("no passkey with ID {prefix}"))),
-        _ => Err(CliError::Usage(format!(
-            "ID prefix {prefix} matches several passkeys"
-        ))),
+                "ies"
+            },
+            report.records_removed
+        ),
+        Protection::PassphraseOnly => format!(
+            "Deleted profile '{name}'. Its passphrase-wrapped vault key was overwritten and \
+             removed, and {} encrypted passkey record(s) were removed (crypto-shredded). \
+             Journaling or copy-on-write file systems and SSDs may keep old blocks, but those \
+             hold only the key sealed under the passphrase.",
+            report.records_removed
+        ),
     }
 }
 
-fn passkey_row(p: &PasskeyInfo) -> [String; 9] {
-    let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
-    let id = hex::encode(&p.credential_id);
-    let backup = match (p.backup_eligible, p.backup_state) {
-        (false, _) => "no",
-        (true, false) => "eligible",
-        (true, true) => "backed up",
-    };
-    [
-        id.get(..16).unwrap_or(&id).to_owned(),
-        p.rp_name
-            .as_ref()
-            .map_or_else(|| p.rp_id.clone(), |name| format!("{} ({name})", p.rp_id)),
-        or_dash(&p.user_name),
-        or_dash(&p.user_display_name),
-        format_time(p.created_at),
-        p.last_used.map_or_else(|| "never".to_owned(), format_time),
-        p.use_count.to_string(),
-        if p.discoverable {
-            "discoverable"
-        } else {
-            "server-side"
-        }
-        .to_owned(),
-        backup.to_owned(),
-    ]
-}
-
-fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+/// Prints rows under a header, each column as wide as its widest cell.
+pub(super) fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
     let mut widths = header.map(|h| h.chars().count());
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -457,7 +321,7 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
 }
 
 /// `YYYY-MM-DD HH:MMZ` from Unix seconds (UTC), without a date library.
-fn format_time(secs: u64) -> String {
+pub(super) fn format_time(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days, on unsigned values (dates after 1970).

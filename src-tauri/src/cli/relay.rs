@@ -12,35 +12,35 @@ use super::{fail, runtime};
 
 /// Options for `passbridge relay`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct RelayArgs {
+pub(super) struct RelayArgs {
     /// Address to listen on. Without --tls-cert the relay speaks plain WebSocket: keep it on
     /// loopback, or behind a load balancer that terminates TLS.
     #[arg(long, default_value = "127.0.0.1:8787")]
-    pub listen: SocketAddr,
+    listen: SocketAddr,
     /// PEM certificate chain: serve wss:// (TLS through rustls). Needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     /// Routing ID of this relay instance, 6 hex digits.
     #[arg(long, default_value = "000001")]
-    pub routing_id: String,
+    routing_id: String,
     /// Maximum concurrent tunnels.
     #[arg(long, default_value_t = 1024)]
-    pub max_tunnels: usize,
+    max_tunnels: usize,
     /// Maximum message size in bytes.
     #[arg(long, default_value_t = 65536)]
-    pub max_message_size: usize,
+    max_message_size: usize,
     /// Maximum messages each peer may send per tunnel.
     #[arg(long, default_value_t = 256)]
-    pub max_messages: u64,
+    max_messages: u64,
     /// Tunnel lifetime in seconds.
     #[arg(long, default_value_t = 300)]
-    pub lifetime_secs: u64,
+    lifetime_secs: u64,
     /// Idle timeout in seconds.
     #[arg(long, default_value_t = 60)]
-    pub idle_secs: u64,
+    idle_secs: u64,
 }
 
 fn parse_routing_id(text: &str) -> Option<[u8; 3]> {
@@ -49,7 +49,7 @@ fn parse_routing_id(text: &str) -> Option<[u8; 3]> {
 }
 
 /// Runs the relay until interrupted (Ctrl-C).
-pub fn run_relay(args: RelayArgs) -> ExitCode {
+pub(super) fn run(args: RelayArgs) -> ExitCode {
     let Some(routing_id) = parse_routing_id(&args.routing_id) else {
         return fail("--routing-id must be 6 hex digits (3 bytes)");
     };

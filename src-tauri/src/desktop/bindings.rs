@@ -2,25 +2,24 @@
 //! table below, committed as `ui/src/ipc/bindings.ts`. A test fails when the committed file
 //! differs from what the code generates; `./dev bindings` rewrites it.
 
+use passbridge_core::about::AppInfo;
+use passbridge_core::app::types::{
+    AccountChoice, LinkedPhoneView, LogLevel, NewProfile, PasskeyLocation, PasskeyView,
+    PhoneCeremony, PhoneOutcome, PhoneRequest, PhoneStep, PolicyView, ProfileView, RequestAnswer,
+    RequestKind, RequestView, SettingsView, UserSettings,
+};
+use passbridge_core::profile::{LockState, Protection};
 use ts_rs::{Config, TS};
 
-use super::error::{AppError, ErrorCode};
-use super::types::{
-    AccountChoice, LinkedPhoneView, LogLevel, NewProfile, PasskeyLocation, PasskeyView,
-    PhoneCeremony, PhoneEvent, PhoneOutcome, PhoneRequest, PhoneStep, PolicyView, ProfileView,
-    RequestAnswer, RequestKind, RequestView, SettingsView, UserSettings,
+use super::args::{
+    PasskeyArgs, PasskeyRenameArgs, PhoneArgs, PhoneCancelArgs, PhoneRunArgs, ProfileArgs,
+    ProfileCreateArgs, ProfileUnlockArgs, RequestAnswerArgs, SettingsSaveArgs,
 };
-use crate::about::AppInfo;
-use crate::profile::{LockState, Protection};
+use super::error::{ErrorCode, IpcError};
+use super::events::{PHONE_EVENT, PhoneEvent, REQUEST_EVENT};
 
 /// Where the bindings live, relative to the workspace root.
 pub const BINDINGS_PATH: &str = "ui/src/ipc/bindings.ts";
-
-/// The name of the event that carries the request dialog (`RequestView | null`).
-pub const REQUEST_EVENT: &str = "request";
-
-/// The name of the event that carries the steps of a request sent to the phone (`PhoneEvent`).
-pub const PHONE_EVENT: &str = "phone-progress";
 
 fn config() -> Config {
     // Unix seconds and millisecond counts fit a JavaScript number exactly.
@@ -31,78 +30,76 @@ fn name<T: TS>(cfg: &Config) -> String {
     T::name(cfg)
 }
 
-/// Every command the window may call: name, arguments (a TypeScript object type, camelCase
-/// as Tauri passes them) and result. The desktop module registers exactly these.
+/// Every command the window may call: name, arguments (the type of its whole invoke body, as
+/// the command's `Args` deserialises it; `{}` for none) and result. The desktop module
+/// registers exactly these.
 pub fn commands(cfg: &Config) -> Vec<(&'static str, String, String)> {
     let list = |t: String| format!("{t}[]");
+    let none = || "{}".to_owned();
     vec![
-        ("app_info", "{}".into(), name::<AppInfo>(cfg)),
-        ("profiles_list", "{}".into(), list(name::<ProfileView>(cfg))),
+        ("app_info", none(), name::<AppInfo>(cfg)),
+        ("profiles_list", none(), list(name::<ProfileView>(cfg))),
         (
             "profile_create",
-            format!("{{ profile: {} }}", name::<NewProfile>(cfg)),
+            name::<ProfileCreateArgs>(cfg),
             list(name::<ProfileView>(cfg)),
         ),
         (
             "profile_switch",
-            "{ name: string }".into(),
+            name::<ProfileArgs>(cfg),
             list(name::<ProfileView>(cfg)),
         ),
         (
             "profile_unlock",
-            "{ name: string; pin: string }".into(),
+            name::<ProfileUnlockArgs>(cfg),
             list(name::<ProfileView>(cfg)),
         ),
         (
             "profile_lock",
-            "{ name: string }".into(),
+            name::<ProfileArgs>(cfg),
             list(name::<ProfileView>(cfg)),
         ),
-        ("passkeys_list", "{}".into(), list(name::<PasskeyView>(cfg))),
+        ("passkeys_list", none(), list(name::<PasskeyView>(cfg))),
         (
             "passkey_rename",
-            "{ id: string; displayName: string }".into(),
+            name::<PasskeyRenameArgs>(cfg),
             list(name::<PasskeyView>(cfg)),
         ),
         (
             "passkey_delete",
-            "{ id: string }".into(),
+            name::<PasskeyArgs>(cfg),
             list(name::<PasskeyView>(cfg)),
         ),
-        (
-            "phones_list",
-            "{}".into(),
-            list(name::<LinkedPhoneView>(cfg)),
-        ),
+        ("phones_list", none(), list(name::<LinkedPhoneView>(cfg))),
         (
             "phone_remove",
-            "{ name: string }".into(),
+            name::<PhoneArgs>(cfg),
             list(name::<LinkedPhoneView>(cfg)),
         ),
-        ("settings_get", "{}".into(), name::<SettingsView>(cfg)),
+        ("settings_get", none(), name::<SettingsView>(cfg)),
         (
             "settings_save",
-            format!("{{ settings: {} }}", name::<UserSettings>(cfg)),
+            name::<SettingsSaveArgs>(cfg),
             name::<SettingsView>(cfg),
         ),
         (
             "phone_run",
-            format!(
-                "{{ request: {}; onEvent: Channel<{}> }}",
-                name::<PhoneRequest>(cfg),
-                name::<PhoneEvent>(cfg)
-            ),
+            name::<PhoneRunArgs>(cfg),
             name::<PhoneOutcome>(cfg),
         ),
-        ("phone_cancel", "{ flow: number }".into(), "boolean".into()),
+        (
+            "phone_cancel",
+            name::<PhoneCancelArgs>(cfg),
+            "boolean".into(),
+        ),
         (
             "request_current",
-            "{}".into(),
+            none(),
             format!("{} | null", name::<RequestView>(cfg)),
         ),
         (
             "request_answer",
-            format!("{{ answer: {} }}", name::<RequestAnswer>(cfg)),
+            name::<RequestAnswerArgs>(cfg),
             "null".into(),
         ),
     ]
@@ -121,7 +118,7 @@ pub fn generate() -> String {
     let decls = [
         decl::<AppInfo>(&cfg),
         decl::<ErrorCode>(&cfg),
-        decl::<AppError>(&cfg),
+        decl::<IpcError>(&cfg),
         decl::<LockState>(&cfg),
         decl::<Protection>(&cfg),
         decl::<ProfileView>(&cfg),
@@ -142,9 +139,19 @@ pub fn generate() -> String {
         decl::<AccountChoice>(&cfg),
         decl::<RequestView>(&cfg),
         decl::<RequestAnswer>(&cfg),
+        decl::<ProfileCreateArgs>(&cfg),
+        decl::<ProfileArgs>(&cfg),
+        decl::<ProfileUnlockArgs>(&cfg),
+        decl::<PasskeyArgs>(&cfg),
+        decl::<PasskeyRenameArgs>(&cfg),
+        decl::<PhoneArgs>(&cfg),
+        decl::<SettingsSaveArgs>(&cfg),
+        decl::<PhoneRunArgs>(&cfg),
+        decl::<PhoneCancelArgs>(&cfg),
+        decl::<RequestAnswerArgs>(&cfg),
     ];
     let mut out = String::from(
-        "// Generated from the Rust types by `./dev bindings` (src-tauri/src/app/bindings.rs).\n\
+        "// Generated from the Rust types by `./dev bindings` (src-tauri/src/desktop/bindings.rs).\n\
          // Do not edit: a test fails when this file and the Rust code disagree.\n\n\
          import type { Channel } from \"@tauri-apps/api/core\";\n\n",
     );
@@ -180,7 +187,7 @@ mod tests {
             .join(BINDINGS_PATH)
     }
 
-    /// `PASSBRIDGE_WRITE_BINDINGS=1 cargo test -p passbridge bindings` (`./dev bindings`)
+    /// `PASSBRIDGE_WRITE_BINDINGS=1 cargo test -p passbridge desktop::bindings` (`./dev bindings`)
     /// rewrites the file; otherwise it must match.
     #[test]
     fn bindings_are_fresh() {

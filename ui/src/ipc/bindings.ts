@@ -1,4 +1,4 @@
-// Generated from the Rust types by `./dev bindings` (src-tauri/src/app/bindings.rs).
+// Generated from the Rust types by `./dev bindings` (src-tauri/src/desktop/bindings.rs).
 // Do not edit: a test fails when this file and the Rust code disagree.
 
 import type { Channel } from "@tauri-apps/api/core";
@@ -27,7 +27,7 @@ os: string, };
 /**
  * What kind of failure, for the UI to react to (focus the PIN field, offer unlock, …).
  */
-export type ErrorCode = "not-found" | "already-exists" | "invalid-input" | "locked" | "wrong-pin" | "no-active-profile" | "no-pin" | "keychain-unavailable" | "forbidden-by-policy" | "phone-failed" | "cancelled" | "unavailable" | "busy" | "storage" | "damaged" | "internal";
+export type ErrorCode = "not-found" | "already-exists" | "invalid-input" | "locked" | "wrong-pin" | "no-active-profile" | "no-pin" | "keychain-unavailable" | "forbidden-by-policy" | "no-bluetooth-adapter" | "bluetooth-off" | "bluetooth-permission" | "bluetooth-failed" | "phone-not-nearby" | "relay-unreachable" | "relay-refused" | "relay-tls" | "proxy-failed" | "phone-hung-up" | "phone-refused" | "phone-timeout" | "phone-unlinked" | "phone-answer-invalid" | "phone-failed" | "cancelled" | "unavailable" | "busy" | "storage" | "damaged" | "internal";
 
 /**
  * An error as the window receives it.
@@ -299,7 +299,7 @@ qrUrl: string | null,
  */
 qrSvg: string | null, 
 /**
- * With `Done`/`Failed`: a sentence for the person.
+ * With `Done`/`Failed`/`Cancelled`: a sentence for the person.
  */
 message: string | null, };
 
@@ -434,6 +434,108 @@ pin: string | null,
  */
 usePhone: boolean, };
 
+/**
+ * `profile_create`.
+ */
+export type ProfileCreateArgs = { 
+/**
+ * The new profile.
+ */
+profile: NewProfile, };
+
+/**
+ * `profile_switch`, `profile_lock`.
+ */
+export type ProfileArgs = { 
+/**
+ * The profile's name.
+ */
+name: string, };
+
+/**
+ * `profile_unlock`.
+ */
+export type ProfileUnlockArgs = { 
+/**
+ * The profile's name.
+ */
+name: string, 
+/**
+ * Its PIN or passphrase.
+ */
+pin: string, };
+
+/**
+ * `passkey_delete`.
+ */
+export type PasskeyArgs = { 
+/**
+ * The passkey's credential ID, hex.
+ */
+id: string, };
+
+/**
+ * `passkey_rename`.
+ */
+export type PasskeyRenameArgs = { 
+/**
+ * The passkey's credential ID, hex.
+ */
+id: string, 
+/**
+ * The account's new display name.
+ */
+displayName: string, };
+
+/**
+ * `phone_remove`.
+ */
+export type PhoneArgs = { 
+/**
+ * The linked phone's name.
+ */
+name: string, };
+
+/**
+ * `settings_save`.
+ */
+export type SettingsSaveArgs = { 
+/**
+ * The user's settings.
+ */
+settings: UserSettings, };
+
+/**
+ * `phone_run`.
+ */
+export type PhoneRunArgs = { 
+/**
+ * What to do with the phone.
+ */
+request: PhoneRequest, 
+/**
+ * Where each step goes (a `Channel` the window made).
+ */
+onEvent: Channel<PhoneEvent>, };
+
+/**
+ * `phone_cancel`.
+ */
+export type PhoneCancelArgs = { 
+/**
+ * The flow to cancel.
+ */
+flow: number, };
+
+/**
+ * `request_answer`.
+ */
+export type RequestAnswerArgs = { 
+/**
+ * The person's answer.
+ */
+answer: RequestAnswer, };
+
 /** The event that opens (a RequestView) or closes (null) the request dialog. */
 export const REQUEST_EVENT = "request";
 
@@ -444,19 +546,19 @@ export const PHONE_EVENT = "phone-progress";
 export interface Commands {
   app_info: { args: {}; result: AppInfo };
   profiles_list: { args: {}; result: ProfileView[] };
-  profile_create: { args: { profile: NewProfile }; result: ProfileView[] };
-  profile_switch: { args: { name: string }; result: ProfileView[] };
-  profile_unlock: { args: { name: string; pin: string }; result: ProfileView[] };
-  profile_lock: { args: { name: string }; result: ProfileView[] };
+  profile_create: { args: ProfileCreateArgs; result: ProfileView[] };
+  profile_switch: { args: ProfileArgs; result: ProfileView[] };
+  profile_unlock: { args: ProfileUnlockArgs; result: ProfileView[] };
+  profile_lock: { args: ProfileArgs; result: ProfileView[] };
   passkeys_list: { args: {}; result: PasskeyView[] };
-  passkey_rename: { args: { id: string; displayName: string }; result: PasskeyView[] };
-  passkey_delete: { args: { id: string }; result: PasskeyView[] };
+  passkey_rename: { args: PasskeyRenameArgs; result: PasskeyView[] };
+  passkey_delete: { args: PasskeyArgs; result: PasskeyView[] };
   phones_list: { args: {}; result: LinkedPhoneView[] };
-  phone_remove: { args: { name: string }; result: LinkedPhoneView[] };
+  phone_remove: { args: PhoneArgs; result: LinkedPhoneView[] };
   settings_get: { args: {}; result: SettingsView };
-  settings_save: { args: { settings: UserSettings }; result: SettingsView };
-  phone_run: { args: { request: PhoneRequest; onEvent: Channel<PhoneEvent> }; result: PhoneOutcome };
-  phone_cancel: { args: { flow: number }; result: boolean };
+  settings_save: { args: SettingsSaveArgs; result: SettingsView };
+  phone_run: { args: PhoneRunArgs; result: PhoneOutcome };
+  phone_cancel: { args: PhoneCancelArgs; result: boolean };
   request_current: { args: {}; result: RequestView | null };
-  request_answer: { args: { answer: RequestAnswer }; result: null };
+  request_answer: { args: RequestAnswerArgs; result: null };
 }

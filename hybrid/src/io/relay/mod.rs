@@ -1,7 +1,7 @@
 //! A self-hostable caBLE tunnel relay: `GET /cable/new/{tunnel id}` (phone) and
 //! `GET /cable/connect/{routing id}/{tunnel id}` (client) join a pair; binary messages are
 //! forwarded unchanged and in order. `GET /metrics` answers in Prometheus text format.
-//! The linked-phone routes and the routing rules are in [`route`].
+//! The linked-phone routes and the routing rules are in `route`.
 //!
 //! Limits: concurrent tunnels, message size, messages per peer, idle time and lifetime.
 //! A second client on the same tunnel, a second phone for the same tunnel ID, a wrong routing
@@ -9,8 +9,8 @@
 //!
 //! With a certificate ([`RelayConfig::tls`]) every connection, `/metrics` included, is TLS.
 //!
-//! Layout: [`config`] (identity and limits), [`metrics`] (counters and their page), `conn`
-//! (the accepted stream), [`route`] (the routing decision, without sockets), `pump` (what
+//! Layout: `config` (identity and limits), [`metrics`] (counters and their page), `conn`
+//! (the accepted stream), `route` (the routing decision, without sockets), `pump` (what
 //! happens to a routed socket); this module accepts connections and wires them together.
 
 mod config;

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use ctap::{PromptOutcome, PromptReason, PromptRequest};
 
-use super::types::{AccountChoice, PhoneEvent, RequestAnswer, RequestKind, RequestView};
-use super::{AppCore, AppError, AppResult, ErrorCode};
+use super::types::{AccountChoice, PhoneProgress, RequestAnswer, RequestKind, RequestView};
+use super::{AppCore, AppError, AppResult, Invalid, Missing};
 use crate::authenticator::prompt::{PromptSource, describe};
 use crate::profile::Protection;
 
@@ -18,7 +18,7 @@ use crate::profile::Protection;
 pub type Notify = Box<dyn Fn(Option<&RequestView>) + Send + Sync>;
 
 /// Called with each step of a request the person sent to their phone.
-pub type PhoneNotify = Box<dyn Fn(&PhoneEvent) + Send + Sync>;
+pub type PhoneNotify = Box<dyn Fn(&PhoneProgress) + Send + Sync>;
 
 struct Pending {
     view: RequestView,
@@ -49,7 +49,7 @@ impl Broker {
         }
     }
 
-    pub(super) fn tell_phone(&self, event: &PhoneEvent) {
+    pub(super) fn tell_phone(&self, event: &PhoneProgress) {
         if let Ok(slot) = self.phone_notify.lock()
             && let Some(notify) = slot.as_ref()
         {
@@ -204,8 +204,8 @@ impl AppCore {
     /// `CTAP2_ERR_OPERATION_DENIED`.
     ///
     /// # Errors
-    /// [`ErrorCode::NotFound`] for a request that is gone; [`ErrorCode::WrongPin`];
-    /// [`ErrorCode::InvalidInput`] for an account that was not offered or a missing PIN.
+    /// [`AppError::NotFound`] for a request that is gone; a wrong PIN;
+    /// [`AppError::InvalidInput`] for an account that was not offered or a missing PIN.
     pub fn answer_request(&self, answer: RequestAnswer) -> AppResult<()> {
         let (needs_uv, candidates, locked) = {
             let slot = self
@@ -219,12 +219,7 @@ impl AppCore {
                     p.candidates.clone(),
                     p.view.locked,
                 ),
-                _ => {
-                    return Err(AppError::new(
-                        ErrorCode::NotFound,
-                        "this request is no longer waiting (the site gave up or cancelled)",
-                    ));
-                }
+                _ => return Err(AppError::NotFound(Missing::Request)),
             }
         };
         let outcome = if answer.use_phone && !locked {
@@ -238,9 +233,7 @@ impl AppCore {
             let chosen = match answer.account.as_deref() {
                 Some(id) => {
                     let id = hex::decode(id).ok().filter(|id| candidates.contains(id));
-                    Some(id.ok_or_else(|| {
-                        AppError::new(ErrorCode::InvalidInput, "choose one of the accounts shown")
-                    })?)
+                    Some(id.ok_or(AppError::InvalidInput(Invalid::Account))?)
                 }
                 None => candidates.first().cloned(),
             };
@@ -249,12 +242,7 @@ impl AppCore {
                     self.verify_pin(pin)?;
                     true
                 }
-                None if needs_uv => {
-                    return Err(AppError::new(
-                        ErrorCode::InvalidInput,
-                        "this site asks to verify it is you: enter the profile's PIN",
-                    ));
-                }
+                None if needs_uv => return Err(AppError::InvalidInput(Invalid::PinNeeded)),
                 None => false,
             };
             PromptOutcome::Approved {
@@ -275,10 +263,7 @@ impl AppCore {
                 p.answer = Some(outcome);
                 Ok(())
             }
-            _ => Err(AppError::new(
-                ErrorCode::NotFound,
-                "this request is no longer waiting (the site gave up or cancelled)",
-            )),
+            _ => Err(AppError::NotFound(Missing::Request)),
         }
     }
 }

@@ -1,143 +1,161 @@
-//! The one error the window sees: a typed code the UI can act on, and a sentence for the
-//! person. Every core error is mapped here, in one place.
+//! Why an app-core call failed, by kind. The window turns these into its error codes and
+//! sentences (the `desktop` face); nothing here is worded for a particular face.
 
-use serde::Serialize;
-use ts_rs::TS;
+use std::path::PathBuf;
 
+use crate::authenticator::udp::UdpError;
+#[cfg(target_os = "linux")]
+use crate::authenticator::uhid::UhidError;
+use crate::phone::PhoneFailure;
+use crate::policy::PolicyError;
 use crate::profile::Error as ProfileError;
 
-/// What kind of failure, for the UI to react to (focus the PIN field, offer unlock, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorCode {
-    /// No such profile, passkey, phone or request.
-    NotFound,
-    /// The name is taken.
-    AlreadyExists,
-    /// The input is not acceptable (name, URL, PIN length, …).
-    InvalidInput,
-    /// The profile is locked.
-    Locked,
-    /// Wrong PIN or passphrase.
-    WrongPin,
+/// A field of the settings, for errors that name one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// The tunnel relay URL.
+    Relay,
+    /// The HTTP proxy URL.
+    Proxy,
+    /// Where to look for the phone (Bluetooth or the loopback air).
+    Air,
+    /// The phone timeout.
+    PhoneTimeout,
+    /// The auto-lock time.
+    AutoLock,
+}
+
+/// Input the core refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Invalid {
+    /// A setting's value: which one, and the value refused.
+    Setting(Setting, String),
+    /// A passkey's display name must have 1 to 64 characters.
+    PasskeyName,
+    /// Not a passkey ID (hex).
+    PasskeyId,
+    /// A site must be a domain name (no scheme, path, port or spaces).
+    Site,
+    /// A registration needs an account name.
+    AccountName,
+    /// The account chosen was not one the dialog offered.
+    Account,
+    /// The site asks to verify the user, and no PIN was given.
+    PinNeeded,
+    /// `PASSBRIDGE_SECURITY_KEY` is not one of its forms.
+    SecurityKeyEnv(String),
+}
+
+/// What was not found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Missing {
+    /// No such passkey in the active profile.
+    Passkey,
+    /// No phone by that name is linked to the active profile.
+    Phone(String),
+    /// The request is no longer waiting (the site gave up or cancelled).
+    Request,
+    /// The profile knows no phone passkey for the site, so a sign-in cannot be verified.
+    PhonePasskeyFor(String),
+}
+
+/// Why the security key could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecurityKeyError {
+    /// The UDP transport could not be opened.
+    #[error(transparent)]
+    Udp(#[from] UdpError),
+    /// The uhid device could not be created.
+    #[cfg(target_os = "linux")]
+    #[error(transparent)]
+    Uhid(#[from] UhidError),
+    /// This system has no uhid.
+    #[error("the USB security key needs Linux's /dev/uhid")]
+    NoUhid,
+    /// Its thread could not start.
+    #[error("cannot start the security key's thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// Why an app-core call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// A profile or vault operation failed.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// A ceremony with a phone failed.
+    #[error(transparent)]
+    Phone(#[from] PhoneFailure),
     /// No profile is active.
+    #[error("no profile is active")]
     NoActiveProfile,
-    /// The profile has no PIN, so it cannot be locked or verify the user.
-    NoPin,
-    /// The OS keychain cannot be reached.
-    KeychainUnavailable,
-    /// The admin policy forbids it.
-    ForbiddenByPolicy,
-    /// The phone ceremony failed; the message says why and what to do.
-    PhoneFailed,
-    /// The user cancelled.
-    Cancelled,
-    /// A system facility is missing or not permitted (`/dev/uhid`, Bluetooth).
-    Unavailable,
-    /// Something else is in progress.
+    /// The profile is locked.
+    #[error("profile '{0}' is locked")]
+    Locked(String),
+    /// The profile has no PIN, so it cannot verify the user (or lock on its own).
+    #[error("profile '{0}' has no PIN")]
+    NoPin(String),
+    /// Something is not there.
+    #[error("not found: {0:?}")]
+    NotFound(Missing),
+    /// The input is not acceptable.
+    #[error("invalid input: {0:?}")]
+    InvalidInput(Invalid),
+    /// A phone ceremony is already running.
+    #[error("a phone ceremony is already running")]
     Busy,
-    /// Reading or writing files failed (disk full, permissions).
-    Storage,
-    /// Stored data is damaged.
-    Damaged,
-    /// A fault in Passbridge itself.
+    /// The admin policy cannot be loaded.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The settings file is damaged.
+    #[error("the settings file {} is damaged", path.display())]
+    SettingsDamaged {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The settings file cannot be read or written.
+    #[error("cannot use the settings file in {}", path.display())]
+    Settings {
+        /// The file or its directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A phone passkey record is damaged.
+    #[error("a phone passkey record is damaged")]
+    PhonePasskeyDamaged,
+    /// The security key could not start.
+    #[error("the security key is off: {0}")]
+    SecurityKey(#[source] SecurityKeyError),
+    /// A fault in Passbridge itself (the detail is in the log).
+    #[error("internal error")]
     Internal,
 }
 
-/// An error as the window receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
-#[error("{message}")]
-pub struct AppError {
-    /// The kind.
-    pub code: ErrorCode,
-    /// A sentence for the person.
-    pub message: String,
-}
-
 impl AppError {
-    /// An error of `code` saying `message`.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// The internal-fault error: the detail goes to the log, the person gets a sentence.
+    /// The internal-fault error: the detail goes to the log, the caller gets the kind.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
-        Self::new(
-            ErrorCode::Internal,
-            "Passbridge hit an internal problem; the log has the details.",
-        )
+        Self::Internal
     }
-}
 
-impl From<ProfileError> for AppError {
-    fn from(error: ProfileError) -> Self {
-        let code = match &error {
-            ProfileError::NotFound(_) => ErrorCode::NotFound,
-            ProfileError::AlreadyExists(_) => ErrorCode::AlreadyExists,
-            ProfileError::InvalidName(_) | ProfileError::SecretTooShort { .. } => {
-                ErrorCode::InvalidInput
-            }
-            ProfileError::Locked { .. } => ErrorCode::Locked,
-            ProfileError::WrongSecret { .. } => ErrorCode::WrongPin,
-            ProfileError::NotLockable { .. } => ErrorCode::NoPin,
-            ProfileError::KeychainUnavailable { .. }
-            | ProfileError::Keychain(_)
-            | ProfileError::KeyMissing { .. } => ErrorCode::KeychainUnavailable,
-            ProfileError::PassphraseOnlyNotAllowed | ProfileError::Policy(_) => {
-                ErrorCode::ForbiddenByPolicy
-            }
-            ProfileError::Io { .. } | ProfileError::NoDataDir => ErrorCode::Storage,
-            ProfileError::Metadata { .. } | ProfileError::Record(_) | ProfileError::Damaged(_) => {
-                ErrorCode::Damaged
-            }
-            _ => ErrorCode::Internal,
-        };
-        // The profile errors are written for people already; I/O errors get their cause too,
-        // since "disk full" is what the person needs to hear.
-        let message = match &error {
-            ProfileError::Io { source, .. } => format!("{error}: {source}"),
-            _ => error.to_string(),
-        };
-        if code == ErrorCode::Internal {
-            tracing::error!(%error, "profile operation failed");
-        }
-        Self { code, message }
+    /// A locked vault (from the profile layer) and the app's own "locked" are one kind.
+    pub fn is_locked(&self) -> bool {
+        matches!(
+            self,
+            Self::Locked(_) | Self::Profile(ProfileError::Locked { .. })
+        )
     }
 }
 
 /// Result of an app-core call.
 pub type AppResult<T> = Result<T, AppError>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn profile_errors_keep_their_sentence_and_get_a_code() {
-        let error = AppError::from(ProfileError::WrongSecret {
-            profile: "Ana".into(),
-        });
-        assert_eq!(error.code, ErrorCode::WrongPin);
-        assert_eq!(error.message, "wrong PIN or passphrase for profile 'Ana'");
-        let json = serde_json::to_value(&error).unwrap();
-        assert_eq!(json["code"], "wrong-pin");
-    }
-
-    #[test]
-    fn io_errors_name_the_cause() {
-        let error = AppError::from(ProfileError::Io {
-            path: "/x/records".into(),
-            source: std::io::Error::from_raw_os_error(28),
-        });
-        assert_eq!(error.code, ErrorCode::Storage);
-        assert!(
-            error.message.contains("No space left on device"),
-            "{}",
-            error.message
-        );
-    }
-}

@@ -13,15 +13,16 @@ use std::thread::JoinHandle;
 
 use ctap::{CredentialStore, MemoryStore, PersistentState, StoreError, StoredCredential};
 
-use super::AppCore;
 use super::broker::BrokerPrompt;
-use super::types::{PhoneEvent, PhoneStep};
+use super::phone::progress;
+use super::types::{FlowEnd, PhoneStep};
+use super::{AppCore, AppError, AppResult, Invalid, SecurityKeyError};
 use crate::authenticator::hid_loop::{self, Forwarder, ReportPipe};
 use crate::authenticator::prompt::{PolicyGate, PromptSource as _};
 use crate::authenticator::udp::UdpPipe;
-use crate::hybrid_cli::forward::{ForwardEvent, PhoneForwarder};
+use crate::phone::forward::{ForwardEvent, PhoneForwarder};
 use crate::profile::{Protection, Vault};
-use crate::system::{SystemClock, SystemRng};
+use crate::system::{SharedClock, SharedRng};
 
 /// Environment variable that turns the security key on: `udp://127.0.0.1:PORT` (replies to
 /// port 7112 on the same address, as the CLI's UDP authenticator), `udp://LISTEN,REPLY`, or
@@ -51,13 +52,15 @@ impl std::fmt::Display for Front {
     }
 }
 
-/// Parses the [`SECURITY_KEY_ENV`] value.
+/// The forms [`SECURITY_KEY_ENV`] takes.
+pub const FRONT_FORMS: &str = "udp://127.0.0.1:PORT[,127.0.0.1:PORT] or uhid";
+
+/// Parses the [`SECURITY_KEY_ENV`] value; UDP serves loopback only.
 ///
 /// # Errors
-/// A sentence naming the accepted forms.
-pub fn parse_front(text: &str) -> Result<Front, String> {
-    let bad =
-        || format!("{SECURITY_KEY_ENV}={text}: use udp://127.0.0.1:PORT[,127.0.0.1:PORT] or uhid");
+/// [`Invalid::SecurityKeyEnv`] with the value refused.
+pub fn parse_front(text: &str) -> Result<Front, Invalid> {
+    let bad = || Invalid::SecurityKeyEnv(text.to_owned());
     if text == "uhid" {
         return Ok(Front::Uhid);
     }
@@ -72,9 +75,7 @@ pub fn parse_front(text: &str) -> Result<Front, String> {
         None => SocketAddr::new(listen.ip(), 7112),
     };
     if !listen.ip().is_loopback() || !reply_to.ip().is_loopback() {
-        return Err(format!(
-            "{SECURITY_KEY_ENV}={text}: UDP serves loopback only"
-        ));
+        return Err(bad());
     }
     Ok(Front::Udp { listen, reply_to })
 }
@@ -112,7 +113,7 @@ fn locked() -> StoreError {
 impl CredentialStore for ActiveStore {
     fn credentials_for_rp(&self, hash: &[u8; 32]) -> Result<Vec<StoredCredential>, StoreError> {
         match (self, self.vault()) {
-            (_, Some(vault)) => vault.store_credentials_for_rp(hash),
+            (_, Some(vault)) => vault.credentials_for_rp(hash),
             (Self::Locked(memory), None) => memory.credentials_for_rp(hash),
             _ => Err(locked()),
         }
@@ -120,7 +121,7 @@ impl CredentialStore for ActiveStore {
 
     fn credential(&self, id: &[u8]) -> Result<Option<StoredCredential>, StoreError> {
         match (self, self.vault()) {
-            (_, Some(vault)) => vault.store_credential(id),
+            (_, Some(vault)) => vault.credential(id),
             (Self::Locked(memory), None) => memory.credential(id),
             _ => Err(locked()),
         }
@@ -128,7 +129,7 @@ impl CredentialStore for ActiveStore {
 
     fn credentials(&self) -> Result<Vec<StoredCredential>, StoreError> {
         match (self, self.vault()) {
-            (_, Some(vault)) => vault.store_credentials(),
+            (_, Some(vault)) => vault.credentials(),
             (Self::Locked(memory), None) => memory.credentials(),
             _ => Err(locked()),
         }
@@ -136,35 +137,35 @@ impl CredentialStore for ActiveStore {
 
     fn insert(&mut self, credential: StoredCredential) -> Result<(), StoreError> {
         match self.vault() {
-            Some(vault) => vault.store_insert(credential),
+            Some(vault) => { vault }.insert(credential),
             None => Err(locked()),
         }
     }
 
     fn update(&mut self, credential: StoredCredential) -> Result<bool, StoreError> {
         match self.vault() {
-            Some(vault) => vault.store_update(credential),
+            Some(vault) => { vault }.update(credential),
             None => Err(locked()),
         }
     }
 
     fn delete(&mut self, id: &[u8]) -> Result<bool, StoreError> {
         match self.vault() {
-            Some(vault) => vault.store_delete(id),
+            Some(vault) => { vault }.delete(id),
             None => Err(locked()),
         }
     }
 
     fn bump_sign_count(&mut self, id: &[u8]) -> Result<u32, StoreError> {
         match self.vault() {
-            Some(vault) => vault.store_bump_sign_count(id),
+            Some(vault) => { vault }.bump_sign_count(id),
             None => Err(locked()),
         }
     }
 
     fn load_state(&self) -> Result<Option<PersistentState>, StoreError> {
         match (self, self.vault()) {
-            (_, Some(vault)) => vault.store_load_state(),
+            (_, Some(vault)) => vault.load_state(),
             (Self::Locked(memory), None) => memory.load_state(),
             _ => Err(locked()),
         }
@@ -174,7 +175,7 @@ impl CredentialStore for ActiveStore {
         match self {
             Self::Locked(memory) => memory.save_state(state),
             Self::Open { .. } => match self.vault() {
-                Some(vault) => vault.store_save_state(state),
+                Some(vault) => { vault }.save_state(state),
                 None => Err(locked()),
             },
         }
@@ -182,7 +183,7 @@ impl CredentialStore for ActiveStore {
 
     fn wipe(&mut self) -> Result<(), StoreError> {
         match self.vault() {
-            Some(vault) => vault.store_wipe(),
+            Some(vault) => { vault }.wipe(),
             None => Err(locked()),
         }
     }
@@ -192,25 +193,15 @@ impl CredentialStore for ActiveStore {
 /// the time of each request, and every step shown in the window (`phone-progress`).
 fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
     let settings_core = Arc::clone(core);
-    let opts = Arc::new(move || settings_core.client_opts());
-    let core = Arc::clone(core);
+    let opts = Arc::new(move || settings_core.ceremony_options());
+    let core_for_report = Arc::clone(core);
     let current: Mutex<Option<(u32, std::time::Instant)>> = Mutex::new(None);
     let report = Arc::new(move |event: ForwardEvent| {
+        let core = &core_for_report;
         let Ok(mut current) = current.lock() else {
             return;
         };
-        let now = ctap::Clock::now(&SystemClock);
-        let send = |flow: u32, started, step, qr_url, qr_svg, message| {
-            let elapsed = now.saturating_duration_since(started);
-            core.broker().tell_phone(&PhoneEvent {
-                flow,
-                step,
-                elapsed_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
-                qr_url,
-                qr_svg,
-                message,
-            });
-        };
+        let now = core.env.now();
         match event {
             ForwardEvent::Started { cancel } => {
                 let flow = core.next_id();
@@ -219,8 +210,11 @@ fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
             }
             ForwardEvent::Step(step) => {
                 if let Some((flow, started)) = *current {
-                    for (step, url, svg) in super::phone::step_events(step) {
-                        send(flow, started, step, url, svg, None);
+                    for (step, qr_url, qr_svg) in super::phone::step_events(step) {
+                        let mut event = progress(flow, started, now, step, None);
+                        event.qr_url = qr_url;
+                        event.qr_svg = qr_svg;
+                        core.broker().tell_phone(&event);
                     }
                 }
             }
@@ -230,23 +224,20 @@ fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
                 }
                 if let Some((flow, started)) = current.take() {
                     core.flows.remove(flow);
-                    let (step, message) = match event {
-                        ForwardEvent::Cancelled => (
-                            PhoneStep::Cancelled,
-                            "Cancelled: the site was told no.".to_owned(),
-                        ),
-                        ForwardEvent::Failed(message) => (PhoneStep::Failed, message),
-                        _ => (
-                            PhoneStep::Done,
-                            "The phone answered; the site has its passkey.".to_owned(),
-                        ),
+                    let (step, end) = match event {
+                        ForwardEvent::Cancelled => (PhoneStep::Cancelled, FlowEnd::SiteToldNo),
+                        ForwardEvent::Failed(failure) => {
+                            (PhoneStep::Failed, FlowEnd::Failed(Some(failure)))
+                        }
+                        _ => (PhoneStep::Done, FlowEnd::SiteAnswered),
                     };
-                    send(flow, started, step, None, None, Some(message));
+                    core.broker()
+                        .tell_phone(&progress(flow, started, now, step, Some(end)));
                 }
             }
         }
     });
-    PhoneForwarder::with(opts, report)
+    PhoneForwarder::new(core.env.clone(), opts, report)
 }
 
 /// The engine for the active profile now: its vault, or an empty in-memory store while it is
@@ -255,7 +246,7 @@ fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
 fn engine_for(
     core: &AppCore,
     changed: &Arc<AtomicBool>,
-) -> Result<ctap::Authenticator<ActiveStore, SystemClock, SystemRng>, StoreError> {
+) -> Result<ctap::Authenticator<ActiveStore, SharedClock, SharedRng>, StoreError> {
     let store = match core.active_vault() {
         Ok((_, vault)) => ActiveStore::Open {
             vault,
@@ -270,7 +261,7 @@ fn engine_for(
         ),
         ..ctap::Config::default()
     };
-    ctap::Authenticator::new(store, SystemClock, SystemRng::default(), config)
+    ctap::Authenticator::new(store, core.env.clock.clone(), core.env.rng.clone(), config)
 }
 
 /// The one security key the app runs, started and stopped as the settings say.
@@ -282,20 +273,19 @@ impl AppCore {
     /// and admins), otherwise the `security_key` setting (the USB key through `/dev/uhid`).
     ///
     /// # Errors
-    /// [`ErrorCode::Unavailable`](super::ErrorCode::Unavailable) when the key cannot be
-    /// created; it stays off.
-    pub fn apply_security_key(self: &Arc<Self>) -> super::AppResult<()> {
+    /// [`AppError::SecurityKey`] when the key cannot be created; it stays off.
+    pub fn apply_security_key(self: &Arc<Self>) -> AppResult<()> {
         let wanted = match std::env::var(SECURITY_KEY_ENV) {
-            Ok(text) if !text.is_empty() => Some(parse_front(&text).map_err(|message| {
-                super::AppError::new(super::ErrorCode::InvalidInput, message)
-            })?),
+            Ok(text) if !text.is_empty() => {
+                Some(parse_front(&text).map_err(AppError::InvalidInput)?)
+            }
             _ => self.user_settings()?.security_key.then_some(Front::Uhid),
         };
         let mut running = self
             .key_switch
             .0
             .lock()
-            .map_err(|_| super::AppError::internal(&"key switch poisoned"))?;
+            .map_err(|_| AppError::internal(&"key switch poisoned"))?;
         if running.as_ref().map(|(front, _)| front) == wanted.as_ref() {
             return Ok(());
         }
@@ -307,15 +297,7 @@ impl AppCore {
         let Some(front) = wanted else {
             return Ok(());
         };
-        let key = SecurityKey::start(Arc::clone(self), &front).map_err(|error| {
-            super::AppError::new(
-                super::ErrorCode::Unavailable,
-                format!(
-                    "the security key is off: {error}. For the USB key, run `sudo passbridge \
-                     setup-bridge` once, then log out and in again"
-                ),
-            )
-        })?;
+        let key = SecurityKey::start(Arc::clone(self), &front).map_err(AppError::SecurityKey)?;
         tracing::info!(target: "passbridge::audit", front = %front, "security key on");
         *running = Some((front, key));
         Ok(())
@@ -349,25 +331,19 @@ impl SecurityKey {
     ///
     /// # Errors
     /// The transport cannot be opened (port taken, no `/dev/uhid` access).
-    pub fn start(core: Arc<AppCore>, front: &Front) -> Result<Self, String> {
+    pub fn start(core: Arc<AppCore>, front: &Front) -> Result<Self, SecurityKeyError> {
         let mut pipe: Box<dyn ReportPipe + Send> = match front {
-            Front::Udp { listen, reply_to } => {
-                Box::new(UdpPipe::bind(*listen, *reply_to).map_err(|e| e.to_string())?)
-            }
+            Front::Udp { listen, reply_to } => Box::new(UdpPipe::bind(*listen, *reply_to)?),
             #[cfg(target_os = "linux")]
             Front::Uhid => {
-                let mut serial = [0u8; 8];
-                rand_core::RngCore::fill_bytes(&mut SystemRng::default(), &mut serial);
-                Box::new(
-                    crate::authenticator::uhid::UhidKey::create(
-                        std::path::Path::new("/dev/uhid"),
-                        &hex::encode(serial),
-                    )
-                    .map_err(|e| e.to_string())?,
-                )
+                let serial = core.env.rng.clone().bytes::<8>();
+                Box::new(crate::authenticator::uhid::UhidKey::create(
+                    std::path::Path::new(crate::authenticator::uhid::UHID_PATH),
+                    &hex::encode(serial),
+                )?)
             }
             #[cfg(not(target_os = "linux"))]
-            Front::Uhid => return Err("the USB security key needs Linux's /dev/uhid".into()),
+            Front::Uhid => return Err(SecurityKeyError::NoUhid),
         };
         let stop = Arc::new(AtomicBool::new(false));
         let changed = core.change_flag();
@@ -379,8 +355,11 @@ impl SecurityKey {
             std::thread::Builder::new()
                 .name("security-key".into())
                 .spawn(move || {
-                    let mut prompt =
-                        PolicyGate::new(Box::new(BrokerPrompt::new(Arc::clone(&core))), &policy);
+                    let mut prompt = PolicyGate::new(
+                        Box::new(BrokerPrompt::new(Arc::clone(&core))),
+                        &policy,
+                        core.env.clock.clone(),
+                    );
                     // "Use a phone instead" in the request dialog.
                     let mut phone = match phone_forwarder(&core) {
                         Ok(phone) => Some(phone),
@@ -412,7 +391,7 @@ impl SecurityKey {
                                 device
                             }
                             None => device
-                                .insert(ctap::device::HidDevice::new(engine, SystemRng::default())),
+                                .insert(ctap::device::HidDevice::new(engine, core.env.rng.clone())),
                         };
                         let forwarder: Option<&mut dyn Forwarder> = match phone.as_mut() {
                             Some(phone) => Some(phone),
@@ -427,7 +406,7 @@ impl SecurityKey {
                         }
                     }
                 })
-                .map_err(|e| e.to_string())?
+                .map_err(SecurityKeyError::Thread)?
         };
         Ok(Self {
             stop,
@@ -467,10 +446,9 @@ mod tests {
             }
         );
         assert_eq!(parse_front("uhid").unwrap(), Front::Uhid);
-        assert!(
-            parse_front("udp://0.0.0.0:8111")
-                .unwrap_err()
-                .contains("loopback")
+        assert_eq!(
+            parse_front("udp://0.0.0.0:8111"),
+            Err(Invalid::SecurityKeyEnv("udp://0.0.0.0:8111".to_owned()))
         );
         assert!(parse_front("tcp://x").is_err());
     }

@@ -1,28 +1,27 @@
 //! The window's phone flow: register or sign in at a site with a passkey on a phone, over the
-//! hybrid transport, reporting each step as it happens. The ceremony is the CLI's
-//! (`passbridge hybrid …`); what is added here is the step stream, cancel, and the phone
-//! passkeys this computer remembers (their public part, so a later sign-in is verified).
+//! hybrid transport, reporting each step as it happens. The ceremony is the one the command
+//! line runs ([`crate::phone::ceremony`]); what is added here is the step stream, cancel, and
+//! the phone passkeys this computer remembers (their public part, so a later sign-in is
+//! verified).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use ctap::Clock as _;
-use hybrid::io::driver::{ClientStep, DriveError};
-use hybrid::io::tunnel::TunnelError;
-use hybrid::qr::RequestHint;
+use hybrid::io::driver::ClientStep;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use super::types::{
-    PasskeyLocation, PasskeyView, PhoneCeremony, PhoneEvent, PhoneOutcome, PhoneRequest, PhoneStep,
+    FlowEnd, PasskeyLocation, PasskeyView, PhoneCeremony, PhoneOutcome, PhoneProgress,
+    PhoneRequest, PhoneStep,
 };
-use super::{AppCore, AppError, AppResult, ErrorCode};
-use crate::hybrid_cli::client::{ClientOpts, Start, client_round, explain};
-use crate::hybrid_cli::{random_bytes, verify_failure};
-use crate::linked;
+use super::{AppCore, AppError, AppResult, Invalid, Missing};
+use crate::phone::ceremony::{self, Start};
+use crate::phone::{PhoneFailure, linked};
 use crate::profile::Vault;
-use crate::system::SystemClock;
-use crate::webauthn::{self, ClientData, Registration};
+use crate::system::SharedClock;
+use crate::webauthn::{self, Registration};
 
 /// Vault item kind for passkeys that live on a phone.
 const PHONE_PASSKEY: &str = "phone-passkey";
@@ -38,15 +37,11 @@ struct PhonePasskey {
     last_used: Option<u64>,
 }
 
-fn damaged() -> AppError {
-    AppError::new(ErrorCode::Damaged, "a phone passkey record is damaged")
-}
-
 fn load(vault: &Vault) -> AppResult<Vec<PhonePasskey>> {
     vault
         .items(PHONE_PASSKEY)?
         .into_iter()
-        .map(|(_, data)| serde_json::from_slice(&data).map_err(|_| damaged()))
+        .map(|(_, data)| serde_json::from_slice(&data).map_err(|_| AppError::PhonePasskeyDamaged))
         .collect()
 }
 
@@ -85,23 +80,13 @@ fn known_for(vault: &Vault, rp_id: &str) -> AppResult<Vec<PhonePasskey>> {
         .collect())
 }
 
-/// Verifies a phone's sign-in reply against `known`, the phone passkeys this computer keeps
-/// for the site, and marks the one that signed as used (last use, sign count). The outer error
-/// is the vault's; the inner one says why the reply did not verify.
-fn verify_sign_in(
+/// Marks the phone passkey among `known` that made `assertion` as used (last use, sign count).
+fn mark_used(
     vault: &Vault,
     known: Vec<PhonePasskey>,
-    rp_id: &str,
-    client_data_hash: &[u8; 32],
-    response: &[u8],
+    assertion: &webauthn::Assertion,
     now: u64,
-) -> AppResult<Result<webauthn::Assertion, webauthn::VerifyError>> {
-    let registrations: Vec<Registration> = known.iter().map(|p| p.registration.clone()).collect();
-    let assertion =
-        match webauthn::verify_assertion(response, rp_id, client_data_hash, &registrations) {
-            Ok(assertion) => assertion,
-            Err(error) => return Ok(Err(error)),
-        };
+) -> AppResult<()> {
     if let Some(mut used) = known
         .into_iter()
         .find(|p| p.registration.credential_id == assertion.credential_id)
@@ -110,7 +95,7 @@ fn verify_sign_in(
         used.registration.sign_count = assertion.sign_count;
         store(vault, &used)?;
     }
-    Ok(Ok(assertion))
+    Ok(())
 }
 
 /// Renames a phone passkey here. Returns whether it exists.
@@ -143,10 +128,7 @@ impl Flows {
             .lock()
             .map_err(|_| AppError::internal(&"flow registry poisoned"))?;
         if !flows.is_empty() {
-            return Err(AppError::new(
-                ErrorCode::Busy,
-                "a phone ceremony is already running: finish or cancel it first",
-            ));
+            return Err(AppError::Busy);
         }
         flows.insert(id, cancel);
         Ok(())
@@ -186,38 +168,44 @@ pub(super) fn step_events(step: ClientStep) -> Vec<(PhoneStep, Option<String>, O
 /// Reports steps with their time since the start.
 struct Reporter<'a> {
     flow: u32,
-    started: std::time::Instant,
-    emit: &'a mut (dyn FnMut(PhoneEvent) + Send),
+    clock: SharedClock,
+    started: Instant,
+    emit: &'a mut (dyn FnMut(PhoneProgress) + Send),
 }
 
 impl Reporter<'_> {
-    fn send(&mut self, step: PhoneStep, message: Option<String>) {
-        self.send_full(step, None, None, message);
-    }
-
-    fn send_full(
-        &mut self,
-        step: PhoneStep,
-        qr_url: Option<String>,
-        qr_svg: Option<String>,
-        message: Option<String>,
-    ) {
-        let elapsed = SystemClock.now().saturating_duration_since(self.started);
-        let event = PhoneEvent {
-            flow: self.flow,
-            step,
-            elapsed_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
-            qr_url,
-            qr_svg,
-            message,
-        };
+    fn end(&mut self, step: PhoneStep, end: FlowEnd) {
+        let event = progress(self.flow, self.started, self.clock.now(), step, Some(end));
         (self.emit)(event);
     }
 
     fn on_step(&mut self, step: ClientStep) {
-        for (step, url, svg) in step_events(step) {
-            self.send_full(step, url, svg, None);
+        let now = self.clock.now();
+        for (step, qr_url, qr_svg) in step_events(step) {
+            let mut event = progress(self.flow, self.started, now, step, None);
+            event.qr_url = qr_url;
+            event.qr_svg = qr_svg;
+            (self.emit)(event);
         }
+    }
+}
+
+/// A step of flow `flow`, started at `started`, reached at `now`.
+pub(super) fn progress(
+    flow: u32,
+    started: Instant,
+    now: Instant,
+    step: PhoneStep,
+    end: Option<FlowEnd>,
+) -> PhoneProgress {
+    let elapsed = now.saturating_duration_since(started);
+    PhoneProgress {
+        flow,
+        step,
+        elapsed_ms: u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX),
+        qr_url: None,
+        qr_svg: None,
+        end,
     }
 }
 
@@ -245,23 +233,22 @@ impl AppCore {
         }
     }
 
-    fn try_remember_forwarded(&self, request: &[u8], response: &[u8]) -> AppResult<()> {
-        let (_, vault) = self.active_vault()?;
-        let bad = |what: &str| AppError::new(ErrorCode::InvalidInput, what.to_owned());
-        let (&command, body) = request.split_first().ok_or_else(|| bad("empty request"))?;
-        let value = ctap::cbor::decode(body).map_err(|_| bad("request is not CBOR"))?;
+    fn try_remember_forwarded(&self, request: &[u8], response: &[u8]) -> Result<(), String> {
+        let (_, vault) = self.active_vault().map_err(|e| e.to_string())?;
+        let (&command, body) = request.split_first().ok_or("empty request")?;
+        let value = ctap::cbor::decode(body).map_err(|_| "the request is not CBOR")?;
         let now = self.unix_time();
+        let hash_of = |hash: &[u8]| -> Result<[u8; 32], String> {
+            hash.try_into()
+                .map_err(|_| "a clientDataHash of the wrong size".to_owned())
+        };
         match command {
             ctap::types::command::MAKE_CREDENTIAL => {
                 let r = ctap::types::MakeCredentialRequest::parse(&value)
-                    .map_err(|_| bad("not a makeCredential"))?;
-                let hash: [u8; 32] = r
-                    .client_data_hash
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| bad("clientDataHash"))?;
+                    .map_err(|_| "not a makeCredential")?;
+                let hash = hash_of(&r.client_data_hash)?;
                 let registration = webauthn::verify_registration(response, &r.rp.id, &hash)
-                    .map_err(|e| bad(&verify_failure(&e)))?;
+                    .map_err(|e| e.to_string())?;
                 store(
                     &vault,
                     &PhonePasskey {
@@ -272,20 +259,23 @@ impl AppCore {
                         created_at: now,
                         last_used: None,
                     },
-                )?;
+                )
+                .map_err(|e| e.to_string())?;
                 tracing::info!(target: "passbridge::audit", rp_id = %r.rp.id, "a site's passkey was created on a phone");
             }
             ctap::types::command::GET_ASSERTION => {
                 let r = ctap::types::GetAssertionRequest::parse(&value)
-                    .map_err(|_| bad("not a getAssertion"))?;
-                let hash: [u8; 32] = r
-                    .client_data_hash
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| bad("clientDataHash"))?;
-                let known = known_for(&vault, &r.rp_id)?;
+                    .map_err(|_| "not a getAssertion")?;
+                let hash = hash_of(&r.client_data_hash)?;
+                let known = known_for(&vault, &r.rp_id).map_err(|e| e.to_string())?;
+                let registrations: Vec<Registration> =
+                    known.iter().map(|p| p.registration.clone()).collect();
                 // A passkey this computer never saw cannot be checked, so it is not recorded.
-                let _ = verify_sign_in(&vault, known, &r.rp_id, &hash, response, now)?;
+                if let Ok(assertion) =
+                    webauthn::verify_assertion(response, &r.rp_id, &hash, &registrations)
+                {
+                    mark_used(&vault, known, &assertion, now).map_err(|e| e.to_string())?;
+                }
             }
             _ => {}
         }
@@ -305,217 +295,163 @@ impl AppCore {
     /// ID comes with the first event; [`AppCore::cancel_phone`] stops it at any step.
     ///
     /// # Errors
-    /// [`ErrorCode::PhoneFailed`] with what to do; [`ErrorCode::Cancelled`]; locked profile;
-    /// invalid input.
+    /// [`AppError::Phone`] (cancelled included); a locked profile; invalid input.
     pub async fn run_phone(
         &self,
         request: PhoneRequest,
-        emit: &mut (dyn FnMut(PhoneEvent) + Send),
+        emit: &mut (dyn FnMut(PhoneProgress) + Send),
     ) -> AppResult<PhoneOutcome> {
         let (_, vault) = self.active_vault()?;
         let rp_id = request.rp_id.trim().to_owned();
         if rp_id.is_empty() || rp_id.contains(['/', ' ', ':']) {
-            return Err(AppError::new(
-                ErrorCode::InvalidInput,
-                "site: a domain name such as example.com",
-            ));
+            return Err(AppError::InvalidInput(Invalid::Site));
         }
-        let opts = self.client_opts();
-        let origin = format!("https://{rp_id}");
         let flow = self.next_id();
         let cancel = Arc::new(Notify::new());
         self.flows.add(flow, Arc::clone(&cancel))?;
+        let clock = Arc::clone(&self.env.clock);
         let mut reporter = Reporter {
             flow,
-            started: SystemClock.now(),
+            started: clock.now(),
+            clock,
             emit,
         };
         let result = self
-            .phone_ceremony(
-                &request,
-                &rp_id,
-                &origin,
-                &vault,
-                &opts,
-                &cancel,
-                &mut reporter,
-            )
+            .phone_ceremony(&request, &rp_id, &vault, &cancel, &mut reporter)
             .await;
         self.flows.remove(flow);
         match &result {
-            Ok(outcome) => reporter.send(
-                PhoneStep::Done,
-                Some(match outcome.ceremony {
-                    PhoneCeremony::Register => format!("Passkey created on the phone for {rp_id}."),
-                    PhoneCeremony::SignIn => {
-                        format!("Signed in to {rp_id} with the phone; signature verified.")
-                    }
-                }),
-            ),
-            Err(error) if error.code == ErrorCode::Cancelled => {
-                reporter.send(PhoneStep::Cancelled, Some(error.message.clone()));
+            Ok(outcome) => {
+                let rp_id = rp_id.clone();
+                let end = match outcome.ceremony {
+                    PhoneCeremony::Register => FlowEnd::Registered { rp_id },
+                    PhoneCeremony::SignIn => FlowEnd::SignedIn { rp_id },
+                };
+                reporter.end(PhoneStep::Done, end);
             }
-            Err(error) => reporter.send(PhoneStep::Failed, Some(error.message.clone())),
+            Err(AppError::Phone(PhoneFailure::Cancelled)) => {
+                reporter.end(PhoneStep::Cancelled, FlowEnd::Cancelled);
+            }
+            Err(AppError::Phone(failure)) => {
+                reporter.end(PhoneStep::Failed, FlowEnd::Failed(Some(failure.clone())));
+            }
+            Err(_) => reporter.end(PhoneStep::Failed, FlowEnd::Failed(None)),
         }
         result
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one private step of run_phone")]
     async fn phone_ceremony(
         &self,
         request: &PhoneRequest,
         rp_id: &str,
-        origin: &str,
         vault: &Vault,
-        opts: &ClientOpts,
         cancel: &Notify,
         reporter: &mut Reporter<'_>,
     ) -> AppResult<PhoneOutcome> {
         let start = match request.phone.as_deref() {
-            Some(name) => match linked::find(vault, name)? {
-                Some(link) => Start::Linked(Box::new(link)),
-                None => {
-                    return Err(AppError::new(
-                        ErrorCode::NotFound,
-                        format!("no phone named '{name}' is linked to this profile"),
-                    ));
-                }
-            },
+            Some(name) => Start::linked(vault, name)?
+                .ok_or_else(|| AppError::NotFound(Missing::Phone(name.to_owned())))?,
             None => Start::Qr,
         };
-        let (kind, hint, client_data, ctap_request, user_name, known) = match request.ceremony {
+        let opts = self.ceremony_options();
+        let cancelled = cancel.notified();
+        let mut on_step = |step: ClientStep| reporter.on_step(step);
+        let now = self.unix_time();
+        let failed = |failure| AppError::from(ceremony::forget_if_unlinked(Some(vault), failure));
+        match request.ceremony {
             PhoneCeremony::Register => {
                 let user = request
                     .user_name
                     .as_deref()
                     .map(str::trim)
                     .filter(|u| !u.is_empty())
-                    .ok_or_else(|| {
-                        AppError::new(ErrorCode::InvalidInput, "account: enter the account name")
-                    })?
+                    .ok_or(AppError::InvalidInput(Invalid::AccountName))?
                     .to_owned();
-                let client_data = ClientData::new("webauthn.create", &random_bytes::<32>(), origin);
-                let ctap = webauthn::make_credential_request(
-                    &client_data.hash,
+                let verified = ceremony::register(
+                    &opts,
+                    &self.env,
+                    start,
                     rp_id,
-                    &random_bytes::<16>(),
                     &user,
+                    &mut on_step,
+                    cancelled,
                 )
-                .map_err(|e| AppError::internal(&e))?;
-                (
-                    PhoneCeremony::Register,
-                    RequestHint::MakeCredential,
-                    client_data,
-                    ctap,
-                    user,
-                    Vec::new(),
-                )
-            }
-            PhoneCeremony::SignIn => {
-                let known = known_for(vault, rp_id)?;
-                if known.is_empty() {
-                    return Err(AppError::new(
-                        ErrorCode::NotFound,
-                        format!(
-                            "this profile knows no phone passkey for {rp_id}: register one \
-                             first, so its signature can be verified"
-                        ),
-                    ));
-                }
-                let client_data = ClientData::new("webauthn.get", &random_bytes::<32>(), origin);
-                let allow: Vec<Vec<u8>> = known
-                    .iter()
-                    .map(|p| p.registration.credential_id.clone())
-                    .collect();
-                let ctap = webauthn::get_assertion_request(&client_data.hash, rp_id, &allow)
-                    .map_err(|e| AppError::internal(&e))?;
-                (
-                    PhoneCeremony::SignIn,
-                    RequestHint::GetAssertion,
-                    client_data,
-                    ctap,
-                    String::new(),
-                    known,
-                )
-            }
-        };
-        let cancelled = cancel.notified();
-        let mut on_step = |step: ClientStep| reporter.on_step(step);
-        let outcome =
-            match client_round(opts, start, hint, &ctap_request, &mut on_step, cancelled).await {
-                Ok(outcome) => outcome,
-                Err(DriveError::Session(hybrid::error::Error::Cancelled)) => {
-                    return Err(AppError::new(ErrorCode::Cancelled, "Cancelled."));
-                }
-                Err(DriveError::Tunnel(TunnelError::Refused(410))) => {
-                    if let Some(name) = request.phone.as_deref() {
-                        let _ = linked::forget(vault, name);
-                    }
-                    return Err(AppError::new(
-                        ErrorCode::PhoneFailed,
-                        "the phone has unlinked itself, so it was removed from this profile; use \
-                     the QR code to link it again",
-                    ));
-                }
-                Err(error) => {
-                    return Err(AppError::new(ErrorCode::PhoneFailed, explain(&error, opts)));
-                }
-            };
-        let now = self.unix_time();
-        let mut linked_phone = None;
-        if request.remember_phone {
-            for link in &outcome.links {
-                linked::remember(vault, link, now)?;
-                linked_phone = Some(link.linking.name.clone());
-            }
-        }
-        let phone_name = linked_phone.clone().or_else(|| request.phone.clone());
-        match kind {
-            PhoneCeremony::Register => {
-                let registration =
-                    webauthn::verify_registration(&outcome.response, rp_id, &client_data.hash)
-                        .map_err(|e| AppError::new(ErrorCode::PhoneFailed, verify_failure(&e)))?;
+                .await
+                .map_err(failed)?;
+                let linked_phone = self.remember_links(request, vault, &verified.links, now)?;
+                let registration = verified.result;
                 let credential_id = hex::encode(&registration.credential_id);
-                let verified = registration.attestation_signature_verified;
+                let verified_attestation = registration.attestation_signature_verified;
                 store(
                     vault,
                     &PhonePasskey {
                         registration,
-                        user_name,
+                        user_name: user,
                         display_name: None,
-                        phone: phone_name,
+                        phone: linked_phone.clone().or_else(|| request.phone.clone()),
                         created_at: now,
                         last_used: None,
                     },
                 )?;
                 tracing::info!(target: "passbridge::audit", rp_id, "passkey registered on a phone");
                 Ok(PhoneOutcome {
-                    ceremony: kind,
+                    ceremony: PhoneCeremony::Register,
                     rp_id: rp_id.to_owned(),
                     credential_id,
-                    verified,
+                    verified: verified_attestation,
                     linked_phone,
                 })
             }
             PhoneCeremony::SignIn => {
-                let assertion = verify_sign_in(
-                    vault,
-                    known,
+                let known = known_for(vault, rp_id)?;
+                if known.is_empty() {
+                    return Err(AppError::NotFound(Missing::PhonePasskeyFor(
+                        rp_id.to_owned(),
+                    )));
+                }
+                let registrations: Vec<Registration> =
+                    known.iter().map(|p| p.registration.clone()).collect();
+                let verified = ceremony::sign_in(
+                    &opts,
+                    &self.env,
+                    start,
                     rp_id,
-                    &client_data.hash,
-                    &outcome.response,
-                    now,
-                )?
-                .map_err(|e| AppError::new(ErrorCode::PhoneFailed, verify_failure(&e)))?;
+                    &registrations,
+                    &mut on_step,
+                    cancelled,
+                )
+                .await
+                .map_err(failed)?;
+                let linked_phone = self.remember_links(request, vault, &verified.links, now)?;
+                mark_used(vault, known, &verified.result, now)?;
                 tracing::info!(target: "passbridge::audit", rp_id, "signed in with a phone");
                 Ok(PhoneOutcome {
-                    ceremony: kind,
+                    ceremony: PhoneCeremony::SignIn,
                     rp_id: rp_id.to_owned(),
-                    credential_id: hex::encode(&assertion.credential_id),
+                    credential_id: hex::encode(&verified.result.credential_id),
                     verified: true,
                     linked_phone,
                 })
             }
         }
+    }
+
+    /// Stores the links a ceremony produced when the person asked to remember the phone;
+    /// returns the name of the phone remembered.
+    fn remember_links(
+        &self,
+        request: &PhoneRequest,
+        vault: &Vault,
+        links: &[hybrid::session::StoredLink],
+        now: u64,
+    ) -> AppResult<Option<String>> {
+        let mut remembered = None;
+        if request.remember_phone {
+            for link in links {
+                linked::remember(vault, link, now)?;
+                remembered = Some(link.linking.name.clone());
+            }
+        }
+        Ok(remembered)
     }
 }

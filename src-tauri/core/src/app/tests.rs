@@ -1,25 +1,36 @@
 //! The app core as the window uses it, on the in-memory keychain: profiles, the locked view,
 //! settings, the request broker and a phone ceremony over a real relay on loopback.
 
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use ctap::CredentialStore as _;
 use ctap::platform::{CandidateAccount, CredProtect, SecretKey, StoredCredential};
 use ctap::{PromptOutcome, PromptReason, PromptRequest};
 
 use super::broker::BrokerPrompt;
 use super::types::{
-    self, PasskeyLocation, PhoneCeremony, PhoneRequest, PhoneStep, RequestAnswer, RequestKind,
+    NewProfile, PasskeyLocation, PhoneCeremony, PhoneProgress, PhoneRequest, PhoneStep,
+    RequestAnswer, RequestKind,
 };
 use super::*;
 use crate::authenticator::prompt::PromptSource;
+use crate::phone::PhoneFailure;
 use crate::profile::keychain::MemoryKeychain;
+use crate::profile::{Error as ProfileError, LockState};
+use crate::testing::{self, ManualClock};
 
-struct ManualClock(AtomicU64);
-
-impl Clock for ManualClock {
-    fn unix_time(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+/// The kind of an error, named as the window's codes name them (the words are the window's).
+fn kind(error: &AppError) -> &'static str {
+    match error {
+        AppError::Locked(_) | AppError::Profile(ProfileError::Locked { .. }) => "locked",
+        AppError::Profile(ProfileError::WrongSecret { .. }) => "wrong-pin",
+        AppError::NotFound(_) | AppError::Profile(ProfileError::NotFound(_)) => "not-found",
+        AppError::NoPin(_) | AppError::Profile(ProfileError::NotLockable { .. }) => "no-pin",
+        AppError::InvalidInput(_) => "invalid-input",
+        AppError::SettingsDamaged { .. } => "damaged",
+        AppError::Phone(PhoneFailure::Cancelled) => "cancelled",
+        AppError::SecurityKey(_) => "unavailable",
+        _ => "other",
     }
 }
 
@@ -35,15 +46,26 @@ fn policy() -> Policy {
 struct Fixture {
     _dir: tempfile::TempDir,
     core: Arc<AppCore>,
-    clock: Arc<ManualClock>,
+    clock: ManualClock,
     keychain: Arc<MemoryKeychain>,
+}
+
+fn setup(dir: &std::path::Path, keychain: Arc<MemoryKeychain>, clock: &ManualClock) -> CoreSetup {
+    CoreSetup {
+        data_dir: dir.to_path_buf(),
+        admin: policy(),
+        policy_source: None,
+        keychain,
+        env: testing::env(clock, 3),
+        tunnel: TunnelConfig::default(),
+    }
 }
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicU64::new(1_700_000_000)));
+    let clock = ManualClock::new();
     let keychain = Arc::new(MemoryKeychain::new());
-    let core = AppCore::new(dir.path(), policy(), None, keychain.clone(), clock.clone()).unwrap();
+    let core = AppCore::new(setup(dir.path(), keychain.clone(), &clock)).unwrap();
     Fixture {
         _dir: dir,
         core: Arc::new(core),
@@ -104,8 +126,8 @@ fn a_locked_profile_reveals_nothing_but_its_name() {
         .create_profile(new_profile("Ana", Some("2468")))
         .unwrap();
     let (_, vault) = f.core.active_vault().unwrap();
-    vault
-        .store_insert(credential(1, "example.com", "ana@example.com"))
+    { &*vault }
+        .insert(credential(1, "example.com", "ana@example.com"))
         .unwrap();
     assert_eq!(f.core.passkeys().unwrap().len(), 1);
 
@@ -114,15 +136,15 @@ fn a_locked_profile_reveals_nothing_but_its_name() {
     assert_eq!(profiles[0].passkey_count, None);
     assert_eq!(profiles[0].auto_lock_at, None);
     let error = f.core.passkeys().unwrap_err();
-    assert_eq!(error.code, ErrorCode::Locked);
-    assert!(!error.message.contains("ana@"), "{}", error.message);
-    assert_eq!(f.core.linked_phones().unwrap_err().code, ErrorCode::Locked);
+    assert_eq!(kind(&error), "locked");
+    assert!(!format!("{error:?}").contains("ana@"), "{error:?}");
+    assert_eq!(kind(&f.core.linked_phones().unwrap_err()), "locked");
     // The JSON the window gets has no account anywhere.
     let json = serde_json::to_string(&profiles).unwrap();
     assert!(!json.contains("example.com"), "{json}");
 
     let error = f.core.unlock_profile("Ana", "1111".into()).unwrap_err();
-    assert_eq!(error.code, ErrorCode::WrongPin);
+    assert_eq!(kind(&error), "wrong-pin");
     let profiles = f.core.unlock_profile("Ana", "2468".into()).unwrap();
     assert_eq!(profiles[0].state, LockState::Unlocked);
     assert_eq!(profiles[0].passkey_count, Some(1));
@@ -134,10 +156,10 @@ fn the_idle_timer_locks_the_active_profile() {
     f.core
         .create_profile(new_profile("Ana", Some("2468")))
         .unwrap();
-    f.clock.0.fetch_add(601, Ordering::SeqCst);
+    f.clock.advance(Duration::from_secs(601));
     // The keychain session also expires with the idle time.
     assert_eq!(f.core.profiles().unwrap()[0].state, LockState::Locked);
-    assert_eq!(f.core.passkeys().unwrap_err().code, ErrorCode::Locked);
+    assert_eq!(kind(&f.core.passkeys().unwrap_err()), "locked");
 }
 
 #[test]
@@ -145,7 +167,8 @@ fn switching_profiles_keeps_them_apart() {
     let f = fixture();
     f.core.create_profile(new_profile("Ana", None)).unwrap();
     let (_, ana) = f.core.active_vault().unwrap();
-    ana.store_insert(credential(1, "example.com", "ana"))
+    { &*ana }
+        .insert(credential(1, "example.com", "ana"))
         .unwrap();
     f.core.create_profile(new_profile("Ben", None)).unwrap();
     assert!(
@@ -159,14 +182,11 @@ fn switching_profiles_keeps_them_apart() {
         Some("ana")
     );
     assert_eq!(
-        f.core.switch_profile("Nobody").unwrap_err().code,
-        ErrorCode::NotFound
+        kind(&f.core.switch_profile("Nobody").unwrap_err()),
+        "not-found"
     );
     // A keychain-only profile cannot lock on its own, and says so.
-    assert_eq!(
-        f.core.lock_profile("Ana").unwrap_err().code,
-        ErrorCode::NoPin
-    );
+    assert_eq!(kind(&f.core.lock_profile("Ana").unwrap_err()), "no-pin");
 }
 
 #[test]
@@ -174,24 +194,21 @@ fn passkeys_rename_and_delete() {
     let f = fixture();
     f.core.create_profile(new_profile("Ana", None)).unwrap();
     let (_, vault) = f.core.active_vault().unwrap();
-    vault
-        .store_insert(credential(7, "example.com", "ana"))
+    { &*vault }
+        .insert(credential(7, "example.com", "ana"))
         .unwrap();
     let id = hex::encode([7u8; 16]);
     let list = f.core.rename_passkey(&id, "Work laptop key").unwrap();
     assert_eq!(list[0].display_name.as_deref(), Some("Work laptop key"));
     assert_eq!(
-        f.core.rename_passkey(&id, "   ").unwrap_err().code,
-        ErrorCode::InvalidInput
+        kind(&f.core.rename_passkey(&id, "   ").unwrap_err()),
+        "invalid-input"
     );
     assert!(f.core.delete_passkey(&id).unwrap().is_empty());
+    assert_eq!(kind(&f.core.delete_passkey(&id).unwrap_err()), "not-found");
     assert_eq!(
-        f.core.delete_passkey(&id).unwrap_err().code,
-        ErrorCode::NotFound
-    );
-    assert_eq!(
-        f.core.delete_passkey("zz").unwrap_err().code,
-        ErrorCode::InvalidInput
+        kind(&f.core.delete_passkey("zz").unwrap_err()),
+        "invalid-input"
     );
 }
 
@@ -201,17 +218,20 @@ fn settings_are_checked_saved_and_capped_by_policy() {
     let mut settings = f.core.user_settings().unwrap();
     settings.relay = Some("http://relay.example".into());
     let error = f.core.save_settings(settings.clone()).unwrap_err();
-    assert_eq!(error.code, ErrorCode::InvalidInput);
-    assert!(error.message.starts_with("relay:"), "{}", error.message);
+    assert!(
+        matches!(
+            &error,
+            AppError::InvalidInput(Invalid::Setting(Setting::Relay, relay))
+                if relay == "http://relay.example"
+        ),
+        "{error:?}"
+    );
     settings.relay = Some("ws://127.0.0.1:8787".into());
     settings.air = Some("carrier-pigeon".into());
-    assert!(
-        f.core
-            .save_settings(settings.clone())
-            .unwrap_err()
-            .message
-            .contains("udp://127.0.0.1:PORT")
-    );
+    assert!(matches!(
+        f.core.save_settings(settings.clone()).unwrap_err(),
+        AppError::InvalidInput(Invalid::Setting(Setting::Air, _))
+    ));
     settings.air = Some("udp://127.0.0.1:9999".into());
     settings.auto_lock_minutes = 5;
     let view = f.core.save_settings(settings.clone()).unwrap();
@@ -220,14 +240,7 @@ fn settings_are_checked_saved_and_capped_by_policy() {
     assert_eq!(view.policy.source, None);
 
     // A new core (the next start) reads them back, and the shorter auto-lock applies.
-    let again = AppCore::new(
-        f._dir.path(),
-        policy(),
-        None,
-        f.keychain.clone(),
-        f.clock.clone(),
-    )
-    .unwrap();
+    let again = AppCore::new(setup(f._dir.path(), f.keychain.clone(), &f.clock)).unwrap();
     assert_eq!(again.user_settings().unwrap(), settings);
     let profiles = again
         .create_profile(new_profile("Ana", Some("2468")))
@@ -239,15 +252,13 @@ fn settings_are_checked_saved_and_capped_by_policy() {
 fn a_damaged_settings_file_is_reported_not_replaced() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("app.json"), b"{ not json").unwrap();
-    let error = AppCore::new(
+    let error = AppCore::new(setup(
         dir.path(),
-        policy(),
-        None,
         Arc::new(MemoryKeychain::new()),
-        Arc::new(SystemClock),
-    )
+        &ManualClock::new(),
+    ))
     .unwrap_err();
-    assert_eq!(error.code, ErrorCode::Damaged);
+    assert_eq!(kind(&error), "damaged");
     assert_eq!(
         std::fs::read(dir.path().join("app.json")).unwrap(),
         b"{ not json"
@@ -271,7 +282,7 @@ fn prompt_request(reason: PromptReason, need_uv: bool, candidates: &[u8]) -> Pro
             })
             .collect(),
         need_uv,
-        deadline: ctap::Clock::now(&crate::system::SystemClock) + Duration::from_secs(30),
+        deadline: ctap::Clock::now(&ManualClock::new()) + Duration::from_secs(30),
     }
 }
 
@@ -312,22 +323,24 @@ fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
     // No PIN for a site that needs verification, a wrong PIN, an account not offered: each
     // is refused and the request stays open.
     assert_eq!(
-        f.core.answer_request(answer(None, None)).unwrap_err().code,
-        ErrorCode::InvalidInput
+        kind(&f.core.answer_request(answer(None, None)).unwrap_err()),
+        "invalid-input"
     );
     assert_eq!(
-        f.core
-            .answer_request(answer(Some("0000"), None))
-            .unwrap_err()
-            .code,
-        ErrorCode::WrongPin
+        kind(
+            &f.core
+                .answer_request(answer(Some("0000"), None))
+                .unwrap_err()
+        ),
+        "wrong-pin"
     );
     assert_eq!(
-        f.core
-            .answer_request(answer(Some("2468"), Some(hex::encode([9u8; 16]))))
-            .unwrap_err()
-            .code,
-        ErrorCode::InvalidInput
+        kind(
+            &f.core
+                .answer_request(answer(Some("2468"), Some(hex::encode([9u8; 16]))))
+                .unwrap_err()
+        ),
+        "invalid-input"
     );
     assert_eq!(prompt.poll(&request, false), None);
     let (_, before) = f.core.active_vault().unwrap();
@@ -351,11 +364,12 @@ fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
     assert_eq!(*seen.lock().unwrap(), vec![Some(view.id), None]);
     // Answering again: the request is gone.
     assert_eq!(
-        f.core
-            .answer_request(answer(Some("2468"), None))
-            .unwrap_err()
-            .code,
-        ErrorCode::NotFound
+        kind(
+            &f.core
+                .answer_request(answer(Some("2468"), None))
+                .unwrap_err()
+        ),
+        "not-found"
     );
 }
 
@@ -429,11 +443,11 @@ fn a_locked_profile_shows_the_unlock_prompt_then_denies() {
 /// a linked phone is remembered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phone_register_and_sign_in_report_every_step() {
-    use crate::hybrid_cli::air::Air;
-    use crate::hybrid_cli::phone::{PhoneStart, phone_ceremony, phone_engine_config};
-    use crate::system::SystemRng;
     use hybrid::io::phone::{Behaviour, CtapPhone};
     use hybrid::io::relay::{Relay, RelayConfig};
+
+    use crate::phone::Air;
+    use crate::phone::virtual_phone::{self, PhoneOptions, PhoneStart};
 
     let f = fixture();
     f.core.create_profile(new_profile("Ana", None)).unwrap();
@@ -452,13 +466,21 @@ async fn phone_register_and_sign_in_report_every_step() {
     settings.phone_timeout_secs = 30;
     f.core.save_settings(settings).unwrap();
 
+    let phone_env = Env::system();
     let engine = ctap::Authenticator::new(
         ctap::MemoryStore::new(),
-        crate::system::SystemClock,
-        SystemRng::default(),
-        phone_engine_config(),
+        phone_env.clock.clone(),
+        phone_env.rng.clone(),
+        virtual_phone::engine_config(),
     )
     .unwrap();
+    let phone_opts = PhoneOptions {
+        relay: relay_url.clone(),
+        air: Air::Udp(air),
+        timeout: Duration::from_secs(30),
+        wrong_psk_for_testing: false,
+        tunnel: TunnelConfig::default(),
+    };
     let phone = Arc::new(tokio::sync::Mutex::new(CtapPhone::new(
         engine,
         Behaviour::Answer,
@@ -470,24 +492,25 @@ async fn phone_register_and_sign_in_report_every_step() {
         let mut qr_tx = Some(qr_tx);
         let phone_task = {
             let phone = phone.clone();
-            let relay_url = relay_url.clone();
+            let phone_opts = phone_opts.clone();
+            let phone_env = phone_env.clone();
             tokio::spawn(async move {
                 let qr = qr_rx.await.unwrap();
                 let mut phone = phone.lock().await;
-                phone_ceremony(
+                virtual_phone::run(
                     &mut phone,
+                    &phone_env,
                     PhoneStart::Qr(&qr),
                     None,
-                    &relay_url,
-                    &Air::Udp(air),
-                    Duration::from_secs(30),
-                    false,
+                    &phone_opts,
+                    &mut |_| {},
+                    std::future::pending(),
                 )
                 .await
             })
         };
         let sink = steps.clone();
-        let mut emit = move |event: types::PhoneEvent| {
+        let mut emit = move |event: PhoneProgress| {
             if let (Some(url), Some(tx)) = (&event.qr_url, qr_tx.take()) {
                 assert!(event.qr_svg.as_deref().unwrap().starts_with("<?xml"));
                 tx.send(url.clone()).unwrap();
@@ -551,7 +574,7 @@ async fn phone_cancel_and_bad_input() {
     let steps = Arc::new(Mutex::new(Vec::new()));
     let sink = steps.clone();
     let core = f.core.clone();
-    let mut emit = move |event: types::PhoneEvent| {
+    let mut emit = move |event: PhoneProgress| {
         if event.step == PhoneStep::QrShown {
             // The person presses Cancel while the QR code is up.
             assert!(core.cancel_phone(event.flow));
@@ -570,7 +593,7 @@ async fn phone_cancel_and_bad_input() {
         .run_phone(request.clone(), &mut emit)
         .await
         .unwrap_err();
-    assert_eq!(error.code, ErrorCode::Cancelled);
+    assert_eq!(kind(&error), "cancelled");
     assert_eq!(
         *steps.lock().unwrap(),
         vec![PhoneStep::QrShown, PhoneStep::Cancelled]
@@ -581,21 +604,15 @@ async fn phone_cancel_and_bad_input() {
     no_account.user_name = None;
     let mut ignore = |_| {};
     assert_eq!(
-        f.core
-            .run_phone(no_account, &mut ignore)
-            .await
-            .unwrap_err()
-            .code,
-        ErrorCode::InvalidInput
+        kind(&f.core.run_phone(no_account, &mut ignore).await.unwrap_err()),
+        "invalid-input"
     );
     let mut sign_in = request;
     sign_in.ceremony = PhoneCeremony::SignIn;
     let error = f.core.run_phone(sign_in, &mut ignore).await.unwrap_err();
-    assert_eq!(error.code, ErrorCode::NotFound);
     assert!(
-        error.message.contains("register one first"),
-        "{}",
-        error.message
+        matches!(&error, AppError::NotFound(Missing::PhonePasskeyFor(site)) if site == "example.com"),
+        "{error:?}"
     );
 }
 
@@ -752,8 +769,7 @@ fn the_security_key_setting_reports_a_missing_uhid_plainly() {
     settings.security_key = true;
     f.core.save_settings(settings).unwrap();
     let error = f.core.apply_security_key().unwrap_err();
-    assert_eq!(error.code, ErrorCode::Unavailable);
-    assert!(error.message.contains("setup-bridge"), "{}", error.message);
+    assert_eq!(kind(&error), "unavailable");
     assert!(f.core.user_settings().unwrap().security_key);
     assert_eq!(f.core.settings().unwrap().security_key, None);
     let mut settings = f.core.user_settings().unwrap();
@@ -764,14 +780,10 @@ fn the_security_key_setting_reports_a_missing_uhid_plainly() {
 
 /// Runs one CTAP request on an in-memory phone engine, approving with verification.
 fn on_phone(
-    phone: &mut ctap::Authenticator<
-        ctap::MemoryStore,
-        crate::system::SystemClock,
-        crate::system::SystemRng,
-    >,
+    phone: &mut ctap::Authenticator<ctap::MemoryStore, ManualClock, crate::system::SharedRng>,
     request: &[u8],
 ) -> Vec<u8> {
-    let now = ctap::Clock::now(&crate::system::SystemClock);
+    let now = ctap::Clock::now(phone.clock());
     match phone.process(request, now) {
         ctap::Step::Done(response) => response,
         ctap::Step::NeedUser(pending) => {
@@ -794,9 +806,9 @@ fn passkeys_a_site_made_on_the_phone_through_the_dialog_are_listed() {
     f.core.create_profile(new_profile("Ana", None)).unwrap();
     let mut phone = ctap::Authenticator::new(
         ctap::MemoryStore::new(),
-        crate::system::SystemClock,
-        crate::system::SystemRng::default(),
-        crate::hybrid_cli::phone::phone_engine_config(),
+        ManualClock::new(),
+        testing::seeded_rng(9),
+        crate::phone::virtual_phone::engine_config(),
     )
     .unwrap();
     let create = ClientData::new("webauthn.create", &[1; 32], "https://example.net");

@@ -1,10 +1,12 @@
-//! What the window and the app core say to each other. Every type here is serialised to JSON
-//! for the webview and has a generated TypeScript twin in `ui/src/ipc/bindings.ts`
-//! (see [`super::bindings`]); field names are camelCase on the wire.
+//! What the window and the app core say to each other. The serialisable types here go to the
+//! webview as JSON and have generated TypeScript twins in `ui/src/ipc/bindings.ts` (the
+//! `desktop` face generates them); field names are camelCase on the wire. [`PhoneProgress`]
+//! is the one exception: it carries typed failures, and the window words it.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::phone::PhoneFailure;
 use crate::profile::{LockState, Protection};
 
 /// A profile as the profile switcher shows it. A locked profile shows its name and nothing
@@ -200,22 +202,47 @@ pub enum PhoneStep {
     Cancelled,
 }
 
-/// One step of a phone ceremony.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct PhoneEvent {
-    /// The ceremony this belongs to (what `phone_cancel` takes).
+/// One step of a phone flow, as it happens. The window turns it into its `PhoneEvent`, with
+/// its own sentence for how the flow ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneProgress {
+    /// The flow this belongs to (what cancelling takes).
     pub flow: u32,
     /// The step reached.
     pub step: PhoneStep,
-    /// Milliseconds since the ceremony started.
+    /// Milliseconds since the flow started.
     pub elapsed_ms: u32,
     /// With `QrShown`: the `FIDO:/` text.
     pub qr_url: Option<String>,
     /// With `QrShown`: the QR code as SVG (module-exact, scales crisply).
     pub qr_svg: Option<String>,
-    /// With `Done`/`Failed`: a sentence for the person.
-    pub message: Option<String>,
+    /// With `Done`, `Failed` and `Cancelled`: how the flow ended.
+    pub end: Option<FlowEnd>,
+}
+
+/// How a phone flow ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlowEnd {
+    /// A passkey was created on the phone for the site.
+    Registered {
+        /// The site.
+        rp_id: String,
+    },
+    /// Signed in to the site with the phone; the signature verified.
+    SignedIn {
+        /// The site.
+        rp_id: String,
+    },
+    /// A site's request was answered on the phone; the site has the phone's answer.
+    SiteAnswered,
+    /// The person cancelled.
+    Cancelled,
+    /// The person cancelled a site's request: the site was told no.
+    SiteToldNo,
+    /// The flow failed: the phone's failure, or `None` when it was not the phone's (a locked
+    /// profile, a passkey record that cannot be written, …).
+    Failed(Option<PhoneFailure>),
 }
 
 /// A finished phone ceremony.

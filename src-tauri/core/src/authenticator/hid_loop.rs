@@ -12,7 +12,7 @@ use ctap::device::HidDevice;
 use ctap::{Clock, CredentialStore};
 
 use super::prompt::PromptSource;
-use crate::system::{SystemClock, SystemRng};
+use crate::system::{Env, SharedClock, SharedRng};
 
 /// Longest the loop sleeps without a deadline, so a stop request is noticed promptly.
 const IDLE_TICK: Duration = Duration::from_millis(100);
@@ -46,7 +46,20 @@ pub trait Forwarder {
 }
 
 /// The engine type every transport serves.
-pub type Device<S> = HidDevice<S, SystemClock, SystemRng, SystemRng>;
+pub type Device<S> = HidDevice<S, SharedClock, SharedRng, SharedRng>;
+
+/// The authenticator on `store` with `config`, as a CTAPHID device on `env`'s clock and RNG.
+///
+/// # Errors
+/// The store failed to load the authenticator's state.
+pub fn device<S: CredentialStore>(
+    store: S,
+    config: ctap::Config,
+    env: &Env,
+) -> Result<Device<S>, ctap::StoreError> {
+    let engine = ctap::Authenticator::new(store, env.clock.clone(), env.rng.clone(), config)?;
+    Ok(HidDevice::new(engine, env.rng.clone()))
+}
 
 /// Serves `device` over `pipe` until `stop` is set or the pipe fails. `forwarder` answers the
 /// device's forwards: every makeCredential/getAssertion when the caller turned forwarding on
@@ -62,7 +75,7 @@ pub fn serve<S: CredentialStore>(
     mut forwarder: Option<&mut dyn Forwarder>,
     stop: &Arc<AtomicBool>,
 ) -> io::Result<()> {
-    let clock = SystemClock;
+    let clock = device.authenticator().clock().clone();
     let mut prompt_shown = false;
     while !stop.load(Ordering::Relaxed) {
         let now = clock.now();

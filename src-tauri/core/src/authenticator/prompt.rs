@@ -1,11 +1,13 @@
-//! Who answers the authenticator's "touch / verify" requests when it runs as a CLI process.
+//! Who answers the authenticator's "touch / verify" requests: the seam ([`PromptSource`],
+//! which each face implements — the terminal's y/N, the window's request dialog), the test
+//! source, and the policy gate every face puts in front of its own.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, Write};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use ctap::{PromptOutcome, PromptReason, PromptRequest};
+
+use crate::system::SharedClock;
 
 /// Answers prompts without blocking the transport loop (keepalives must keep flowing).
 pub trait PromptSource {
@@ -24,7 +26,7 @@ pub trait PromptSource {
 
 /// Presence granted, nothing verified, the first matching account chosen: what a user who
 /// touches the key (or always takes the top entry) gives.
-pub(crate) fn presence_only(request: &PromptRequest) -> PromptOutcome {
+pub fn presence_only(request: &PromptRequest) -> PromptOutcome {
     PromptOutcome::Approved {
         user_verified: false,
         chosen_credential: request.candidates.first().map(|c| c.credential_id.clone()),
@@ -47,63 +49,6 @@ impl PromptSource for AutoApproveForTesting {
     }
 }
 
-/// Asks on the terminal: the request is described on stderr and answered with y/N on stdin.
-#[derive(Debug)]
-pub struct TerminalPrompt {
-    answers: Receiver<String>,
-}
-
-impl TerminalPrompt {
-    /// Starts a thread that forwards stdin lines.
-    pub fn new() -> Self {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let stdin = std::io::stdin();
-            for line in stdin.lock().lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { answers: rx }
-    }
-}
-
-impl Default for TerminalPrompt {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl PromptSource for TerminalPrompt {
-    fn poll(&mut self, request: &PromptRequest, first: bool) -> Option<PromptOutcome> {
-        if first {
-            // Answers typed before this request belong to an earlier one.
-            while self.answers.try_recv().is_ok() {}
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "\n{}", describe(request));
-            for (index, account) in request.candidates.iter().enumerate() {
-                let name = account.user_name.as_deref().unwrap_or("(no name)");
-                let _ = writeln!(err, "  [{}] {name}", index + 1);
-            }
-            let choice = if request.candidates.len() > 1 {
-                " (or the account number)"
-            } else {
-                ""
-            };
-            let _ = write!(err, "Approve? [y/N]{choice} ");
-            let _ = err.flush();
-        }
-        match self.answers.try_recv() {
-            Ok(line) => Some(parse_answer(&line, request)),
-            Err(TryRecvError::Empty) => None,
-            // stdin closed: nobody can answer.
-            Err(TryRecvError::Disconnected) => Some(PromptOutcome::Denied),
-        }
-    }
-}
-
 /// One plain sentence naming what is being asked and for which site.
 pub fn describe(request: &PromptRequest) -> String {
     let site = request.rp_id.as_deref().unwrap_or("a site");
@@ -123,25 +68,6 @@ pub fn describe(request: &PromptRequest) -> String {
     }
 }
 
-fn parse_answer(line: &str, request: &PromptRequest) -> PromptOutcome {
-    let answer = line.trim().to_ascii_lowercase();
-    if let Ok(number) = answer.parse::<usize>()
-        && let Some(account) = number
-            .checked_sub(1)
-            .and_then(|i| request.candidates.get(i))
-    {
-        return PromptOutcome::Approved {
-            user_verified: false,
-            chosen_credential: Some(account.credential_id.clone()),
-        };
-    }
-    if answer == "y" || answer == "yes" {
-        presence_only(request)
-    } else {
-        PromptOutcome::Denied
-    }
-}
-
 /// The bridge's gate in front of the user's prompt: refuses requests beyond the policy's rate
 /// (without prompting), grants presence silently only for the RP IDs the policy names, and
 /// passes everything else to the prompt the user sees.
@@ -150,6 +76,7 @@ pub struct PolicyGate {
     silent_rps: Vec<String>,
     max_per_minute: usize,
     shown: VecDeque<Instant>,
+    clock: SharedClock,
 }
 
 impl core::fmt::Debug for PolicyGate {
@@ -162,14 +89,19 @@ impl core::fmt::Debug for PolicyGate {
 }
 
 impl PolicyGate {
-    /// Wraps `inner` with the policy's silent RPs and rate.
-    pub fn new(inner: Box<dyn PromptSource>, policy: &crate::policy::Policy) -> Self {
+    /// Wraps `inner` with the policy's silent RPs and rate, counted on `clock`.
+    pub fn new(
+        inner: Box<dyn PromptSource>,
+        policy: &crate::policy::Policy,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             inner,
             silent_rps: policy.silent_presence_rps.clone(),
             max_per_minute: usize::try_from(policy.bridge_max_prompts_per_minute)
                 .unwrap_or(usize::MAX),
             shown: VecDeque::new(),
+            clock,
         }
     }
 
@@ -205,7 +137,7 @@ impl PromptSource for PolicyGate {
             tracing::info!(rp = ?request.rp_id, "presence granted without a prompt (policy silent_presence_rps)");
             return Some(presence_only(request));
         }
-        let now = ctap::Clock::now(&crate::system::SystemClock);
+        let now = self.clock.now();
         if first && !self.admit(now) {
             tracing::warn!(rp = ?request.rp_id, "too many requests: refused without a prompt");
             return Some(PromptOutcome::Denied);
@@ -224,6 +156,8 @@ impl PromptSource for PolicyGate {
 
 #[cfg(test)]
 mod tests {
+    use ctap::testing::ManualClock;
+
     use super::*;
 
     /// Counts how often it was asked; never answers.
@@ -246,26 +180,35 @@ mod tests {
             user_display_name: None,
             candidates: Vec::new(),
             need_uv,
-            deadline: ctap::Clock::now(&crate::system::SystemClock) + Duration::from_secs(30),
+            deadline: ctap::Clock::now(&ManualClock::new()) + Duration::from_secs(30),
         }
     }
 
-    fn gate(silent: &[&str], max: u32) -> (PolicyGate, std::rc::Rc<std::cell::Cell<usize>>) {
+    fn gate(
+        silent: &[&str],
+        max: u32,
+    ) -> (PolicyGate, std::rc::Rc<std::cell::Cell<usize>>, ManualClock) {
         let asked = std::rc::Rc::new(std::cell::Cell::new(0));
         let policy = crate::policy::Policy {
             silent_presence_rps: silent.iter().map(|s| (*s).to_owned()).collect(),
             bridge_max_prompts_per_minute: max,
             ..crate::policy::Policy::default()
         };
+        let clock = ManualClock::new();
         (
-            PolicyGate::new(Box::new(Silent(asked.clone())), &policy),
+            PolicyGate::new(
+                Box::new(Silent(asked.clone())),
+                &policy,
+                std::sync::Arc::new(clock.clone()),
+            ),
             asked,
+            clock,
         )
     }
 
     #[test]
     fn only_named_rps_skip_the_prompt_and_never_for_verification() {
-        let (mut gate, asked) = gate(&["ssh:"], 10);
+        let (mut gate, asked, _) = gate(&["ssh:"], 10);
         let approved = |o: Option<PromptOutcome>| {
             matches!(
                 o,
@@ -300,12 +243,18 @@ mod tests {
 
     #[test]
     fn requests_beyond_the_rate_are_refused_without_a_prompt() {
-        let (mut gate, asked) = gate(&[], 2);
+        let (mut gate, asked, clock) = gate(&[], 2);
         let r = request("example.com", PromptReason::SignIn, false);
         assert_eq!(gate.poll(&r, true), None);
         assert_eq!(gate.poll(&r, false), None);
         assert_eq!(gate.poll(&r, true), None);
         assert_eq!(gate.poll(&r, true), Some(PromptOutcome::Denied));
         assert_eq!(asked.get(), 2);
+        // A minute later the window has moved on: the next request is shown again.
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(gate.poll(&r, true), Some(PromptOutcome::Denied));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(gate.poll(&r, true), None);
+        assert_eq!(asked.get(), 3);
     }
 }

@@ -1,33 +1,21 @@
-//! CTAPHID over UDP (the SoloKeys simulation convention, see `shared/peers.md`): every 64-byte
-//! datagram to the listen address is one OUT report; every IN report (keepalives included) goes
-//! to the reply address as one 64-byte datagram. The 64-byte "magic reboot" datagram is a
+//! CTAPHID over UDP (the SoloKeys simulation convention, which python-fido2's and libfido2's
+//! test set-ups speak): every 64-byte datagram to the listen address is one OUT report; every
+//! IN report (keepalives included) goes to the reply address as one 64-byte datagram. The 64-byte "magic reboot" datagram is a
 //! simulated power cycle (handled inside [`ctap::device::HidDevice`]).
 //!
 //! Loopback only: this transport has no peer authentication, so it must never face a network.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use ctap::device::HidDevice;
-use ctap::{Authenticator, Config, CredentialStore};
+use ctap::{Config, CredentialStore};
 
 use super::hid_loop::{self, ReportPipe};
 use super::prompt::PromptSource;
-use crate::system::{SystemClock, SystemRng};
-
-/// Where to listen and answer.
-#[derive(Debug, Clone, Copy)]
-pub struct UdpOptions {
-    /// OUT reports arrive here (default 127.0.0.1:8111).
-    pub listen: SocketAddr,
-    /// IN reports go here (default 127.0.0.1:7112).
-    pub reply_to: SocketAddr,
-    /// Attestation for new credentials.
-    pub attestation: ctap::Attestation,
-}
+use crate::system::Env;
 
 /// Why the UDP authenticator stopped.
 #[derive(Debug, thiserror::Error)]
@@ -51,37 +39,27 @@ pub enum UdpError {
     Store(#[source] ctap::StoreError),
 }
 
-/// Serves CTAPHID on UDP until `stop` is set. Prints one `listening on …` line on stdout once
-/// the socket is bound (test harnesses wait for it).
+/// Serves CTAPHID on `pipe` (see [`UdpPipe::bind`]) from `store` until `stop` is set.
 ///
 /// # Errors
-/// Non-loopback addresses, socket failures and store failures at start-up.
+/// The store failing at start-up, the socket failing later.
 pub fn serve<S: CredentialStore>(
+    mut pipe: UdpPipe,
     store: S,
-    options: UdpOptions,
+    attestation: ctap::Attestation,
     prompt: &mut dyn PromptSource,
     stop: &Arc<AtomicBool>,
+    env: &Env,
 ) -> Result<(), UdpError> {
-    let mut pipe = UdpPipe::bind(options.listen, options.reply_to)?;
-
-    let clock = SystemClock;
     let config = Config {
-        attestation: options.attestation,
+        attestation,
         ..Config::default()
     };
-    let authenticator =
-        Authenticator::new(store, clock, SystemRng::default(), config).map_err(UdpError::Store)?;
-    let mut device = HidDevice::new(authenticator, SystemRng::default());
-
-    println!(
-        "listening on {} (CTAPHID over UDP), replies to {}",
-        options.listen, options.reply_to
-    );
-    let _ = io::stdout().flush();
-    tracing::info!(listen = %options.listen, reply_to = %options.reply_to, "UDP authenticator up");
-
+    let mut device = hid_loop::device(store, config, env).map_err(UdpError::Store)?;
+    tracing::info!(listen = %pipe.listen, reply_to = %pipe.reply_to, "UDP authenticator up");
+    let listen = pipe.listen;
     hid_loop::serve(&mut device, &mut pipe, prompt, None, stop).map_err(|source| UdpError::Socket {
-        addr: options.listen,
+        addr: listen,
         source,
     })
 }
@@ -95,6 +73,16 @@ pub struct UdpPipe {
 }
 
 impl UdpPipe {
+    /// Where OUT reports arrive.
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// Where IN reports go.
+    pub fn reply_to(&self) -> SocketAddr {
+        self.reply_to
+    }
+
     /// Binds `listen`; replies go to `reply_to`. Both must be loopback.
     ///
     /// # Errors

@@ -1,5 +1,5 @@
-//! `--air`: where adverts travel. Real Bluetooth by default; the loopback air
-//! (`udp://127.0.0.1:PORT`) for tests and demos without radios.
+//! Where adverts travel: real Bluetooth by default, the loopback air (`udp://127.0.0.1:PORT`)
+//! for tests and demos without radios.
 
 use std::net::SocketAddr;
 
@@ -8,21 +8,32 @@ use hybrid::io::air::{
 };
 use hybrid::io::ble::BtleScanner;
 
-/// A parsed `--air` value. For the virtual phone `ble` means BlueZ advertising.
+/// Where to look for (or, for the virtual phone, send) the advert. For the virtual phone
+/// Bluetooth means BlueZ advertising.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Air {
+pub enum Air {
     /// The loopback air.
     Udp(SocketAddr),
     /// Bluetooth, on the named adapter (for example "hci0") or the first one.
     Bluetooth(Option<String>),
 }
 
-/// The text `--air` accepts, for help and errors.
-pub(super) const AIR_FORMS: &str = "ble, ble:ADAPTER (e.g. ble:hci0) or udp://127.0.0.1:PORT";
+impl Default for Air {
+    fn default() -> Self {
+        Self::Bluetooth(None)
+    }
+}
+
+/// The forms an air setting takes, for help texts and errors.
+pub const AIR_FORMS: &str = "ble, ble:ADAPTER (e.g. ble:hci0) or udp://127.0.0.1:PORT";
 
 impl Air {
-    /// `None` (no `--air`): Bluetooth on the first adapter.
-    pub(super) fn parse(text: Option<&str>) -> Result<Self, AirError> {
+    /// Parses an air setting; `None` (none given) is Bluetooth on the first adapter.
+    ///
+    /// # Errors
+    /// [`AirError::BadAddress`] for an unknown form, [`AirError::NotLoopback`] for a UDP
+    /// address off this machine.
+    pub fn parse(text: Option<&str>) -> Result<Self, AirError> {
         match text {
             None | Some("ble" | "bluetooth") => Ok(Self::Bluetooth(None)),
             Some(text) if text.starts_with("udp://") => parse_air(text).map(Self::Udp),
@@ -36,7 +47,10 @@ impl Air {
     }
 
     /// Opens the scanning side (the desktop client).
-    pub(super) async fn scanner(&self) -> Result<Scanner, AirError> {
+    ///
+    /// # Errors
+    /// The socket's or Bluetooth's failure.
+    pub async fn scanner(&self) -> Result<Scanner, AirError> {
         Ok(match self {
             Self::Udp(addr) => Scanner::Udp(UdpScanner::bind(*addr).await?),
             Self::Bluetooth(adapter) => {
@@ -48,7 +62,10 @@ impl Air {
     }
 
     /// Opens the advertising side (the virtual phone).
-    pub(super) async fn advertiser(&self) -> Result<Advertiser, AirError> {
+    ///
+    /// # Errors
+    /// The socket's or Bluetooth's failure; Bluetooth advertising outside Linux.
+    pub async fn advertiser(&self) -> Result<Advertiser, AirError> {
         match self {
             Self::Udp(addr) => Ok(Advertiser::Udp(UdpAdvertiser::new(*addr))),
             #[cfg(target_os = "linux")]
@@ -57,17 +74,20 @@ impl Air {
             )),
             #[cfg(not(target_os = "linux"))]
             Self::Bluetooth(_) => Err(AirError::Bluetooth(
-                "the virtual phone can advertise over Bluetooth only on Linux (BlueZ); use \
-                 --air udp://127.0.0.1:PORT"
-                    .to_owned(),
+                hybrid::io::air::BluetoothProblem::Unsupported(
+                    "the virtual phone can advertise over Bluetooth only on Linux (BlueZ)",
+                ),
             )),
         }
     }
 }
 
 /// Either scanner, chosen at run time.
-pub(super) enum Scanner {
+#[derive(Debug)]
+pub enum Scanner {
+    /// The loopback air.
     Udp(UdpScanner),
+    /// Bluetooth.
     Ble(BtleScanner),
 }
 
@@ -81,8 +101,11 @@ impl BleScanner for Scanner {
 }
 
 /// Either advertiser, chosen at run time.
-pub(super) enum Advertiser {
+#[derive(Debug)]
+pub enum Advertiser {
+    /// The loopback air.
     Udp(UdpAdvertiser),
+    /// BlueZ (Linux).
     #[cfg(target_os = "linux")]
     Bluez(hybrid::io::ble::BluezAdvertiser),
 }

@@ -1,35 +1,23 @@
-//! The bridge's "use my phone": a makeCredential/getAssertion that arrived at the virtual
-//! security key is sent, prepared for phones ([`hybrid::forward::request_for_phone`]), through
-//! the hybrid client; the QR code and the steps appear on this terminal, and the phone's reply
-//! goes back to the browser unchanged.
+//! A site's request answered on a phone: a makeCredential/getAssertion that arrived at the
+//! virtual security key is sent, prepared for phones ([`hybrid::forward::request_for_phone`]),
+//! through the hybrid client, and the phone's reply goes back to the site unchanged. The
+//! terminal bridge (`--phone`) and the window's "Use a phone instead" both run it; each shows
+//! the QR code and the steps its own way ([`ForwardReport`]).
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use hybrid::io::driver::{ClientStep, DriveError};
+use hybrid::io::driver::ClientStep;
 use hybrid::qr::RequestHint;
 use tokio::sync::Notify;
 
-use super::client::{ClientOpts, Start, Steps, client_round, explain};
+use super::ceremony::{self, CeremonyOptions, Start};
+use super::failure::PhoneFailure;
 use crate::authenticator::hid_loop::Forwarder;
+use crate::system::Env;
 
-/// `CTAP1_ERR_OTHER`: the phone could not be reached at all (the reason is on the terminal).
+/// `CTAP1_ERR_OTHER`: the phone could not be reached at all (the reason went to the report).
 const ERR_OTHER: ctap::StatusCode = ctap::StatusCode::OtherError;
-
-/// How the bridge reaches phones.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PhoneOpts {
-    /// Send every tunnel to this relay, e.g. ws://127.0.0.1:8787 (default: the service the
-    /// phone names).
-    #[arg(long = "phone-relay", value_name = "URL")]
-    relay: Option<String>,
-    /// Where to listen for the phone's advert: `ble`, `ble:hci0` or `udp://127.0.0.1:PORT`.
-    #[arg(long = "phone-air", value_name = "AIR")]
-    air: Option<String>,
-    /// Seconds to wait for the phone's advert, and for its answer.
-    #[arg(long = "phone-timeout", default_value_t = 120, value_name = "SECS")]
-    timeout: u64,
-}
 
 struct Running {
     id: u64,
@@ -39,7 +27,7 @@ struct Running {
 
 /// What a forwarded ceremony reports as it goes.
 #[derive(Debug)]
-pub(crate) enum ForwardEvent {
+pub enum ForwardEvent {
     /// A site's request is on its way to the phone; `cancel` ends the ceremony (the person
     /// pressed Cancel).
     Started {
@@ -57,20 +45,21 @@ pub(crate) enum ForwardEvent {
     },
     /// The person (or the site) cancelled.
     Cancelled,
-    /// The ceremony failed: what happened and what to do.
-    Failed(String),
+    /// The ceremony failed.
+    Failed(PhoneFailure),
 }
 
 /// Where forward events go (the terminal, or the window).
-pub(crate) type ForwardReport = Arc<dyn Fn(ForwardEvent) + Send + Sync>;
+pub type ForwardReport = Arc<dyn Fn(ForwardEvent) + Send + Sync>;
 
 /// How to reach the phone, read at the start of each forward (the window's settings may
 /// change between requests).
-pub(crate) type OptsSource = Arc<dyn Fn() -> ClientOpts + Send + Sync>;
+pub type OptsSource = Arc<dyn Fn() -> CeremonyOptions + Send + Sync>;
 
 /// Runs forwarded requests as hybrid ceremonies on a private runtime.
 pub struct PhoneForwarder {
     runtime: tokio::runtime::Runtime,
+    env: Env,
     opts: OptsSource,
     report: ForwardReport,
     running: Option<Running>,
@@ -85,50 +74,18 @@ impl core::fmt::Debug for PhoneForwarder {
 }
 
 impl PhoneForwarder {
-    /// A forwarder that shows the QR code and steps on this terminal.
-    ///
-    /// # Errors
-    /// The runtime could not start.
-    pub fn new(opts: &PhoneOpts) -> std::io::Result<Self> {
-        let opts = ClientOpts {
-            relay: opts.relay.clone(),
-            air: opts.air.clone(),
-            timeout: opts.timeout,
-            json: false,
-            profile: None,
-            profile_opts: crate::profile::cli::CommonOpts::default(),
-        };
-        let steps = Mutex::new(Steps::new("phone: "));
-        let report: ForwardReport = Arc::new(move |event| match event {
-            ForwardEvent::Started { .. } => {
-                eprintln!("phone: a site asks to use a passkey on your phone");
-                if let Ok(mut steps) = steps.lock() {
-                    *steps = Steps::new("phone: ");
-                }
-            }
-            ForwardEvent::Step(step) => {
-                if let Ok(mut steps) = steps.lock() {
-                    steps.on_step(step);
-                }
-            }
-            ForwardEvent::Finished { .. } => {}
-            ForwardEvent::Cancelled => eprintln!("phone: cancelled; the phone session ended"),
-            ForwardEvent::Failed(message) => eprintln!("phone: {message}"),
-        });
-        Self::with(Arc::new(move || opts.clone()), report)
-    }
-
     /// A forwarder that reads its options from `opts` and reports to `report`.
     ///
     /// # Errors
     /// The runtime could not start.
-    pub(crate) fn with(opts: OptsSource, report: ForwardReport) -> std::io::Result<Self> {
+    pub fn new(env: Env, opts: OptsSource, report: ForwardReport) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()?;
         Ok(Self {
             runtime,
+            env,
             opts,
             report,
             running: None,
@@ -136,16 +93,15 @@ impl PhoneForwarder {
     }
 }
 
-/// The status byte the browser gets when the ceremony failed, after the terminal said why.
-fn failure_status(error: &DriveError) -> u8 {
-    match error {
-        DriveError::Session(hybrid::error::Error::Timeout(_)) => {
-            ctap::StatusCode::UserActionTimeout.into()
-        }
+/// The status byte the site gets when the ceremony failed, after the report said why.
+fn failure_status(failure: &PhoneFailure) -> u8 {
+    match failure {
+        PhoneFailure::NoAdvert { .. }
+        | PhoneFailure::Timeout { .. }
+        | PhoneFailure::RelayTimeout { .. }
+        | PhoneFailure::HandshakeStalled => ctap::StatusCode::UserActionTimeout.into(),
         // The person pressed Cancel (a cancel from the site itself is answered by the device).
-        DriveError::Session(hybrid::error::Error::Cancelled) => {
-            ctap::StatusCode::OperationDenied.into()
-        }
+        PhoneFailure::Cancelled => ctap::StatusCode::OperationDenied.into(),
         _ => ERR_OTHER.into(),
     }
 }
@@ -155,11 +111,9 @@ impl Forwarder for PhoneForwarder {
         let (tx, done) = mpsc::channel();
         let cancel = Arc::new(Notify::new());
         let prepared = hybrid::forward::request_for_phone(request);
-        let hint = match request.first() {
-            Some(0x01) => RequestHint::MakeCredential,
-            _ => RequestHint::GetAssertion,
-        };
+        let hint = RequestHint::for_ctap_command(request.first().copied().unwrap_or_default());
         let opts = (self.opts)();
+        let env = self.env.clone();
         let report = Arc::clone(&self.report);
         report(ForwardEvent::Started {
             cancel: Arc::clone(&cancel),
@@ -168,18 +122,23 @@ impl Forwarder for PhoneForwarder {
         self.runtime.spawn(async move {
             let reply = match prepared {
                 Err(error) => {
-                    report(ForwardEvent::Failed(format!(
-                        "cannot send this request to a phone: {error}"
-                    )));
+                    report(ForwardEvent::Failed(PhoneFailure::NotForwardable(error)));
                     vec![ERR_OTHER.into()]
                 }
                 Ok(prepared) => {
                     let step_report = Arc::clone(&report);
                     let mut on_step = move |step: ClientStep| step_report(ForwardEvent::Step(step));
                     let cancel = cancelled.notified();
-                    match client_round(&opts, Start::Qr, hint, &prepared, &mut on_step, cancel)
-                        .await
-                    {
+                    let round = ceremony::run(
+                        &opts,
+                        &env,
+                        Start::Qr,
+                        hint,
+                        &prepared,
+                        &mut on_step,
+                        cancel,
+                    );
+                    match round.await {
                         Ok(outcome) => {
                             report(ForwardEvent::Finished {
                                 request: prepared,
@@ -187,14 +146,13 @@ impl Forwarder for PhoneForwarder {
                             });
                             outcome.response
                         }
-                        Err(error) => {
-                            report(match error {
-                                DriveError::Session(hybrid::error::Error::Cancelled) => {
-                                    ForwardEvent::Cancelled
-                                }
-                                _ => ForwardEvent::Failed(explain(&error, &opts)),
+                        Err(failure) => {
+                            let status = failure_status(&failure);
+                            report(match failure {
+                                PhoneFailure::Cancelled => ForwardEvent::Cancelled,
+                                failure => ForwardEvent::Failed(failure),
                             });
-                            vec![failure_status(&error)]
+                            vec![status]
                         }
                     }
                 }

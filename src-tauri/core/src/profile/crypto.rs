@@ -8,7 +8,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use rand_core::{OsRng, RngCore};
+use rand_core::CryptoRngCore;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -35,9 +35,9 @@ impl std::fmt::Debug for Key {
 }
 
 impl Key {
-    pub(crate) fn random() -> Self {
+    pub(crate) fn random(rng: &mut impl CryptoRngCore) -> Self {
         let mut bytes = Zeroizing::new([0u8; 32]);
-        OsRng.fill_bytes(bytes.as_mut());
+        rng.fill_bytes(bytes.as_mut());
         Self(bytes)
     }
 
@@ -51,15 +51,14 @@ impl Key {
     }
 
     /// A subkey for one purpose; distinct `info` strings give independent keys.
-    pub(crate) fn derive(&self, info: &[u8]) -> Self {
+    ///
+    /// # Errors
+    /// Never in practice: 32 bytes is far below HKDF-SHA-256's 8160-byte limit.
+    pub(crate) fn derive(&self, info: &[u8]) -> Result<Self, OpenError> {
         let hkdf = Hkdf::<Sha256>::new(Some(b"passbridge vault v1"), self.0.as_ref());
         let mut out = Zeroizing::new([0u8; 32]);
-        // INVARIANT: 32 bytes is far below HKDF-SHA-256's 8160-byte limit, so expand cannot
-        // fail. Should it ever, fail closed: a fresh random key decrypts nothing.
-        if hkdf.expand(info, out.as_mut()).is_err() {
-            return Self::random();
-        }
-        Self(out)
+        hkdf.expand(info, out.as_mut()).map_err(|_| OpenError)?;
+        Ok(Self(out))
     }
 
     /// HMAC-SHA-256 of `data` under this key (record file names).
@@ -75,11 +74,17 @@ impl Key {
     }
 }
 
-/// Encrypts `plaintext` bound to `aad`; output is `nonce || ciphertext || tag`.
-pub(crate) fn seal(key: &Key, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, OpenError> {
+/// Encrypts `plaintext` bound to `aad` under a nonce from `rng`; output is
+/// `nonce || ciphertext || tag`.
+pub(crate) fn seal(
+    key: &Key,
+    aad: &[u8],
+    plaintext: &[u8],
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, OpenError> {
     let cipher = Aes256Gcm::new_from_slice(key.expose_secret()).map_err(|_| OpenError)?;
     let mut nonce = [0u8; NONCE_LEN];
-    OsRng.fill_bytes(&mut nonce);
+    rng.fill_bytes(&mut nonce);
     let ciphertext = cipher
         .encrypt(
             Nonce::from_slice(&nonce),
@@ -153,20 +158,6 @@ pub(crate) fn open(key: &Key, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec
         .map_err(|_| OpenError)
 }
 
-/// Random salt for Argon2id.
-pub(crate) fn random_salt() -> [u8; SALT_LEN] {
-    let mut salt = [0u8; SALT_LEN];
-    OsRng.fill_bytes(&mut salt);
-    salt
-}
-
-/// Random bytes (profile IDs, temp-file suffixes).
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    OsRng.fill_bytes(&mut bytes);
-    bytes
-}
-
 /// Argon2id(secret, salt) → key-encryption key.
 pub(crate) fn derive_kek(
     secret: &[u8],
@@ -181,34 +172,41 @@ pub(crate) fn derive_kek(
 
 #[cfg(test)]
 mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+
     use super::*;
 
     #[test]
     fn seal_open_round_trip_and_aad_binding() {
-        let key = Key::random();
-        let sealed = seal(&key, b"profile-a", b"hello").unwrap();
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let key = Key::random(&mut rng);
+        let sealed = seal(&key, b"profile-a", b"hello", &mut rng).unwrap();
         assert_eq!(
             open(&key, b"profile-a", &sealed).unwrap().as_slice(),
             b"hello"
         );
         assert_eq!(open(&key, b"profile-b", &sealed), Err(OpenError));
-        assert_eq!(open(&Key::random(), b"profile-a", &sealed), Err(OpenError));
+        assert_eq!(
+            open(&Key::random(&mut rng), b"profile-a", &sealed),
+            Err(OpenError)
+        );
         assert_eq!(
             open(&key, b"profile-a", &sealed[..sealed.len() - 1]),
             Err(OpenError)
+        );
+        // Each seal draws a fresh nonce from the injected generator.
+        assert_ne!(
+            seal(&key, b"profile-a", b"hello", &mut rng).unwrap(),
+            sealed
         );
     }
 
     #[test]
     fn derived_keys_differ_by_purpose() {
-        let key = Key::random();
-        assert_ne!(
-            key.derive(b"a").expose_secret(),
-            key.derive(b"b").expose_secret()
-        );
-        assert_eq!(
-            key.derive(b"a").expose_secret(),
-            key.derive(b"a").expose_secret()
-        );
+        let key = Key::random(&mut ChaCha20Rng::seed_from_u64(2));
+        let derive = |info: &[u8]| key.derive(info).unwrap().expose_secret().to_owned();
+        assert_ne!(derive(b"a"), derive(b"b"));
+        assert_eq!(derive(b"a"), derive(b"a"));
     }
 }

@@ -20,6 +20,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use zeroize::Zeroizing;
 
@@ -94,9 +95,10 @@ pub(crate) fn encode(
     kind: Kind,
     id: &[u8],
     body: &[u8],
+    rng: &mut impl rand_core::CryptoRngCore,
 ) -> Result<Vec<u8>, crypto::OpenError> {
-    let id_sealed = crypto::seal(key, &aad(kind, profile_id, b"/id", &[]), id)?;
-    let body_sealed = crypto::seal(key, &aad(kind, profile_id, b"/body/", id), body)?;
+    let id_sealed = crypto::seal(key, &aad(kind, profile_id, b"/id", &[]), id, rng)?;
+    let body_sealed = crypto::seal(key, &aad(kind, profile_id, b"/body/", id), body, rng)?;
     let id_len = u16::try_from(id_sealed.len()).map_err(|_| crypto::OpenError)?;
     let body_len = u32::try_from(body_sealed.len()).map_err(|_| crypto::OpenError)?;
     let mut out = Vec::with_capacity(11 + id_sealed.len() + body_sealed.len());
@@ -169,7 +171,14 @@ fn take<const N: usize>(bytes: &[u8]) -> Option<([u8; N], &[u8])> {
 
 /// Atomically replaces `dir/name` with `bytes`.
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let suffix = hex::encode(crypto::random_bytes::<6>());
+    // The temporary name only has to differ from every other writer's: this process's ID and
+    // a per-process counter do that without drawing randomness.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let suffix = format!(
+        "{}-{}",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    );
     let tmp = dir.join(format!(".{name}.{suffix}.tmp"));
     let result = (|| {
         let mut file = private_file_options().open(&tmp)?;
@@ -243,8 +252,18 @@ mod tests {
 
     #[test]
     fn round_trip_and_damage_classes() {
-        let key = Key::random();
-        let record = encode(&key, "p1", Kind::Credential, b"cred-1", b"secret body").unwrap();
+        use rand_chacha::rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let key = Key::random(&mut rng);
+        let record = encode(
+            &key,
+            "p1",
+            Kind::Credential,
+            b"cred-1",
+            b"secret body",
+            &mut rng,
+        )
+        .unwrap();
         let (id, body) = decode(&key, "p1", Kind::Credential, &record).unwrap();
         assert_eq!(
             (id.as_slice(), body.as_slice()),

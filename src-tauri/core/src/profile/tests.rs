@@ -1,22 +1,17 @@
 //! Profile manager and vault unit tests on the in-memory keychain. The Secret Service, isolation,
 //! tamper, crash and leak tests live in `src-tauri/tests/vault.rs`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use ctap::platform::{CredProtect, CredentialStore, PersistentState, SecretKey, StoredCredential};
-
 use sha2::Digest;
 
 use super::keychain::MemoryKeychain;
 use super::*;
-
-struct ManualClock(AtomicU64);
-
-impl Clock for ManualClock {
-    fn unix_time(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+use crate::policy::Policy;
+use crate::testing::{self, ManualClock};
 
 fn cheap_policy() -> Policy {
     Policy {
@@ -28,10 +23,10 @@ fn cheap_policy() -> Policy {
     }
 }
 
-fn manager(dir: &Path, policy: Policy) -> (ProfileManager, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock(AtomicU64::new(1_700_000_000)));
-    let manager =
-        ProfileManager::new(dir, policy, Arc::new(MemoryKeychain::new())).with_clock(clock.clone());
+fn manager(dir: &Path, policy: Policy) -> (ProfileManager, ManualClock) {
+    let clock = ManualClock::new();
+    let manager = ProfileManager::new(dir, policy, Arc::new(MemoryKeychain::new()))
+        .with_env(testing::env(&clock, 1));
     (manager, clock)
 }
 
@@ -65,9 +60,11 @@ fn keychain_profile_round_trip_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let (manager, _) = manager(dir.path(), cheap_policy());
     manager.create("Alice", NewProtection::Keychain).unwrap();
-    let mut vault = manager.open("Alice", None).unwrap();
-    vault.insert(credential(1, "example.com", b"u1")).unwrap();
-    assert_eq!(vault.bump_sign_count(&[1; 16]).unwrap(), 1);
+    let vault = manager.open("Alice", None).unwrap();
+    (&vault)
+        .insert(credential(1, "example.com", b"u1"))
+        .unwrap();
+    assert_eq!((&vault).bump_sign_count(&[1; 16]).unwrap(), 1);
     let state = PersistentState {
         pin_hash: Some([7; 16]),
         pin_retries: 5,
@@ -76,19 +73,19 @@ fn keychain_profile_round_trip_and_reopen() {
         global_sign_count: 3,
         min_pin_length: 4,
     };
-    vault.save_state(&state).unwrap();
+    (&vault).save_state(&state).unwrap();
     drop(vault);
 
     let vault = manager.open("Alice", None).unwrap();
-    let stored = vault.credential(&[1; 16]).unwrap().unwrap();
+    let stored = (&vault).credential(&[1; 16]).unwrap().unwrap();
     assert_eq!(stored.sign_count, 1);
-    assert_eq!(vault.load_state().unwrap(), Some(state));
+    assert_eq!((&vault).load_state().unwrap(), Some(state));
     let info = vault.passkeys().unwrap();
     assert_eq!(info.len(), 1);
     assert_eq!(info[0].use_count, 1);
     assert!(info[0].last_used.is_some());
     let hash: [u8; 32] = sha2::Sha256::digest(b"example.com").into();
-    assert_eq!(vault.credentials_for_rp(&hash).unwrap().len(), 1);
+    assert_eq!((&vault).credentials_for_rp(&hash).unwrap().len(), 1);
 }
 
 #[test]
@@ -96,13 +93,16 @@ fn insert_replaces_same_rp_and_user() {
     let dir = tempfile::tempdir().unwrap();
     let (manager, _) = manager(dir.path(), cheap_policy());
     manager.create("A", NewProtection::Keychain).unwrap();
-    let mut vault = manager.open("A", None).unwrap();
-    vault.insert(credential(1, "example.com", b"u")).unwrap();
-    vault.insert(credential(2, "example.com", b"u")).unwrap();
-    assert_eq!(vault.credentials().unwrap().len(), 1);
+    let vault = manager.open("A", None).unwrap();
+    (&vault).insert(credential(1, "example.com", b"u")).unwrap();
+    (&vault).insert(credential(2, "example.com", b"u")).unwrap();
+    assert_eq!((&vault).credentials().unwrap().len(), 1);
     drop(vault);
     let vault = manager.open("A", None).unwrap();
-    assert_eq!(vault.credentials().unwrap()[0].credential_id, vec![2; 16]);
+    assert_eq!(
+        (&vault).credentials().unwrap()[0].credential_id,
+        vec![2; 16]
+    );
     assert_eq!(manager.list().unwrap()[0].passkey_count, Some(1));
 }
 
@@ -127,15 +127,13 @@ fn pin_profile_locks_unlocks_and_auto_locks() {
         (LockState::Locked, None)
     );
 
-    let (mut vault, deadline) = manager.unlock("Bob", &pin("1234")).unwrap();
+    let (vault, deadline) = manager.unlock("Bob", &pin("1234")).unwrap();
     assert_eq!(deadline, Some(1_700_000_060));
-    vault.insert(credential(3, "rp.test", b"b")).unwrap();
+    (&vault).insert(credential(3, "rp.test", b"b")).unwrap();
     assert_eq!(manager.list().unwrap()[0].state, LockState::Unlocked);
     // Another "process" opens through the session without the PIN.
     assert_eq!(
-        manager
-            .open("Bob", None)
-            .unwrap()
+        (&manager.open("Bob", None).unwrap())
             .credentials()
             .unwrap()
             .len(),
@@ -143,8 +141,8 @@ fn pin_profile_locks_unlocks_and_auto_locks() {
     );
 
     // In-process idle lock.
-    clock.0.fetch_add(61, Ordering::SeqCst);
-    assert!(vault.credentials().is_err());
+    clock.advance(Duration::from_secs(61));
+    assert!((&vault).credentials().is_err());
     assert!(vault.is_locked());
     // Cross-process session expired as well.
     assert!(matches!(
@@ -183,8 +181,8 @@ fn passphrase_only_needs_policy_and_passphrase() {
         .create("C", NewProtection::PassphraseOnly(pin("long passphrase")))
         .unwrap();
     assert!(matches!(manager.open("C", None), Err(Error::Locked { .. })));
-    let mut vault = manager.open("C", Some(&pin("long passphrase"))).unwrap();
-    vault.insert(credential(4, "rp", b"c")).unwrap();
+    let vault = manager.open("C", Some(&pin("long passphrase"))).unwrap();
+    (&vault).insert(credential(4, "rp", b"c")).unwrap();
     assert_eq!(manager.list().unwrap()[0].state, LockState::Locked);
 }
 
@@ -205,14 +203,15 @@ fn rename_delete_and_name_rules() {
         Err(Error::InvalidName(_))
     ));
     manager.rename("Dana", "Dana R").unwrap();
-    let mut vault = manager.open("Dana R", None).unwrap();
-    vault.insert(credential(5, "rp", b"d")).unwrap();
+    let vault = manager.open("Dana R", None).unwrap();
+    (&vault).insert(credential(5, "rp", b"d")).unwrap();
     drop(vault);
 
     let report = manager.delete("Dana R").unwrap();
     assert_eq!(report.keychain_entries_destroyed, 1);
     assert_eq!(report.records_removed, 1);
-    assert!(report.to_string().contains("crypto-shredded"));
+    assert_eq!(report.protection, Protection::Keychain);
+    assert!(!report.wrapped_key_overwritten);
     let report = manager.delete("Eve").unwrap();
     assert!(report.wrapped_key_overwritten);
     assert!(manager.list().unwrap().is_empty());

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use ctap::platform::{
     CredProtect, CredRandom, CredentialStore, PersistentState, SecretKey, StoreError,
@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use super::Error;
 use super::crypto::{self, Key};
 use super::record::{self, Damage, Kind};
-use super::{Clock, Error};
+use crate::system::{Env, SharedRng};
 
 /// Sub-directory of a profile holding one file per credential.
 pub(crate) const RECORDS_DIR: &str = "records";
@@ -116,12 +117,13 @@ struct Keys {
 }
 
 impl Keys {
-    fn new(vault_key: &Key) -> Self {
-        Self {
-            records: vault_key.derive(b"record encryption"),
-            name_enc: vault_key.derive(b"record file name encryption"),
-            name_mac: vault_key.derive(b"record file name nonce"),
-        }
+    fn new(vault_key: &Key) -> Result<Self, Error> {
+        let derive = |info: &[u8]| vault_key.derive(info).map_err(|_| Error::Crypto);
+        Ok(Self {
+            records: derive(b"record encryption")?,
+            name_enc: derive(b"record file name encryption")?,
+            name_mac: derive(b"record file name nonce")?,
+        })
     }
 
     /// The record's file name: the credential ID under deterministic authenticated encryption,
@@ -183,7 +185,7 @@ pub struct Vault {
     profile_name: String,
     dir: PathBuf,
     idle_limit: Option<u64>,
-    clock: Arc<dyn Clock>,
+    env: Env,
     inner: Mutex<Inner>,
 }
 
@@ -305,9 +307,9 @@ impl Vault {
         dir: &Path,
         vault_key: &Key,
         idle_limit: Option<u64>,
-        clock: Arc<dyn Clock>,
+        env: Env,
     ) -> Result<Self, Error> {
-        let keys = Keys::new(vault_key);
+        let keys = Keys::new(vault_key)?;
         let records_dir = dir.join(RECORDS_DIR);
         record::create_private_dir(&records_dir)
             .map_err(|source| Error::io(&records_dir, source))?;
@@ -394,10 +396,10 @@ impl Vault {
                 keys: Some(keys),
                 entries,
                 problems,
-                last_activity: clock.unix_time(),
+                last_activity: env.unix_time(),
                 next_generation,
             }),
-            clock,
+            env,
         })
     }
 
@@ -411,9 +413,9 @@ impl Vault {
         let Ok(mut inner) = self.inner.lock() else {
             return true;
         };
-        let idle = self.idle_limit.is_some_and(|limit| {
-            self.clock.unix_time().saturating_sub(inner.last_activity) > limit
-        });
+        let idle = self
+            .idle_limit
+            .is_some_and(|limit| self.env.unix_time().saturating_sub(inner.last_activity) > limit);
         if idle {
             lock_inner(&mut inner);
         }
@@ -530,8 +532,15 @@ impl Vault {
         let inner = self.guard()?;
         let keys = self.keys_of(&inner)?;
         let id = item_id(kind, name);
-        let bytes = record::encode(&keys.records, &self.profile_id, Kind::Item, &id, data)
-            .map_err(|_| Error::Crypto)?;
+        let bytes = record::encode(
+            &keys.records,
+            &self.profile_id,
+            Kind::Item,
+            &id,
+            data,
+            &mut self.rng(),
+        )
+        .map_err(|_| Error::Crypto)?;
         let dir = self.dir.join(ITEMS_DIR);
         record::create_private_dir(&dir).map_err(|source| Error::io(&dir, source))?;
         record::write_atomic(&dir, &keys.file_name(&id), &bytes)
@@ -605,7 +614,7 @@ impl Vault {
                 profile: self.profile_name.clone(),
             });
         }
-        let now = self.clock.unix_time();
+        let now = self.env.unix_time();
         if let Some(limit) = self.idle_limit
             && now.saturating_sub(inner.last_activity) > limit
         {
@@ -639,6 +648,7 @@ impl Vault {
             Kind::Credential,
             &credential.credential_id,
             &body,
+            &mut self.rng(),
         )
         .map_err(|_| Error::Crypto)?;
         let dir = self.records_dir();
@@ -660,6 +670,11 @@ impl Vault {
             .map_err(|source| Error::io(&dir, source))?;
         let known = inner.entries.remove(credential_id).is_some();
         Ok(removed || known)
+    }
+
+    /// The generator record nonces come from.
+    fn rng(&self) -> SharedRng {
+        self.env.rng.clone()
     }
 
     fn locked(&self) -> Error {
@@ -696,10 +711,11 @@ fn store_error(error: Error) -> StoreError {
     }
 }
 
-/// The credential-store operations, on `&self` (the vault locks internally), so a shared
-/// `Arc<Vault>` can serve the authenticator too.
-impl Vault {
-    pub(crate) fn store_credentials_for_rp(
+/// The credential store the authenticator runs on. Every operation needs only `&Vault` (the
+/// vault locks internally), so the store is a shared reference: the security key's engine and
+/// the window's passkey list use one open vault at the same time.
+impl CredentialStore for &Vault {
+    fn credentials_for_rp(
         &self,
         rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, StoreError> {
@@ -718,10 +734,7 @@ impl Vault {
         Ok(found)
     }
 
-    pub(crate) fn store_credential(
-        &self,
-        credential_id: &[u8],
-    ) -> Result<Option<StoredCredential>, StoreError> {
+    fn credential(&self, credential_id: &[u8]) -> Result<Option<StoredCredential>, StoreError> {
         let inner = self.guard().map_err(store_error)?;
         Ok(inner
             .entries
@@ -729,7 +742,7 @@ impl Vault {
             .map(|entry| entry.credential.clone()))
     }
 
-    pub(crate) fn store_credentials(&self) -> Result<Vec<StoredCredential>, StoreError> {
+    fn credentials(&self) -> Result<Vec<StoredCredential>, StoreError> {
         let inner = self.guard().map_err(store_error)?;
         Ok(inner
             .entries
@@ -738,7 +751,7 @@ impl Vault {
             .collect())
     }
 
-    pub(crate) fn store_insert(&self, credential: StoredCredential) -> Result<(), StoreError> {
+    fn insert(&mut self, credential: StoredCredential) -> Result<(), StoreError> {
         let mut inner = self.guard().map_err(store_error)?;
         let replaced: Vec<Vec<u8>> = inner
             .entries
@@ -759,7 +772,7 @@ impl Vault {
         Ok(())
     }
 
-    pub(crate) fn store_update(&self, credential: StoredCredential) -> Result<bool, StoreError> {
+    fn update(&mut self, credential: StoredCredential) -> Result<bool, StoreError> {
         let mut inner = self.guard().map_err(store_error)?;
         let Some(usage) = inner
             .entries
@@ -773,14 +786,14 @@ impl Vault {
         Ok(true)
     }
 
-    pub(crate) fn store_delete(&self, credential_id: &[u8]) -> Result<bool, StoreError> {
+    fn delete(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {
         let mut inner = self.guard().map_err(store_error)?;
         self.remove_entry(&mut inner, credential_id)
             .map_err(store_error)
     }
 
-    pub(crate) fn store_bump_sign_count(&self, credential_id: &[u8]) -> Result<u32, StoreError> {
-        let now = self.clock.unix_time();
+    fn bump_sign_count(&mut self, credential_id: &[u8]) -> Result<u32, StoreError> {
+        let now = self.env.unix_time();
         let mut inner = self.guard().map_err(store_error)?;
         let Some(entry) = inner.entries.get(credential_id) else {
             return Err(StoreError::Corrupt);
@@ -796,7 +809,7 @@ impl Vault {
         Ok(count)
     }
 
-    pub(crate) fn store_load_state(&self) -> Result<Option<PersistentState>, StoreError> {
+    fn load_state(&self) -> Result<Option<PersistentState>, StoreError> {
         let inner = self.guard().map_err(store_error)?;
         let keys = self.keys_of(&inner).map_err(store_error)?;
         let path = self.dir.join(STATE_FILE);
@@ -832,7 +845,7 @@ impl Vault {
         }))
     }
 
-    pub(crate) fn store_save_state(&self, state: &PersistentState) -> Result<(), StoreError> {
+    fn save_state(&mut self, state: &PersistentState) -> Result<(), StoreError> {
         let inner = self.guard().map_err(store_error)?;
         let keys = self.keys_of(&inner).map_err(store_error)?;
         let body = to_secret_json(&StateBody {
@@ -850,13 +863,14 @@ impl Vault {
             Kind::State,
             STATE_ID,
             &body,
+            &mut self.rng(),
         )
         .map_err(|_| store_error(Error::Crypto))?;
         record::write_atomic(&self.dir, STATE_FILE, &bytes)
             .map_err(|source| store_error(Error::io(&self.dir, source)))
     }
 
-    pub(crate) fn store_wipe(&self) -> Result<(), StoreError> {
+    fn wipe(&mut self) -> Result<(), StoreError> {
         let mut inner = self.guard().map_err(store_error)?;
         let ids: Vec<Vec<u8>> = inner.entries.keys().cloned().collect();
         for id in ids {
@@ -873,50 +887,5 @@ impl Vault {
             .map_err(|source| store_error(Error::io(&self.dir, source)))?;
         tracing::info!(profile = %self.profile_name, "vault wiped (authenticatorReset)");
         Ok(())
-    }
-}
-
-impl CredentialStore for Vault {
-    fn credentials_for_rp(
-        &self,
-        rp_id_hash: &[u8; 32],
-    ) -> Result<Vec<StoredCredential>, StoreError> {
-        self.store_credentials_for_rp(rp_id_hash)
-    }
-
-    fn credential(&self, credential_id: &[u8]) -> Result<Option<StoredCredential>, StoreError> {
-        self.store_credential(credential_id)
-    }
-
-    fn credentials(&self) -> Result<Vec<StoredCredential>, StoreError> {
-        self.store_credentials()
-    }
-
-    fn insert(&mut self, credential: StoredCredential) -> Result<(), StoreError> {
-        self.store_insert(credential)
-    }
-
-    fn update(&mut self, credential: StoredCredential) -> Result<bool, StoreError> {
-        self.store_update(credential)
-    }
-
-    fn delete(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {
-        self.store_delete(credential_id)
-    }
-
-    fn bump_sign_count(&mut self, credential_id: &[u8]) -> Result<u32, StoreError> {
-        self.store_bump_sign_count(credential_id)
-    }
-
-    fn load_state(&self) -> Result<Option<PersistentState>, StoreError> {
-        self.store_load_state()
-    }
-
-    fn save_state(&mut self, state: &PersistentState) -> Result<(), StoreError> {
-        self.store_save_state(state)
-    }
-
-    fn wipe(&mut self) -> Result<(), StoreError> {
-        self.store_wipe()
     }
 }

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use passbridge::webauthn::{verify_assertion, verify_registration};
+use passbridge_core::webauthn::{verify_assertion, verify_registration};
 
 fuzz_target!(|data: &[u8]| {
     let Some((len, rest)) = data.split_first_chunk::<2>() else {

@@ -1,0 +1,150 @@
+//! Profiles as the window shows them: list (a locked profile shows its name and nothing
+//! else), create, switch, unlock, lock, and the PIN check of the request dialog.
+
+use std::sync::Arc;
+
+use super::types::{NewProfile, ProfileView};
+use super::{AppCore, AppError, AppResult, phone, to_u32};
+use crate::profile::{LockState, NewProtection, Protection, Secret};
+
+impl AppCore {
+    /// How the active profile is protected.
+    ///
+    /// # Errors
+    /// No active profile, unreadable metadata.
+    pub fn active_protection(&self) -> AppResult<Protection> {
+        let name = self.active_name()?;
+        let manager = Arc::clone(&self.state()?.manager);
+        Ok(manager.protection(&name)?)
+    }
+
+    /// Every profile, the active one marked. Locked profiles show only their names.
+    ///
+    /// # Errors
+    /// Unreadable profile metadata.
+    pub fn profiles(&self) -> AppResult<Vec<ProfileView>> {
+        let mut state = self.state()?;
+        let active = state.saved.active_profile.clone();
+        let listed = state.manager.list()?;
+        let mut out = Vec::with_capacity(listed.len());
+        for summary in listed {
+            let vault = match summary.state {
+                LockState::KeychainUnavailable => None,
+                _ => Self::vault_of(&mut state, &summary.name),
+            };
+            let (state_now, count, auto_lock_at) = match &vault {
+                Some(vault) => (
+                    LockState::Unlocked,
+                    Some(to_u32(
+                        vault.passkeys()?.len() + phone::phone_passkeys(vault)?.len(),
+                    )),
+                    vault.auto_lock_at(),
+                ),
+                None if summary.state == LockState::Unlocked => (LockState::Locked, None, None),
+                None => (summary.state, None, None),
+            };
+            out.push(ProfileView {
+                active: active.as_deref() == Some(summary.name.as_str()),
+                name: summary.name,
+                state: state_now,
+                protection: summary.protection,
+                passkey_count: count,
+                auto_lock_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Creates a profile and makes it active. With a PIN it is unlocked with that PIN right
+    /// away (the person just typed it).
+    ///
+    /// # Errors
+    /// Invalid or taken name, a PIN shorter than policy, the keychain unreachable.
+    pub fn create_profile(&self, new: NewProfile) -> AppResult<Vec<ProfileView>> {
+        let manager = Arc::clone(&self.state()?.manager);
+        let pin = new.pin.filter(|pin| !pin.is_empty()).map(Secret::new);
+        let protection = match &pin {
+            Some(pin) => NewProtection::KeychainPin(pin.clone()),
+            None => NewProtection::Keychain,
+        };
+        manager.create(&new.name, protection)?;
+        let vault = match &pin {
+            Some(pin) => manager.unlock(&new.name, pin)?.0,
+            None => manager.open(&new.name, None)?,
+        };
+        {
+            let mut state = self.state()?;
+            state.open.insert(new.name.clone(), Arc::new(vault));
+            state.saved.active_profile = Some(new.name.clone());
+            let saved = state.saved.clone();
+            drop(state);
+            self.save(&saved)?;
+        }
+        self.touch();
+        tracing::info!(target: "passbridge::audit", profile = %&new.name, "profile created");
+        self.profiles()
+    }
+
+    /// Makes `name` the profile requests are answered from.
+    ///
+    /// # Errors
+    /// No such profile; the settings cannot be saved.
+    pub fn switch_profile(&self, name: &str) -> AppResult<Vec<ProfileView>> {
+        {
+            let mut state = self.state()?;
+            state.manager.protection(name)?;
+            state.saved.active_profile = Some(name.to_owned());
+            let saved = state.saved.clone();
+            drop(state);
+            self.save(&saved)?;
+        }
+        self.touch();
+        self.profiles()
+    }
+
+    /// Unlocks `name` with its PIN or passphrase.
+    ///
+    /// # Errors
+    /// Wrong PIN, no such profile, the keychain unreachable.
+    pub fn unlock_profile(&self, name: &str, pin: String) -> AppResult<Vec<ProfileView>> {
+        let manager = Arc::clone(&self.state()?.manager);
+        let (vault, _deadline) = manager.unlock(name, &Secret::new(pin))?;
+        self.state()?.open.insert(name.to_owned(), Arc::new(vault));
+        self.touch();
+        self.profiles()
+    }
+
+    /// Checks the active profile's PIN without changing anything else (the request dialog's
+    /// user verification). Refreshes the unlock session as a side effect.
+    ///
+    /// # Errors
+    /// A wrong PIN; [`AppError::NoPin`] for a profile without one.
+    pub fn verify_pin(&self, pin: String) -> AppResult<()> {
+        let name = self.active_name()?;
+        let manager = Arc::clone(&self.state()?.manager);
+        match manager.protection(&name)? {
+            Protection::Keychain => Err(AppError::NoPin(name)),
+            _ => {
+                // The vault this returns is dropped: the open one stays the only instance, so
+                // the security key and the window keep seeing the same records.
+                manager.unlock(&name, &Secret::new(pin))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Locks `name`: its keys leave memory and its unlock session ends.
+    ///
+    /// # Errors
+    /// A keychain-only profile cannot lock on its own.
+    pub fn lock_profile(&self, name: &str) -> AppResult<Vec<ProfileView>> {
+        let manager = Arc::clone(&self.state()?.manager);
+        manager.lock(name)?;
+        if let Some(vault) = self.state()?.open.remove(name) {
+            vault.lock();
+        }
+        self.touch();
+        tracing::info!(target: "passbridge::audit", profile = %name, "profile locked");
+        self.profiles()
+    }
+}

@@ -1,0 +1,121 @@
+//! What can go wrong with a profile or its vault. The sentences here name the failure; what
+//! to do about it (which command, which button) is each face's to say.
+
+use std::path::{Path, PathBuf};
+
+use super::keychain::KeychainError;
+use super::vault::RecordProblem;
+use crate::policy::PolicyError;
+
+/// What went wrong with a profile or vault operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No profile by that name.
+    #[error("no profile named '{0}'")]
+    NotFound(String),
+    /// Name already used (names are compared case-insensitively).
+    #[error("a profile named '{0}' already exists")]
+    AlreadyExists(String),
+    /// Unusable profile name.
+    #[error("invalid profile name: {0}")]
+    InvalidName(&'static str),
+    /// The profile is locked.
+    #[error("profile '{profile}' is locked")]
+    Locked {
+        /// Display name.
+        profile: String,
+    },
+    /// Wrong PIN or passphrase.
+    #[error("wrong PIN or passphrase for profile '{profile}'")]
+    WrongSecret {
+        /// Display name.
+        profile: String,
+    },
+    /// PIN or passphrase shorter than policy allows.
+    #[error("PIN or passphrase too short: policy requires at least {min} characters")]
+    SecretTooShort {
+        /// Policy minimum.
+        min: usize,
+    },
+    /// A keychain-only profile has no PIN, so it cannot be locked on its own.
+    #[error("profile '{profile}' is protected by the OS keychain alone (no PIN)")]
+    NotLockable {
+        /// Display name.
+        profile: String,
+    },
+    /// The keychain is unreachable; `fallback_allowed` says whether policy permits the
+    /// passphrase-only fallback.
+    #[error("cannot reach the OS keychain")]
+    KeychainUnavailable {
+        /// Whether policy allows passphrase-only profiles.
+        fallback_allowed: bool,
+        /// The keychain's error.
+        #[source]
+        source: KeychainError,
+    },
+    /// Other keychain failure.
+    #[error("OS keychain operation failed")]
+    Keychain(#[source] KeychainError),
+    /// The vault key is missing from the keychain (removed outside Passbridge, or another
+    /// keyring/login).
+    #[error("the vault key of profile '{profile}' is missing from the OS keychain")]
+    KeyMissing {
+        /// Display name.
+        profile: String,
+    },
+    /// Policy forbids passphrase-only profiles.
+    #[error("passphrase-only profiles are disabled by policy (allow_passphrase_only = false)")]
+    PassphraseOnlyNotAllowed,
+    /// File system failure.
+    #[error("I/O error on {}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A profile's metadata file does not parse.
+    #[error("profile metadata {} is damaged", path.display())]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A record is damaged.
+    #[error("{0}")]
+    Record(RecordProblem),
+    /// Serialization failed.
+    #[error("cannot encode a vault record")]
+    Encode(#[source] serde_json::Error),
+    /// A decrypted item (linked phone, phone identity) does not parse.
+    #[error("{0} is damaged")]
+    Damaged(String),
+    /// Encryption failed (never expected with valid keys).
+    #[error("vault encryption failed")]
+    Crypto,
+    /// Key derivation failed.
+    #[error("Argon2id key derivation failed")]
+    Kdf(#[source] argon2::Error),
+    /// Policy could not be loaded or is invalid.
+    #[error("policy problem")]
+    Policy(#[source] PolicyError),
+    /// An internal lock was poisoned by a panic elsewhere.
+    #[error("vault state unusable after an internal failure")]
+    Poisoned,
+    /// No data directory could be determined.
+    #[error("no data directory: none of PASSBRIDGE_DATA_DIR, XDG_DATA_HOME or HOME is set")]
+    NoDataDir,
+}
+
+impl Error {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,494 @@
+//! The profile manager: creates, lists, renames, deletes, locks, unlocks and opens profiles.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::crypto::{self, Key};
+use super::keychain::{self, KeyStore, KeychainError};
+use super::meta::{KdfMeta, META_FORMAT, ProfileMeta, session_account, vault_account};
+use super::paths::{META_FILE, PROFILES_DIR, default_data_dir};
+use super::{
+    DeletionReport, Error, LockState, NewProtection, ProfileSummary, Protection, Secret, Vault,
+    record, vault,
+};
+use crate::policy::Policy;
+use crate::system::Env;
+
+/// Longest profile name, in characters.
+const MAX_NAME_CHARS: usize = 64;
+
+/// Creates, lists, renames, deletes, locks and opens profiles.
+pub struct ProfileManager {
+    root: PathBuf,
+    pub(super) policy: Policy,
+    pub(super) keychain: Arc<dyn KeyStore>,
+    pub(super) env: Env,
+}
+
+impl std::fmt::Debug for ProfileManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfileManager")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProfileManager {
+    /// A manager over `data_dir` with an explicit policy and keychain.
+    pub fn new(data_dir: &Path, policy: Policy, keychain: Arc<dyn KeyStore>) -> Self {
+        Self {
+            root: data_dir.to_path_buf(),
+            policy,
+            keychain,
+            env: Env::system(),
+        }
+    }
+
+    /// Replaces the clock and the RNG (tests of auto-lock, reproducible keys).
+    #[must_use]
+    pub fn with_env(mut self, env: Env) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// The usual manager: `data_dir` or [`default_data_dir`], policy from
+    /// [`Policy::load`], the OS keychain.
+    ///
+    /// # Errors
+    /// No data dir, or an invalid policy.
+    pub fn system(data_dir: Option<&Path>) -> Result<Self, Error> {
+        let root = match data_dir {
+            Some(dir) => dir.to_path_buf(),
+            None => default_data_dir()?,
+        };
+        let policy = Policy::load().map_err(Error::Policy)?;
+        Ok(Self::new(
+            &root,
+            policy,
+            Arc::new(keychain::OsKeychain::new()),
+        ))
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn profiles_dir(&self) -> PathBuf {
+        self.root.join(PROFILES_DIR)
+    }
+
+    fn profile_dir(&self, id: &str) -> PathBuf {
+        self.profiles_dir().join(id)
+    }
+
+    pub(super) fn keychain_error(&self, error: KeychainError) -> Error {
+        match error {
+            KeychainError::Unavailable { .. } => Error::KeychainUnavailable {
+                fallback_allowed: self.policy.allow_passphrase_only,
+                source: error,
+            },
+            other => Error::Keychain(other),
+        }
+    }
+
+    fn all_meta(&self) -> Result<Vec<ProfileMeta>, Error> {
+        let dir = self.profiles_dir();
+        let listing = match fs::read_dir(&dir) {
+            Ok(listing) => listing,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(Error::io(&dir, source)),
+        };
+        let mut all = Vec::new();
+        for item in listing {
+            let item = item.map_err(|source| Error::io(&dir, source))?;
+            let path = item.path().join(META_FILE);
+            // Directories being created or deleted have no metadata file (yet / any more).
+            if item.file_name().to_string_lossy().starts_with('.') || !path.exists() {
+                continue;
+            }
+            let bytes = fs::read(&path).map_err(|source| Error::io(&path, source))?;
+            let meta: ProfileMeta =
+                serde_json::from_slice(&bytes).map_err(|source| Error::Metadata {
+                    path: path.clone(),
+                    source,
+                })?;
+            all.push(meta);
+        }
+        all.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
+        Ok(all)
+    }
+
+    fn find(&self, name: &str) -> Result<ProfileMeta, Error> {
+        self.all_meta()?
+            .into_iter()
+            .find(|meta| meta.name == name)
+            .ok_or_else(|| Error::NotFound(name.to_owned()))
+    }
+
+    fn write_meta(&self, meta: &ProfileMeta) -> Result<(), Error> {
+        let dir = self.profile_dir(&meta.id);
+        let bytes = serde_json::to_vec_pretty(meta).map_err(Error::Encode)?;
+        record::write_atomic(&dir, META_FILE, &bytes).map_err(|source| Error::io(&dir, source))
+    }
+
+    fn check_name(&self, name: &str, except_id: Option<&str>) -> Result<(), Error> {
+        if name.trim() != name || name.is_empty() {
+            return Err(Error::InvalidName(
+                "must be non-empty without surrounding spaces",
+            ));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(Error::InvalidName("longer than 64 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Error::InvalidName("contains control characters"));
+        }
+        let taken = self.all_meta()?.into_iter().any(|meta| {
+            meta.name.to_lowercase() == name.to_lowercase() && Some(meta.id.as_str()) != except_id
+        });
+        if taken {
+            return Err(Error::AlreadyExists(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn check_secret(&self, secret: &Secret) -> Result<(), Error> {
+        if secret.expose_secret().chars().count() < self.policy.min_pin_length {
+            return Err(Error::SecretTooShort {
+                min: self.policy.min_pin_length,
+            });
+        }
+        Ok(())
+    }
+
+    fn new_kdf(&self) -> Result<KdfMeta, Error> {
+        let params = self.policy.argon2_params().map_err(Error::Policy)?;
+        Ok(KdfMeta {
+            salt: hex::encode(self.env.rng.clone().bytes::<{ crypto::SALT_LEN }>()),
+            memory_kib: params.m_cost(),
+            iterations: params.t_cost(),
+            parallelism: params.p_cost(),
+        })
+    }
+
+    /// Creates a profile with a fresh vault key.
+    ///
+    /// # Errors
+    /// Invalid or duplicate name, short PIN, keychain unavailable (keychain protections),
+    /// passphrase-only forbidden by policy, I/O.
+    pub fn create(&self, name: &str, protection: NewProtection) -> Result<ProfileSummary, Error> {
+        self.check_name(name, None)?;
+        let mut rng = self.env.rng.clone();
+        let id = hex::encode(rng.bytes::<16>());
+        let vault_key = Key::random(&mut rng);
+        let mut meta = ProfileMeta {
+            format: META_FORMAT,
+            id: id.clone(),
+            name: name.to_owned(),
+            created_at: self.env.unix_time(),
+            protection: Protection::Keychain,
+            kdf: None,
+            wrapped_key: None,
+        };
+        // The key goes to its protector first: a crash then leaves at worst an orphaned
+        // keychain entry, never a profile whose key was lost.
+        match &protection {
+            NewProtection::Keychain => {
+                self.keychain.probe().map_err(|e| self.keychain_error(e))?;
+                self.keychain
+                    .set(&vault_account(&id), vault_key.expose_secret())
+                    .map_err(|e| self.keychain_error(e))?;
+            }
+            NewProtection::KeychainPin(pin) => {
+                self.check_secret(pin)?;
+                self.keychain.probe().map_err(|e| self.keychain_error(e))?;
+                let kdf = self.new_kdf()?;
+                let kek = kdf.derive(pin)?;
+                meta.protection = Protection::KeychainPin;
+                meta.kdf = Some(kdf);
+                let sealed =
+                    crypto::seal(&kek, &meta.wrap_aad(), vault_key.expose_secret(), &mut rng)
+                        .map_err(|_| Error::Crypto)?;
+                self.keychain
+                    .set(&vault_account(&id), &sealed)
+                    .map_err(|e| self.keychain_error(e))?;
+            }
+            NewProtection::PassphraseOnly(passphrase) => {
+                if !self.policy.allow_passphrase_only {
+                    return Err(Error::PassphraseOnlyNotAllowed);
+                }
+                self.check_secret(passphrase)?;
+                let kdf = self.new_kdf()?;
+                let kek = kdf.derive(passphrase)?;
+                meta.protection = Protection::PassphraseOnly;
+                meta.kdf = Some(kdf);
+                let sealed =
+                    crypto::seal(&kek, &meta.wrap_aad(), vault_key.expose_secret(), &mut rng)
+                        .map_err(|_| Error::Crypto)?;
+                meta.wrapped_key = Some(hex::encode(sealed));
+            }
+        }
+        let dir = self.profile_dir(&id);
+        record::create_private_dir(&dir.join(vault::RECORDS_DIR))
+            .map_err(|source| Error::io(&dir, source))?;
+        self.write_meta(&meta)?;
+        tracing::info!(profile = name, protection = %meta.protection, "profile created");
+        Ok(ProfileSummary {
+            name: name.to_owned(),
+            state: match meta.protection {
+                Protection::Keychain => LockState::Unlocked,
+                _ => LockState::Locked,
+            },
+            protection: meta.protection,
+            passkey_count: matches!(meta.protection, Protection::Keychain).then_some(0),
+        })
+    }
+
+    /// Every profile, oldest first. Locked profiles show only name, state and protection.
+    ///
+    /// # Errors
+    /// I/O or damaged metadata. An unreachable keychain is reported per profile, not as an
+    /// error.
+    pub fn list(&self) -> Result<Vec<ProfileSummary>, Error> {
+        let mut out = Vec::new();
+        for meta in self.all_meta()? {
+            let state = match meta.protection {
+                Protection::Keychain => match self.keychain.get(&vault_account(&meta.id)) {
+                    Ok(Some(_)) => LockState::Unlocked,
+                    Ok(None) => LockState::Locked,
+                    Err(_) => LockState::KeychainUnavailable,
+                },
+                Protection::KeychainPin => match self.session_key(&meta, false) {
+                    Ok(Some(_)) => LockState::Unlocked,
+                    Ok(None) => LockState::Locked,
+                    Err(_) => LockState::KeychainUnavailable,
+                },
+                Protection::PassphraseOnly => LockState::Locked,
+            };
+            let passkey_count = match state {
+                LockState::Unlocked => Some(self.count_records(&meta.id)),
+                _ => None,
+            };
+            out.push(ProfileSummary {
+                name: meta.name,
+                state,
+                protection: meta.protection,
+                passkey_count,
+            });
+        }
+        Ok(out)
+    }
+
+    fn count_records(&self, id: &str) -> usize {
+        fs::read_dir(self.profile_dir(id).join(vault::RECORDS_DIR))
+            .map(|listing| {
+                listing
+                    .flatten()
+                    .filter(|item| {
+                        let name = item.file_name().to_string_lossy().into_owned();
+                        !name.starts_with('.') && name.ends_with(vault::RECORD_EXT)
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// How a profile is protected (visible even while it is locked).
+    ///
+    /// # Errors
+    /// Unknown profile, I/O.
+    pub fn protection(&self, name: &str) -> Result<Protection, Error> {
+        Ok(self.find(name)?.protection)
+    }
+
+    /// Renames a profile. Records are bound to the profile's internal ID, not its name, so
+    /// nothing is re-encrypted.
+    ///
+    /// # Errors
+    /// Unknown profile, invalid or duplicate new name, I/O.
+    pub fn rename(&self, name: &str, new_name: &str) -> Result<(), Error> {
+        let mut meta = self.find(name)?;
+        self.check_name(new_name, Some(&meta.id))?;
+        meta.name = new_name.to_owned();
+        self.write_meta(&meta)?;
+        tracing::info!(from = name, to = new_name, "profile renamed");
+        Ok(())
+    }
+
+    /// Deletes a profile: destroys its keys first (crypto-shredding), then its files.
+    ///
+    /// # Errors
+    /// Unknown profile; keychain unavailable for a keychain-protected profile (nothing is
+    /// deleted then, so the key is never orphaned); I/O.
+    pub fn delete(&self, name: &str) -> Result<DeletionReport, Error> {
+        let meta = self.find(name)?;
+        let dir = self.profile_dir(&meta.id);
+        let records_removed = self.count_records(&meta.id);
+        let mut report = DeletionReport {
+            name: meta.name.clone(),
+            protection: meta.protection,
+            keychain_entries_destroyed: 0,
+            wrapped_key_overwritten: false,
+            records_removed,
+        };
+        match meta.protection {
+            Protection::Keychain | Protection::KeychainPin => {
+                for account in [vault_account(&meta.id), session_account(&meta.id)] {
+                    if self
+                        .keychain
+                        .delete(&account)
+                        .map_err(|e| self.keychain_error(e))?
+                    {
+                        report.keychain_entries_destroyed += 1;
+                    }
+                }
+            }
+            Protection::PassphraseOnly => {
+                // Overwrite in place before unlinking so the wrapped key does not linger in
+                // the freed blocks of ordinary file systems.
+                let path = dir.join(META_FILE);
+                let length = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let zeros = vec![0u8; usize::try_from(length).unwrap_or(0)];
+                let overwrite = fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|mut f| {
+                        use std::io::Write;
+                        f.write_all(&zeros)?;
+                        f.sync_all()
+                    });
+                overwrite.map_err(|source| Error::io(&path, source))?;
+                report.wrapped_key_overwritten = true;
+            }
+        }
+        // Hide the profile at once, then remove its files.
+        let tomb = self.profiles_dir().join(format!(".deleted-{}", meta.id));
+        fs::rename(&dir, &tomb).map_err(|source| Error::io(&dir, source))?;
+        fs::remove_dir_all(&tomb).map_err(|source| Error::io(&tomb, source))?;
+        record::sync_dir(&self.profiles_dir())
+            .map_err(|source| Error::io(&self.profiles_dir(), source))?;
+        tracing::info!(profile = name, "profile deleted and its keys destroyed");
+        Ok(report)
+    }
+
+    /// Opens a profile's vault. With `secret` the PIN/passphrase unwraps the key; without it a
+    /// keychain profile opens directly and a PIN profile opens only through a live unlock
+    /// session (see the module docs).
+    ///
+    /// # Errors
+    /// [`Error::Locked`] when a secret is needed, [`Error::WrongSecret`], keychain errors, I/O.
+    pub fn open(&self, name: &str, secret: Option<&Secret>) -> Result<Vault, Error> {
+        let meta = self.find(name)?;
+        let key = self.vault_key(&meta, secret)?;
+        self.open_with_key(&meta, &key)
+    }
+
+    /// Checks the PIN and, for keychain+PIN profiles, starts an unlock session that lasts until
+    /// the policy's idle time passes without use (or [`ProfileManager::lock`]). Returns the
+    /// open vault and the session's deadline (`None`: no session possible, passphrase-only;
+    /// `Some(u64::MAX)`: no auto-lock).
+    ///
+    /// # Errors
+    /// As [`ProfileManager::open`]; [`Error::NotLockable`] is never returned here.
+    pub fn unlock(&self, name: &str, secret: &Secret) -> Result<(Vault, Option<u64>), Error> {
+        let meta = self.find(name)?;
+        let key = self.vault_key(&meta, Some(secret))?;
+        let deadline = match meta.protection {
+            Protection::KeychainPin => Some(self.store_session(&meta, &key)?),
+            Protection::Keychain | Protection::PassphraseOnly => None,
+        };
+        tracing::info!(profile = name, "profile unlocked");
+        Ok((self.open_with_key(&meta, &key)?, deadline))
+    }
+
+    /// Ends a profile's unlock session. Returns whether a session was active.
+    ///
+    /// # Errors
+    /// [`Error::NotLockable`] for keychain-only profiles, keychain errors.
+    pub fn lock(&self, name: &str) -> Result<bool, Error> {
+        let meta = self.find(name)?;
+        match meta.protection {
+            Protection::Keychain => Err(Error::NotLockable { profile: meta.name }),
+            Protection::KeychainPin => {
+                let ended = self
+                    .keychain
+                    .delete(&session_account(&meta.id))
+                    .map_err(|e| self.keychain_error(e))?;
+                tracing::info!(profile = name, "profile locked");
+                Ok(ended)
+            }
+            Protection::PassphraseOnly => Ok(false),
+        }
+    }
+
+    fn open_with_key(&self, meta: &ProfileMeta, key: &Key) -> Result<Vault, Error> {
+        let idle = match meta.protection {
+            Protection::Keychain => None,
+            Protection::KeychainPin | Protection::PassphraseOnly => self.policy.auto_lock_idle(),
+        };
+        Vault::open(
+            &meta.id,
+            &meta.name,
+            &self.profile_dir(&meta.id),
+            key,
+            idle,
+            self.env.clone(),
+        )
+    }
+
+    fn vault_key(&self, meta: &ProfileMeta, secret: Option<&Secret>) -> Result<Key, Error> {
+        let locked = || Error::Locked {
+            profile: meta.name.clone(),
+        };
+        match meta.protection {
+            Protection::Keychain => {
+                let stored = self
+                    .keychain
+                    .get(&vault_account(&meta.id))
+                    .map_err(|e| self.keychain_error(e))?
+                    .ok_or_else(|| Error::KeyMissing {
+                        profile: meta.name.clone(),
+                    })?;
+                Key::from_slice(&stored).ok_or(Error::KeyMissing {
+                    profile: meta.name.clone(),
+                })
+            }
+            Protection::KeychainPin => match secret {
+                Some(pin) => {
+                    let sealed = self
+                        .keychain
+                        .get(&vault_account(&meta.id))
+                        .map_err(|e| self.keychain_error(e))?
+                        .ok_or_else(|| Error::KeyMissing {
+                            profile: meta.name.clone(),
+                        })?;
+                    self.unwrap_key(meta, pin, &sealed)
+                }
+                None => self.session_key(meta, true)?.ok_or_else(locked),
+            },
+            Protection::PassphraseOnly => {
+                let passphrase = secret.ok_or_else(locked)?;
+                let sealed = meta
+                    .wrapped_key
+                    .as_deref()
+                    .and_then(|text| hex::decode(text).ok())
+                    .ok_or(Error::Crypto)?;
+                self.unwrap_key(meta, passphrase, &sealed)
+            }
+        }
+    }
+
+    fn unwrap_key(&self, meta: &ProfileMeta, secret: &Secret, sealed: &[u8]) -> Result<Key, Error> {
+        let kdf = meta.kdf.as_ref().ok_or(Error::Crypto)?;
+        let kek = kdf.derive(secret)?;
+        let key = crypto::open(&kek, &meta.wrap_aad(), sealed).map_err(|_| {
+            tracing::warn!(profile = %meta.name, "wrong PIN or passphrase");
+            Error::WrongSecret {
+                profile: meta.name.clone(),
+            }
+        })?;
+        Key::from_slice(&key).ok_or(Error::Crypto)
+    }
+}

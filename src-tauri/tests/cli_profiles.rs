@@ -1,0 +1,282 @@
+//! The command line's side of profiles, run as a user would: the keychain-unavailable path
+//! (refused by default, the passphrase-only fallback only where policy allows it) and a whole
+//! profile lifecycle on the real Secret Service, with the words the commands print.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests: failing loudly is the point"
+)]
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use ctap::platform::{CredProtect, CredentialStore, SecretKey, StoredCredential};
+use passbridge_core::policy::Policy;
+use passbridge_core::profile::ProfileManager;
+use passbridge_core::profile::keychain::{KeyStore, OsKeychain};
+
+const REQUIRE_ENV: &str = "PASSBRIDGE_REQUIRE_SECRET_SERVICE";
+
+/// Whether the Secret Service is reachable; fails when required, else `false` with a reason.
+fn secret_service(test: &str) -> bool {
+    match OsKeychain::new().probe() {
+        Ok(()) => true,
+        Err(error) => {
+            if std::env::var_os(REQUIRE_ENV).is_some_and(|v| v == "1") {
+                panic!("{test}: {REQUIRE_ENV}=1 but the Secret Service is unreachable: {error}");
+            }
+            eprintln!("{test}: skipping: {error}");
+            false
+        }
+    }
+}
+
+fn cheap_policy() -> Policy {
+    Policy {
+        argon2_memory_kib: 8,
+        argon2_iterations: 1,
+        ..Policy::default()
+    }
+}
+
+fn credential(id: Vec<u8>, rp: &str, user: &str, key: [u8; 32]) -> StoredCredential {
+    StoredCredential {
+        credential_id: id,
+        rp_id: rp.to_owned(),
+        rp_name: None,
+        user_id: user.as_bytes().to_vec(),
+        user_name: Some(user.to_owned()),
+        user_display_name: None,
+        private_key: SecretKey::new(key),
+        public_key: vec![4; 65],
+        sign_count: 0,
+        cred_protect: CredProtect::UvOptional,
+        cred_random: None,
+        discoverable: true,
+        created_at: 1_700_000_000,
+        transports: vec!["internal".to_owned()],
+        backup_eligible: false,
+        backup_state: false,
+    }
+}
+
+fn cli(
+    data_dir: &Path,
+    policy: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_passbridge"));
+    command
+        .args(args)
+        .env("PASSBRIDGE_DATA_DIR", data_dir)
+        .env("PASSBRIDGE_POLICY", policy)
+        .env_remove("PASSBRIDGE_PIN")
+        .env("RUST_LOG", "warn");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const NO_BUS: (&str, &str) = ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent");
+
+#[test]
+fn cli_without_keychain_refuses_by_default_and_falls_back_only_when_policy_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let strict = dir.path().join("strict.toml");
+    std::fs::write(&strict, "").unwrap();
+    let lenient = dir.path().join("lenient.toml");
+    std::fs::write(
+        &lenient,
+        "allow_passphrase_only = true\nargon2_memory_kib = 8\nargon2_iterations = 1\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+
+    let (ok, _, err) = cli(&data, &strict, &["profile", "create", "Alice"], &[NO_BUS]);
+    assert!(!ok);
+    eprintln!("strict policy, no keychain:\n{err}");
+    assert!(err.contains("cannot reach the OS keychain"), "{err}");
+    assert!(err.contains("disabled by policy"), "{err}");
+    let (ok, _, err) = cli(
+        &data,
+        &strict,
+        &["profile", "create", "Alice", "--passphrase-only"],
+        &[NO_BUS, ("PASSBRIDGE_PIN", "a passphrase")],
+    );
+    assert!(!ok && err.contains("disabled by policy"), "{err}");
+
+    let (ok, _, err) = cli(&data, &lenient, &["profile", "create", "Alice"], &[NO_BUS]);
+    assert!(!ok && err.contains("--passphrase-only"), "{err}");
+    let (ok, out, err) = cli(
+        &data,
+        &lenient,
+        &["profile", "create", "Alice", "--passphrase-only"],
+        &[NO_BUS, ("PASSBRIDGE_PIN", "a passphrase")],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("passphrase"), "{out}");
+    let (ok, out, _) = cli(&data, &lenient, &["profile", "list"], &[NO_BUS]);
+    assert!(ok);
+    eprintln!("{out}");
+    assert!(out.contains("Alice") && out.contains("locked") && out.contains("passphrase-only"));
+    let (ok, _, err) = cli(
+        &data,
+        &lenient,
+        &["passkeys", "list", "--profile", "Alice"],
+        &[NO_BUS],
+    );
+    assert!(!ok && err.contains("locked"), "{err}");
+    let (ok, out, err) = cli(
+        &data,
+        &lenient,
+        &["passkeys", "list", "--profile", "Alice", "--pin-stdin"],
+        &[NO_BUS],
+    );
+    // --pin-stdin with empty stdin gives an empty passphrase: wrong.
+    assert!(!ok, "{out}{err}");
+    let (ok, out, err) = cli(
+        &data,
+        &lenient,
+        &["passkeys", "list", "--profile", "Alice"],
+        &[NO_BUS, ("PASSBRIDGE_PIN", "a passphrase")],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("no passkeys"), "{out}");
+    let (ok, out, err) = cli(
+        &data,
+        &lenient,
+        &["profile", "delete", "Alice", "--yes"],
+        &[NO_BUS],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("crypto-shredded"), "{out}");
+}
+
+#[test]
+fn cli_profile_lifecycle_on_the_secret_service() {
+    if !secret_service("cli_profile_lifecycle") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "argon2_memory_kib = 8\nargon2_iterations = 1\n").unwrap();
+    let data = dir.path().join("data");
+    let pin = ("PASSBRIDGE_PIN", "8642");
+    assert!(cli(&data, &policy, &["profile", "create", "Kim"], &[]).0);
+    let (ok, _, err) = cli(
+        &data,
+        &policy,
+        &["profile", "create", "Lee", "--pin"],
+        &[pin],
+    );
+    assert!(ok, "{err}");
+    let (_, out, _) = cli(&data, &policy, &["profile", "list"], &[]);
+    eprintln!("{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("NAME"));
+    assert!(
+        lines[1].starts_with("Kim") && lines[1].contains("unlocked") && lines[1].ends_with('0')
+    );
+    assert!(
+        lines[2].starts_with("Lee")
+            && lines[2].contains("locked")
+            && lines[2].contains("keychain+PIN")
+    );
+    assert!(lines[2].ends_with('-'));
+    let (ok, out, err) = cli(&data, &policy, &["profile", "unlock", "Lee"], &[pin]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Unlocked"), "{out}");
+    let (_, out, _) = cli(&data, &policy, &["profile", "list"], &[]);
+    assert!(out.lines().nth(2).unwrap().contains("unlocked"), "{out}");
+    // Unlocked: no PIN needed any more.
+    let (ok, out, err) = cli(
+        &data,
+        &policy,
+        &["passkeys", "list", "--profile", "Lee"],
+        &[],
+    );
+    assert!(ok && out.contains("no passkeys"), "{out}{err}");
+    assert!(cli(&data, &policy, &["profile", "lock", "Lee"], &[]).0);
+    let (ok, _, err) = cli(
+        &data,
+        &policy,
+        &["passkeys", "list", "--profile", "Lee"],
+        &[],
+    );
+    assert!(!ok && err.contains("locked"), "{err}");
+    // Passkeys are created by the authenticator; put two in through the library.
+    let manager = ProfileManager::new(&data, cheap_policy(), Arc::new(OsKeychain::new()));
+    let vault = manager.open("Kim", None).unwrap();
+    let mut store = &vault;
+    store
+        .insert(credential(
+            vec![0xab; 16],
+            "github.com",
+            "kim@example.com",
+            [1; 32],
+        ))
+        .unwrap();
+    store
+        .insert(credential(vec![0xcd; 16], "example.org", "kimp", [2; 32]))
+        .unwrap();
+    store.bump_sign_count(&[0xab; 16]).unwrap();
+    drop(vault);
+    let (ok, out, err) = cli(
+        &data,
+        &policy,
+        &["passkeys", "list", "--profile", "Kim"],
+        &[],
+    );
+    eprintln!("{out}");
+    assert!(ok, "{err}");
+    assert!(out.contains("github.com") && out.contains("kim@example.com") && out.contains("abab"));
+    let args = [
+        "passkeys",
+        "rename",
+        "--profile",
+        "Kim",
+        "abab",
+        "--display-name",
+        "Work Kim",
+    ];
+    assert!(cli(&data, &policy, &args, &[]).0);
+    assert!(
+        cli(
+            &data,
+            &policy,
+            &["passkeys", "delete", "--profile", "Kim", "cdcd"],
+            &[]
+        )
+        .0
+    );
+    let (_, out, _) = cli(
+        &data,
+        &policy,
+        &["passkeys", "list", "--profile", "Kim"],
+        &[],
+    );
+    assert!(
+        out.contains("Work Kim") && !out.contains("example.org"),
+        "{out}"
+    );
+    let (_, out, _) = cli(&data, &policy, &["profile", "list"], &[]);
+    assert!(out.lines().nth(1).unwrap().ends_with('1'), "{out}");
+    assert!(cli(&data, &policy, &["profile", "rename", "Kim", "Kim P"], &[]).0);
+    let (ok, _, err) = cli(&data, &policy, &["profile", "delete", "Kim P"], &[]);
+    assert!(!ok && err.contains("--yes"), "{err}");
+    for name in ["Kim P", "Lee"] {
+        let (ok, out, err) = cli(&data, &policy, &["profile", "delete", name, "--yes"], &[]);
+        assert!(ok, "{err}");
+        assert!(out.contains("destroyed in the OS keychain"), "{out}");
+    }
+}
