@@ -1,4 +1,4 @@
-//! BLE advert: the encrypted EID (spec §4).
+//! BLE advert: the encrypted EID (`docs/hybrid.md` §4).
 //!
 //! `advert = AES-256(EIDkey[0..32], eid16) || HMAC-SHA256(EIDkey[32..64], ct16)[0..4]`.
 //! The phone builds it with [`EidKey::encrypt`]; the client trial-decrypts every service-data
@@ -83,7 +83,7 @@ impl Eid {
         out
     }
 
-    /// Splits a plaintext, applying the reserved-byte and domain rules (§4.4 steps 3–4).
+    /// Splits a plaintext, applying the reserved-byte and domain rules (`docs/hybrid.md` §4).
     /// `known_domains` is how many assigned domains this client knows (normally 2).
     ///
     /// # Errors

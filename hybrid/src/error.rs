@@ -1,4 +1,4 @@
-//! The crate's one error type and its category sub-enums (STYLE §7).
+//! The crate's one error type and its category sub-enums, as rustls and snow organise theirs.
 //!
 //! Every fallible step names *what* went wrong in a small `*Problem` enum; [`Error`] only says
 //! *where* (QR, advert, handshake, frame, linking, session, timeout). Sessions keep the first

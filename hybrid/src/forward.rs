@@ -1,16 +1,16 @@
 //! Preparing a browser's CTAP request for a phone (the bridge's "use my phone"): phones'
 //! parsers are stricter than a USB key's. Without I/O; the result is canonical CBOR (Google
-//! Play services drops the tunnel on out-of-order maps, protocol reference §11.4).
+//! Play services drops the tunnel on out-of-order maps, `docs/hybrid.md` pitfall 4).
 //!
 //! * makeCredential: Chrome's phone requires `rp.name`, `user.name` and `user.displayName`
-//!   (§11.25), which WebAuthn lets a browser leave out: they are filled in from the IDs the
+//!   (`docs/hybrid.md` pitfall 10), which WebAuthn lets a browser leave out: they are filled in from the IDs the
 //!   request does carry.
 //! * Credential descriptors in `excludeList`/`allowList` lose their `transports`: a browser
 //!   that talks to a "USB key" lists `usb` there, and the phone's own credentials would not be
 //!   offered for a transport the phone is not.
 //! * PIN/UV auth parameters go (makeCredential keys 8, 9; getAssertion keys 6, 7): they are
 //!   bound to the bridge's PIN token, which the phone never saw, and phones verify the user
-//!   themselves (§11.3).
+//!   themselves (pitfall 3).
 
 use ctap::cbor::{self, Value, map_get_text};
 use ctap::types::command::{GET_ASSERTION, MAKE_CREDENTIAL};

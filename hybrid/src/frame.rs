@@ -1,4 +1,4 @@
-//! Post-handshake messages (spec §7, §8): the phone's first message (getInfo, features,
+//! Post-handshake messages (`docs/hybrid.md` §7, §8): the phone's first message (getInfo, features,
 //! optional linking), typed messages (shutdown, ctap, update, json) and linking info with
 //! its signature.
 
@@ -252,7 +252,7 @@ pub fn decode_padded_map(bytes: &[u8]) -> Result<Value, FrameProblem> {
     }
 }
 
-/// Linking info (spec §8): what a client stores to contact the phone later.
+/// Linking info (`docs/hybrid.md` §8): what a client stores to contact the phone later.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LinkingInfo {
     /// Key 1: contact ID (opaque; FCM token on Android).

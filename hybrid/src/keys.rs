@@ -1,4 +1,4 @@
-//! Key material and the HKDF-based derivations (spec §3).
+//! Key material and the HKDF-based derivations (`docs/hybrid.md` §3).
 //!
 //! `Derive(secret, salt, purpose, L) = HKDF-SHA256(ikm = secret, salt, info = LE32(purpose), L)`.
 //! All functions here are pure; randomness comes from the caller's RNG.

@@ -1,7 +1,8 @@
 //! FIDO hybrid transport (caBLE v2): the pure, sans-IO protocol core.
 //!
 //! No I/O happens here: randomness and time are injected, WebSockets and BLE belong to
-//! drivers. Reference: `/work/shared/hybrid-protocol.md` (cited as §n).
+//! drivers. The protocol as implemented here is in `docs/hybrid.md` (cited as §n), drawn from
+//! CTAP 2.2 ("Hybrid transports") and Chromium's `device/fido/cable/`.
 //!
 //! # Roles
 //! * **Client** (desktop, Noise initiator): shows the QR code, scans BLE adverts, connects to

@@ -1,4 +1,4 @@
-//! The `FIDO:/` QR code (spec §2): digit encoding and the CBOR payload.
+//! The `FIDO:/` QR code (`docs/hybrid.md` §2): digit encoding and the CBOR payload.
 //!
 //! The desktop (client) generates a [`ClientQr`] per ceremony; the phone parses the URL with
 //! [`QrPayload::from_url`].
@@ -91,7 +91,7 @@ impl RequestHint {
         }
     }
 
-    /// Parses a wire string; unknown values mean getAssertion (spec §2.3).
+    /// Parses a wire string; unknown values mean getAssertion (`docs/hybrid.md` §2).
     pub fn from_wire(s: &str) -> Self {
         match s {
             "mc" => Self::MakeCredential,
@@ -111,7 +111,7 @@ impl RequestHint {
     }
 }
 
-/// QR key 6, whose meaning changed (spec §2.3, §11.9).
+/// QR key 6, whose meaning changed (`docs/hybrid.md` §2, pitfall 5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum QrKey6 {
@@ -304,7 +304,7 @@ impl ClientQr {
         self
     }
 
-    /// Sets QR key 4 (`None` omits it; see spec §11.10 before doing so).
+    /// Sets QR key 4 (`None` omits it; see `docs/hybrid.md` pitfall 9 before doing so).
     pub fn with_linking(mut self, supports_linking: Option<bool>) -> Self {
         self.payload.supports_linking = supports_linking;
         self

@@ -1,4 +1,4 @@
-//! Tunnel-server domains and URLs (spec §5). Pure string building; the WebSocket adapter
+//! Tunnel-server domains and URLs (`docs/hybrid.md` §5). Pure string building; the WebSocket adapter
 //! connects.
 //!
 //! Every URL can be redirected to a self-hosted or test relay with [`TunnelBase::Custom`]:

@@ -1,4 +1,4 @@
-//! The state-assisted ("linked phone") pieces that are not in the protocol reference's
+//! The state-assisted ("linked phone") pieces that have no published
 //! vectors: the client payload header and the relay's contact push, round trip and rejection,
 //! and a linked phone session refusing a contact for a link it does not have.
 #![allow(

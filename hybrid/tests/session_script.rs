@@ -1,5 +1,5 @@
 //! Round trips and scripted sessions: client ⇄ phone state machines wired back to back,
-//! plus the rejection rules of the reference, each asserting its specific error.
+//! plus the rejection rules of `docs/hybrid.md`, each asserting its specific error.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,4 +1,4 @@
-//! Known-answer tests: every fixed vector of the protocol reference §10.
+//! Known-answer tests: every fixed vector of `docs/hybrid.md` §10 (which names their sources).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -300,7 +300,7 @@ fn wrs_transport_cipher() {
     let write: [u8; 32] = a("1fba3cce17622c68268d9f75b5a8a3351b517f096fb5e294941af7e3a6a8d6e1");
     let read: [u8; 32] = a("e34f1aa3747238c04d3bd25e07ef1b35fef359000d755615cd85be27cfc807d1");
     let mut c = Crypter::new(read, write, Construction::Current);
-    // Only prefix/suffix of the 224-byte plaintext are in the reference, so check framing
+    // Only prefix/suffix of the 224-byte plaintext were published, so check framing
     // properties here: a 224-byte message pads to 256 and encrypts to 272.
     let ct = c.encrypt(&[0x01; 224]).unwrap();
     assert_eq!(ct.len(), 272);
@@ -402,7 +402,7 @@ fn iphone_session_replayed_end_to_end() {
 
 #[test]
 fn iphone_traffic_keys_match_reference() {
-    // The reference lists the raw split keys; a crypter built from them must decrypt the
+    // The trace gives the raw split keys; a crypter built from them must decrypt the
     // phone's first message and reproduce the request ciphertext.
     let write: [u8; 32] = a("4150dee373e0081421218d893c6461d29cc2020c358d6a086ebe5a47b6fc707c");
     let read: [u8; 32] = a("ef5ebf8c696baf3d38ffb1b5cb5f6957b46ca48e3f0025397a1f8d5195085bec");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent installer for the QEMU VM harness (see /work/shared/vm-harness.md).
+# Idempotent installer for the QEMU VM harness (how it works: tests/vm/README.md).
 # Fast path (~0.2 s): when every package and the venv are present it only checks.
 # -q: print nothing when there is nothing to do (run.sh calls this before every boot).
 set -euo pipefail

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # smoke.sh: end-to-end check of the VM harness (two boots, ~1 min each under TCG).
 #  1. BlueZ: hci1 advertises service data for UUID 0xFFF9, hci0's LE scan must see it
-#     (the verified advert test from shared/vm-harness.md).
+#     (two virtual controllers on one emulated radio; tests/vm/README.md explains the set-up).
 #  2. uhid: /dev/uhid exists after modprobe uhid.
 # Exit 0 if all passed, 77 if every check was skipped (no VM here), 1 on any failure.
 set -euo pipefail

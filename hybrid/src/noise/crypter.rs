@@ -1,4 +1,4 @@
-//! Post-handshake transport encryption (spec §6.6): 32-byte padding + AES-256-GCM with a
+//! Post-handshake transport encryption (`docs/hybrid.md` §6.6): 32-byte padding + AES-256-GCM with a
 //! per-direction sequence number.
 //!
 //! * current construction: nonce `0^8 || BE32(seq)`, no associated data;

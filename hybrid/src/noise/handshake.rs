@@ -1,4 +1,4 @@
-//! The two-message caBLE handshakes as typestates (spec §6).
+//! The two-message caBLE handshakes as typestates (`docs/hybrid.md` §6).
 //!
 //! ```text
 //! client (initiator)                                phone (responder)
