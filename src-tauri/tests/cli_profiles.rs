@@ -13,10 +13,10 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use ctap::platform::{CredProtect, CredentialStore, SecretKey, StoredCredential};
-use passbridge_core::policy::Policy;
+use ctap::platform::CredentialStore;
 use passbridge_core::profile::ProfileManager;
 use passbridge_core::profile::keychain::{KeyStore, OsKeychain};
+use passbridge_core::testing::{cheap_policy, credential};
 
 const REQUIRE_ENV: &str = "PASSBRIDGE_REQUIRE_SECRET_SERVICE";
 
@@ -31,35 +31,6 @@ fn secret_service(test: &str) -> bool {
             eprintln!("{test}: skipping: {error}");
             false
         }
-    }
-}
-
-fn cheap_policy() -> Policy {
-    Policy {
-        argon2_memory_kib: 8,
-        argon2_iterations: 1,
-        ..Policy::default()
-    }
-}
-
-fn credential(id: Vec<u8>, rp: &str, user: &str, key: [u8; 32]) -> StoredCredential {
-    StoredCredential {
-        credential_id: id,
-        rp_id: rp.to_owned(),
-        rp_name: None,
-        user_id: user.as_bytes().to_vec(),
-        user_name: Some(user.to_owned()),
-        user_display_name: None,
-        private_key: SecretKey::new(key),
-        public_key: vec![4; 65],
-        sign_count: 0,
-        cred_protect: CredProtect::UvOptional,
-        cred_random: None,
-        discoverable: true,
-        created_at: 1_700_000_000,
-        transports: vec!["internal".to_owned()],
-        backup_eligible: false,
-        backup_state: false,
     }
 }
 
@@ -219,15 +190,10 @@ fn cli_profile_lifecycle_on_the_secret_service() {
     let vault = manager.open("Kim", None).unwrap();
     let mut store = &vault;
     store
-        .insert(credential(
-            vec![0xab; 16],
-            "github.com",
-            "kim@example.com",
-            [1; 32],
-        ))
+        .insert(credential(0xab, "github.com", "kim@example.com"))
         .unwrap();
     store
-        .insert(credential(vec![0xcd; 16], "example.org", "kimp", [2; 32]))
+        .insert(credential(0xcd, "example.org", "kimp"))
         .unwrap();
     store.bump_sign_count(&[0xab; 16]).unwrap();
     drop(vault);

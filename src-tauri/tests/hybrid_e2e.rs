@@ -22,6 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use passbridge_core::testing::{CaFiles, private_ca};
+
 const BIN: &str = env!("CARGO_BIN_EXE_passbridge");
 /// Every process is killed after this long, whatever happens.
 const PROCESS_LIMIT: Duration = Duration::from_secs(60);
@@ -809,37 +811,10 @@ fn a_proxy_that_refuses_is_named() {
     assert!(stderr.contains("HTTP 403"), "{stderr}");
 }
 
-/// A private CA and a relay certificate it signed for localhost and 127.0.0.1, as PEM files
-/// in `dir`: (CA certificate, relay certificate, relay key).
-fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Passbridge test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("relay.pem"),
-        dir.join("relay.key"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    (paths.0, paths.1, paths.2)
-}
-
 #[test]
 fn a_tls_relay_with_a_private_ca_works_only_for_clients_that_trust_it() {
     let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = private_ca(certs.path());
+    let CaFiles { ca, cert, key } = private_ca(certs.path());
     let Some(mut env) = Env::new(&[
         "--tls-cert",
         cert.to_str().unwrap(),

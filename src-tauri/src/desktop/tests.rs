@@ -15,6 +15,7 @@ use passbridge_core::phone::Air;
 use passbridge_core::phone::virtual_phone::{self, PhoneOptions, PhoneStart};
 use passbridge_core::profile::keychain::MemoryKeychain;
 use passbridge_core::system::Env;
+use passbridge_core::testing::{CaFiles, private_ca};
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody, InvokeResponseBody};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
@@ -183,30 +184,6 @@ fn refusing_proxy() -> std::net::SocketAddr {
     addr
 }
 
-/// A CA and a certificate for 127.0.0.1 signed by it, written to `dir`: (CA, cert, key).
-fn private_ca(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("relay.pem"),
-        dir.join("relay.key"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
-
 /// One fault to stage: what the window's settings say and how the phone behaves.
 struct Fault {
     /// The relay in the window's settings (the phone always uses the real one).
@@ -214,7 +191,7 @@ struct Fault {
     proxy: Option<String>,
     air: Option<String>,
     behaviour: Behaviour,
-    tls: Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)>,
+    tls: Option<CaFiles>,
 }
 
 /// Runs a registration through `phone_run` over IPC with `fault` staged, a real relay on
@@ -231,7 +208,7 @@ fn phone_run_fails_with(fault: Fault) -> Value {
         tls: fault
             .tls
             .as_ref()
-            .map(|(_, cert, key)| hybrid::io::tls::server_config(cert, key).unwrap()),
+            .map(|files| hybrid::io::tls::server_config(&files.cert, &files.key).unwrap()),
         ..RelayConfig::default()
     };
     let relay = runtime
@@ -261,7 +238,7 @@ fn phone_run_fails_with(fault: Fault) -> Value {
     invoke(&webview, "settings_save", json!({"settings": settings})).unwrap();
 
     // The phone: "scans" the QR code from the first event the window gets.
-    let phone_tls = ClientTls::new(fault.tls.as_ref().map(|(ca, _, _)| ca.clone()));
+    let phone_tls = ClientTls::new(fault.tls.as_ref().map(|files| files.ca.clone()));
     let phone_opts = PhoneOptions {
         relay: relay_url,
         air: Air::Udp(air),

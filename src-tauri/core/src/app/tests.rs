@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ctap::CredentialStore as _;
-use ctap::platform::{CandidateAccount, CredProtect, SecretKey, StoredCredential};
+use ctap::platform::{CandidateAccount, StoredCredential};
 use ctap::{PromptOutcome, PromptReason, PromptRequest};
 
 use super::broker::BrokerPrompt;
@@ -83,22 +83,9 @@ fn new_profile(name: &str, pin: Option<&str>) -> NewProfile {
 
 fn credential(id: u8, rp: &str, user: &str) -> StoredCredential {
     StoredCredential {
-        credential_id: vec![id; 16],
-        rp_id: rp.to_owned(),
         rp_name: Some("Example".into()),
         user_id: vec![id; 8],
-        user_name: Some(user.to_owned()),
-        user_display_name: None,
-        private_key: SecretKey::new([id; 32]),
-        public_key: vec![4; 65],
-        sign_count: 0,
-        cred_protect: CredProtect::UvOptional,
-        cred_random: None,
-        discoverable: true,
-        created_at: 1_700_000_000,
-        transports: vec!["internal".to_owned()],
-        backup_eligible: false,
-        backup_state: false,
+        ..testing::credential(id, rp, user)
     }
 }
 

@@ -13,7 +13,7 @@ use super::{
     record, vault,
 };
 use crate::policy::Policy;
-use crate::system::Env;
+use crate::system::{Env, SharedRng};
 
 /// Longest profile name, in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -204,13 +204,13 @@ impl ProfileManager {
             NewProtection::KeychainPin(pin) => {
                 self.check_secret(pin)?;
                 self.keychain.probe().map_err(|e| self.keychain_error(e))?;
-                let kdf = self.new_kdf()?;
-                let kek = kdf.derive(pin)?;
-                meta.protection = Protection::KeychainPin;
-                meta.kdf = Some(kdf);
-                let sealed =
-                    crypto::seal(&kek, &meta.wrap_aad(), vault_key.expose_secret(), &mut rng)
-                        .map_err(|_| Error::Crypto)?;
+                let sealed = self.wrap_key(
+                    &mut meta,
+                    Protection::KeychainPin,
+                    pin,
+                    &vault_key,
+                    &mut rng,
+                )?;
                 self.keychain
                     .set(&vault_account(&id), &sealed)
                     .map_err(|e| self.keychain_error(e))?;
@@ -220,13 +220,13 @@ impl ProfileManager {
                     return Err(Error::PassphraseOnlyNotAllowed);
                 }
                 self.check_secret(passphrase)?;
-                let kdf = self.new_kdf()?;
-                let kek = kdf.derive(passphrase)?;
-                meta.protection = Protection::PassphraseOnly;
-                meta.kdf = Some(kdf);
-                let sealed =
-                    crypto::seal(&kek, &meta.wrap_aad(), vault_key.expose_secret(), &mut rng)
-                        .map_err(|_| Error::Crypto)?;
+                let sealed = self.wrap_key(
+                    &mut meta,
+                    Protection::PassphraseOnly,
+                    passphrase,
+                    &vault_key,
+                    &mut rng,
+                )?;
                 meta.wrapped_key = Some(hex::encode(sealed));
             }
         }
@@ -478,6 +478,23 @@ impl ProfileManager {
                 self.unwrap_key(meta, passphrase, &sealed)
             }
         }
+    }
+
+    /// Seals the vault key under a key derived from `secret` with fresh Argon2 parameters, and
+    /// records the protection and those parameters in `meta` (the inverse of `unwrap_key`).
+    fn wrap_key(
+        &self,
+        meta: &mut ProfileMeta,
+        protection: Protection,
+        secret: &Secret,
+        key: &Key,
+        rng: &mut SharedRng,
+    ) -> Result<Vec<u8>, Error> {
+        let kdf = self.new_kdf()?;
+        let kek = kdf.derive(secret)?;
+        meta.protection = protection;
+        meta.kdf = Some(kdf);
+        crypto::seal(&kek, &meta.wrap_aad(), key.expose_secret(), rng).map_err(|_| Error::Crypto)
     }
 
     fn unwrap_key(&self, meta: &ProfileMeta, secret: &Secret, sealed: &[u8]) -> Result<Key, Error> {

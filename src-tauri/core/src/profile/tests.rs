@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ctap::platform::{CredProtect, CredentialStore, PersistentState, SecretKey, StoredCredential};
+use ctap::platform::{CredentialStore, PersistentState, SecretKey, StoredCredential};
 use sha2::Digest;
 
 use super::keychain::MemoryKeychain;
@@ -15,11 +15,9 @@ use crate::testing::{self, ManualClock};
 
 fn cheap_policy() -> Policy {
     Policy {
-        argon2_memory_kib: 8,
-        argon2_iterations: 1,
         allow_passphrase_only: true,
         auto_lock_idle_secs: 60,
-        ..Policy::default()
+        ..testing::cheap_policy()
     }
 }
 
@@ -30,24 +28,10 @@ fn manager(dir: &Path, policy: Policy) -> (ProfileManager, ManualClock) {
     (manager, clock)
 }
 
-fn credential(id: u8, rp: &str, user: &[u8]) -> StoredCredential {
+fn credential(id: u8, rp: &str, user: &str) -> StoredCredential {
     StoredCredential {
-        credential_id: vec![id; 16],
-        rp_id: rp.to_owned(),
-        rp_name: None,
-        user_id: user.to_vec(),
-        user_name: Some(format!("user{id}")),
-        user_display_name: None,
-        private_key: SecretKey::new([id; 32]),
-        public_key: vec![4; 65],
-        sign_count: 0,
-        cred_protect: CredProtect::UvOptional,
-        cred_random: None,
-        discoverable: true,
         created_at: u64::from(id),
-        transports: vec!["internal".to_owned()],
-        backup_eligible: false,
-        backup_state: false,
+        ..testing::credential(id, rp, user)
     }
 }
 
@@ -61,9 +45,7 @@ fn keychain_profile_round_trip_and_reopen() {
     let (manager, _) = manager(dir.path(), cheap_policy());
     manager.create("Alice", NewProtection::Keychain).unwrap();
     let vault = manager.open("Alice", None).unwrap();
-    (&vault)
-        .insert(credential(1, "example.com", b"u1"))
-        .unwrap();
+    (&vault).insert(credential(1, "example.com", "u1")).unwrap();
     assert_eq!((&vault).bump_sign_count(&[1; 16]).unwrap(), 1);
     let state = PersistentState {
         pin_hash: Some([7; 16]),
@@ -94,8 +76,8 @@ fn insert_replaces_same_rp_and_user() {
     let (manager, _) = manager(dir.path(), cheap_policy());
     manager.create("A", NewProtection::Keychain).unwrap();
     let vault = manager.open("A", None).unwrap();
-    (&vault).insert(credential(1, "example.com", b"u")).unwrap();
-    (&vault).insert(credential(2, "example.com", b"u")).unwrap();
+    (&vault).insert(credential(1, "example.com", "u")).unwrap();
+    (&vault).insert(credential(2, "example.com", "u")).unwrap();
     assert_eq!((&vault).credentials().unwrap().len(), 1);
     drop(vault);
     let vault = manager.open("A", None).unwrap();
@@ -129,7 +111,7 @@ fn pin_profile_locks_unlocks_and_auto_locks() {
 
     let (vault, deadline) = manager.unlock("Bob", &pin("1234")).unwrap();
     assert_eq!(deadline, Some(1_700_000_060));
-    (&vault).insert(credential(3, "rp.test", b"b")).unwrap();
+    (&vault).insert(credential(3, "rp.test", "b")).unwrap();
     assert_eq!(manager.list().unwrap()[0].state, LockState::Unlocked);
     // Another "process" opens through the session without the PIN.
     assert_eq!(
@@ -182,7 +164,7 @@ fn passphrase_only_needs_policy_and_passphrase() {
         .unwrap();
     assert!(matches!(manager.open("C", None), Err(Error::Locked { .. })));
     let vault = manager.open("C", Some(&pin("long passphrase"))).unwrap();
-    (&vault).insert(credential(4, "rp", b"c")).unwrap();
+    (&vault).insert(credential(4, "rp", "c")).unwrap();
     assert_eq!(manager.list().unwrap()[0].state, LockState::Locked);
 }
 
@@ -204,7 +186,7 @@ fn rename_delete_and_name_rules() {
     ));
     manager.rename("Dana", "Dana R").unwrap();
     let vault = manager.open("Dana R", None).unwrap();
-    (&vault).insert(credential(5, "rp", b"d")).unwrap();
+    (&vault).insert(credential(5, "rp", "d")).unwrap();
     drop(vault);
 
     let report = manager.delete("Dana R").unwrap();
