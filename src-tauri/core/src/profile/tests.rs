@@ -1,5 +1,5 @@
 //! Profile manager and vault unit tests on the in-memory keychain. The Secret Service, isolation,
-//! tamper, crash and leak tests live in `src-tauri/tests/vault.rs`.
+//! tamper, crash and leak tests live in `src-tauri/core/tests/vault.rs`.
 
 use std::path::Path;
 use std::sync::Arc;
