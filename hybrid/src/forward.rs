@@ -3,8 +3,8 @@
 //! Play services drops the tunnel on out-of-order maps, `docs/hybrid.md` pitfall 4).
 //!
 //! * makeCredential: Chrome's phone requires `rp.name`, `user.name` and `user.displayName`
-//!   (`docs/hybrid.md` pitfall 10), which WebAuthn lets a browser leave out: they are filled in from the IDs the
-//!   request does carry.
+//!   (`docs/hybrid.md` pitfall 10), which WebAuthn lets a browser leave out: they are filled
+//!   in from the IDs the request does carry.
 //! * Credential descriptors in `excludeList`/`allowList` lose their `transports`: a browser
 //!   that talks to a "USB key" lists `usb` there, and the phone's own credentials would not be
 //!   offered for a transport the phone is not.

@@ -1,6 +1,6 @@
-//! Post-handshake messages (`docs/hybrid.md` §7, §8): the phone's first message (getInfo, features,
-//! optional linking), typed messages (shutdown, ctap, update, json) and linking info with
-//! its signature.
+//! Post-handshake messages (`docs/hybrid.md` §7, §8): the phone's first message (getInfo,
+//! features, optional linking), typed messages (shutdown, ctap, update, json) and linking
+//! info with its signature.
 
 use ctap::cbor::{self, Value};
 use hmac::{Hmac, Mac};

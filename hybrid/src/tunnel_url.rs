@@ -1,5 +1,5 @@
-//! Tunnel-server domains and URLs (`docs/hybrid.md` §5). Pure string building; the WebSocket adapter
-//! connects.
+//! Tunnel-server domains and URLs (`docs/hybrid.md` §5). Pure string building; the WebSocket
+//! adapter connects.
 //!
 //! Every URL can be redirected to a self-hosted or test relay with [`TunnelBase::Custom`]:
 //! the base replaces `wss://{host}` for *every* domain ID, the path stays the same.

@@ -1,5 +1,5 @@
-//! Post-handshake transport encryption (`docs/hybrid.md` §6.6): 32-byte padding + AES-256-GCM with a
-//! per-direction sequence number.
+//! Post-handshake transport encryption (`docs/hybrid.md` §6.6): 32-byte padding + AES-256-GCM
+//! with a per-direction sequence number.
 //!
 //! * current construction: nonce `0^8 || BE32(seq)`, no associated data;
 //! * legacy construction (old Chromium): nonce `LE32(seq) || 0^8`, AD = `0x02`.

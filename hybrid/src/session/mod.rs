@@ -1,4 +1,5 @@
-//! Sans-IO session state machines: events in, actions out, deadlines exposed (the sans-IO shape of rustls and snow).
+//! Sans-IO session state machines: events in, actions out, deadlines exposed (the sans-IO
+//! shape of rustls and snow).
 //!
 //! A driver is a loop: wait for the next event (scanner, tunnel, caller, or the
 //! [`next_deadline`](client::ClientSession::next_deadline) timer), call `handle(now, input)`,
