@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 
 pub mod advert;
+pub mod contact_proof;
 pub mod error;
 pub mod forward;
 pub mod frame;

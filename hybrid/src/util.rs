@@ -65,3 +65,32 @@ pub(crate) fn b64url(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Decodes unpadded base64url; `None` for any other character or an impossible length.
+/// Unused low bits of the last character are ignored here (callers that need one spelling
+/// re-encode and compare).
+pub(crate) fn from_b64url(text: &str) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'-' => Some(62),
+            b'_' => Some(63),
+            _ => None,
+        }
+    }
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.as_bytes().chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= val(*c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(bytes.get(1..chunk.len()).unwrap_or_default());
+    }
+    Some(out)
+}

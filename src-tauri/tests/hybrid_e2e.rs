@@ -516,7 +516,12 @@ fn an_oversized_frame_is_refused_by_the_relay() {
     assert!(!ok);
     assert!(stderr.contains("ended the connection"), "{stderr}");
     assert!(stderr.contains("64-byte limit"), "{stderr}");
-    assert!(metric(&env.metrics(), "cable_refusals_total") >= 1);
+    assert!(
+        metric(
+            &env.metrics(),
+            "cable_refusals_total{reason=\"message_too_big\"}"
+        ) >= 1
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@ use ctap::Clock;
 
 use super::air::{AirError, BleAdvertiser, BleScanner};
 use super::tunnel::{CloseReason, Connector, TunnelConn, TunnelError};
+use crate::contact_proof::{ContactId, ContactKey, ContactOp, LISTENING, NONCE_LEN};
 use crate::error::{Error, Phase};
 use crate::session::{
     ClientAction, ClientInput, ClientSession, PhoneAction, PhoneInput, PhoneSession, StoredLink,
@@ -384,28 +385,60 @@ pub struct ContactListener<T> {
 }
 
 /// `/cable/listen/{contact}` at `base`.
-fn listen_url(base: &str, contact_id: &[u8]) -> String {
+fn listen_url(base: &str, contact: &ContactId) -> String {
     format!(
         "{}/cable/listen/{}",
         base.trim_end_matches('/'),
-        crate::util::b64url(contact_id)
+        contact.to_path()
     )
 }
 
+/// Answers the relay's challenge on a fresh `/cable/listen` tunnel: its nonce, then `key`'s
+/// proof for `op` (see [`crate::contact_proof`]).
+async fn answer_challenge<T: TunnelConn>(
+    tunnel: &mut T,
+    key: &ContactKey,
+    op: ContactOp,
+) -> Result<(), TunnelError> {
+    let nonce: [u8; NONCE_LEN] = match tunnel.recv().await? {
+        Some(nonce) => nonce.as_slice().try_into().map_err(|_| {
+            TunnelError::ContactRefused("the relay sent no valid challenge".to_owned())
+        })?,
+        None => return Err(refusal(tunnel)),
+    };
+    tunnel.send(key.prove(op, &nonce).to_vec()).await
+}
+
+/// Why the relay closed a `/cable/listen` tunnel instead of accepting the phone.
+fn refusal<T: TunnelConn>(tunnel: &T) -> TunnelError {
+    TunnelError::ContactRefused(tunnel.close_reason().map_or_else(
+        || "it closed the connection".to_owned(),
+        |c| c.reason.clone(),
+    ))
+}
+
 impl<T: TunnelConn + 'static> ContactListener<T> {
-    /// Starts listening for contacts to `contact_id` at `base` (a relay base URL).
+    /// Starts listening for contacts at `base` (a relay base URL), proving with `key` that
+    /// this phone owns its contact ID.
     ///
     /// # Errors
-    /// [`TunnelError`] when the relay cannot be reached or refuses.
+    /// [`TunnelError`] when the relay cannot be reached or refuses
+    /// ([`TunnelError::ContactRefused`] when it does not accept the proof).
     pub async fn connect<K: Connector<Conn = T>>(
         connector: &K,
         base: &str,
-        contact_id: &[u8],
+        key: &ContactKey,
     ) -> Result<Self, TunnelError> {
-        let request = TunnelRequest::plain(listen_url(base, contact_id));
-        Ok(Self {
-            tunnel: connector.connect(request).await?,
-        })
+        let request = TunnelRequest::plain(listen_url(base, &key.contact_id()));
+        let mut tunnel = connector.connect(request).await?;
+        answer_challenge(&mut tunnel, key, ContactOp::Listen).await?;
+        match tunnel.recv().await? {
+            Some(answer) if answer == [LISTENING] => Ok(Self { tunnel }),
+            Some(_) => Err(TunnelError::ContactRefused(
+                "the relay answered the proof with something else".to_owned(),
+            )),
+            None => Err(refusal(&tunnel)),
+        }
     }
 
     /// Waits for the next contact.
@@ -422,21 +455,29 @@ impl<T: TunnelConn + 'static> ContactListener<T> {
         }
     }
 
-    /// Unlinks: the relay answers later contacts to `contact_id` with 410 Gone.
+    /// Unlinks the phone `key` proves: the relay answers later contacts to its contact ID
+    /// with 410 Gone.
     ///
     /// # Errors
-    /// [`TunnelError`].
+    /// [`TunnelError`] ([`TunnelError::ContactRefused`] when the relay does not accept the
+    /// proof).
     pub async fn revoke<K: Connector<Conn = T>>(
         connector: &K,
         base: &str,
-        contact_id: &[u8],
+        key: &ContactKey,
     ) -> Result<(), TunnelError> {
         let request = TunnelRequest {
-            url: listen_url(base, contact_id),
+            url: listen_url(base, &key.contact_id()),
             headers: vec![(super::relay::REVOKE_HEADER.to_owned(), "true".to_owned())],
         };
         let mut tunnel = connector.connect(request).await?;
+        answer_challenge(&mut tunnel, key, ContactOp::Revoke).await?;
+        // The relay confirms by closing normally.
+        let done = match tunnel.recv().await {
+            Ok(None) if tunnel.close_reason().is_some_and(|c| c.code == 1000) => Ok(()),
+            Ok(_) | Err(_) => Err(refusal(&tunnel)),
+        };
         tunnel.close().await;
-        Ok(())
+        done
     }
 }

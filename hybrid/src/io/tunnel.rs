@@ -59,6 +59,20 @@ pub enum TunnelError {
     /// The HTTP proxy could not be used (unreachable, refused CONNECT, unsupported kind).
     #[error(transparent)]
     Proxy(#[from] ProxyError),
+    /// The relay did not accept a linked phone's proof that it owns its contact ID.
+    #[error("the relay did not accept this phone's contact proof: {0}")]
+    ContactRefused(String),
+    /// A plain `ws://` URL to a host other than this machine: tunnel traffic would cross the
+    /// network unencrypted and unauthenticated.
+    #[error(
+        "refusing plain ws:// to {host}: outside this machine a relay must use wss:// (TLS). \
+         For a relay with a certificate from a private CA, use wss:// and point {CA_FILE_VAR} \
+         at the CA's PEM file"
+    )]
+    Insecure {
+        /// The host the URL names.
+        host: String,
+    },
 }
 
 impl From<tungstenite::Error> for TunnelError {
@@ -383,8 +397,33 @@ fn target_of(uri: &tungstenite::http::Uri) -> Result<Target, TunnelError> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
+    if !secure && !is_loopback_host(&host) {
+        return Err(TunnelError::Insecure { host });
+    }
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
     Ok(Target { secure, host, port })
+}
+
+/// Whether `host` (a URL's host, IPv6 without brackets) is this machine: `localhost`, or an
+/// address in 127.0.0.0/8 or `::1`. Only there may a tunnel run over plain `ws://`.
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks a relay base URL the way opening a tunnel to it would: `wss://`, or `ws://` to
+/// this machine only. For settings and command-line options, so a bad URL is named when it
+/// is given rather than at the first ceremony.
+///
+/// # Errors
+/// [`TunnelError::Request`] for a URL that is not one, [`TunnelError::Insecure`].
+pub fn check_relay_url(url: &str) -> Result<(), TunnelError> {
+    let uri: tungstenite::http::Uri = url
+        .parse()
+        .map_err(|_| TunnelError::Request(format!("{url} is not a URL")))?;
+    target_of(&uri).map(|_| ())
 }
 
 /// Opens a TCP connection through `proxy` to `target` (CONNECT, expecting a 2xx).

@@ -45,6 +45,15 @@ pub struct PhoneLinking {
     pub in_post_handshake: bool,
 }
 
+impl PhoneLinking {
+    /// The key this phone proves its contact ID with at a Passbridge relay, derived from its
+    /// static key; its [`crate::contact_proof::ContactKey::contact_id`] is the contact ID such
+    /// a phone should link with.
+    pub fn contact_key(&self) -> crate::contact_proof::ContactKey {
+        crate::contact_proof::ContactKey::derive(self.static_key.expose_secret().as_slice())
+    }
+}
+
 /// Phone configuration.
 #[derive(Debug, Clone)]
 pub struct PhoneConfig {

@@ -21,7 +21,7 @@ use super::{AttestationArg, fail, words};
 struct PhoneOpts {
     /// Send every tunnel to this relay, e.g. ws://127.0.0.1:8787 (default: the service the
     /// phone names).
-    #[arg(long = "phone-relay", value_name = "URL")]
+    #[arg(long = "phone-relay", value_name = "URL", value_parser = super::words::relay_url)]
     relay: Option<String>,
     /// Where to listen for the phone's advert: `ble`, `ble:hci0` or `udp://127.0.0.1:PORT`.
     #[arg(long = "phone-air", value_name = "AIR")]

@@ -25,8 +25,9 @@ use super::{ctrl_c, fail, print_json, runtime, words};
 #[derive(Debug, Clone, clap::Args)]
 struct ClientOpts {
     /// Send every tunnel to this relay (self-hosted or local), e.g. ws://127.0.0.1:8787.
-    /// Default: the tunnel service the phone names in its advert.
-    #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL")]
+    /// Default: the tunnel service the phone names in its advert. Plain ws:// only to this
+    /// machine; anything else needs wss:// (a private CA: PASSBRIDGE_CA_FILE).
+    #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL", value_parser = super::words::relay_url)]
     relay: Option<String>,
     /// Where to listen for the phone's advert: Bluetooth (the default: `ble`, or `ble:hci0` for
     /// one adapter), or the loopback air `udp://127.0.0.1:PORT` for tests and demos.

@@ -31,8 +31,9 @@ pub(super) struct PhoneArgs {
     /// The name desktops show for this phone when they link it.
     #[arg(long, default_value = "Passbridge virtual phone")]
     name: String,
-    /// The tunnel relay to open the tunnel on, e.g. ws://127.0.0.1:8787.
-    #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL")]
+    /// The tunnel relay to open the tunnel on, e.g. ws://127.0.0.1:8787 (plain ws:// only to
+    /// this machine; elsewhere wss://, a private CA via PASSBRIDGE_CA_FILE).
+    #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL", value_parser = super::words::relay_url)]
     relay: String,
     /// Where to broadcast the advert: the loopback air `udp://127.0.0.1:PORT`, or Bluetooth
     /// through BlueZ (`ble`, or `ble:hci1` for one adapter; Linux only).
@@ -175,8 +176,10 @@ pub(super) fn run(args: &PhoneArgs) -> ExitCode {
         tunnel: TunnelConfig::from_env(),
     };
     if args.unlink {
-        let contact_id = linking.map(|l| l.contact_id).unwrap_or_default();
-        return match runtime.block_on(virtual_phone::unlink(&opts, &contact_id)) {
+        let Some(linking) = linking else {
+            return fail("--unlink needs the phone's profile (--profile NAME)");
+        };
+        return match runtime.block_on(virtual_phone::unlink(&opts, &linking)) {
             Ok(()) => {
                 println!("Unlinked: desktops that contact this phone will forget it.");
                 ExitCode::SUCCESS

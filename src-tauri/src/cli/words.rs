@@ -175,6 +175,24 @@ pub(super) fn profile_hint(error: &ProfileError) -> Option<String> {
     }
 }
 
+/// Checks a `--relay` URL as the tunnel client will (clap value parser): `wss://`, or `ws://`
+/// to this machine only.
+pub(super) fn relay_url(text: &str) -> Result<String, String> {
+    use hybrid::io::tunnel::{TunnelError, check_relay_url};
+    match check_relay_url(text) {
+        Ok(()) => Ok(text.to_owned()),
+        Err(TunnelError::Insecure { host }) => Err(format!(
+            "plain ws:// is only for this machine (127.0.0.1, ::1, localhost): tunnel traffic \
+             to {host} would cross the network unencrypted. Use wss://{host}/…; if the relay's \
+             certificate comes from your organisation's own CA, set {}=/path/to/ca.pem",
+            hybrid::io::tls::CA_FILE_VAR
+        )),
+        Err(_) => Err(format!(
+            "{text:?} is not a relay URL (wss://host[:port], or ws://127.0.0.1:PORT)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

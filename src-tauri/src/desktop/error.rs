@@ -169,6 +169,12 @@ fn invalid(invalid: &Invalid) -> String {
         Invalid::Setting(Setting::Relay, relay) => {
             format!("relay: '{relay}' is not a WebSocket URL (wss://host or ws://127.0.0.1:PORT)")
         }
+        Invalid::InsecureRelay(host) => format!(
+            "relay: plain ws:// is only for this machine; {host} needs wss:// (TLS). For a \
+             relay whose certificate comes from your organisation's own CA, set \
+             {} to that CA's PEM file",
+            hybrid::io::tls::CA_FILE_VAR
+        ),
         Invalid::Setting(Setting::Proxy, proxy) => {
             format!("proxy: '{proxy}' is not an HTTP proxy URL (http://host:port)")
         }

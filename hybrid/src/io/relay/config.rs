@@ -9,8 +9,26 @@ use std::time::Duration;
 pub struct RelayConfig {
     /// The routing ID that names this relay instance (sent in `X-caBLE-Routing-ID`).
     pub routing_id: [u8; 3],
-    /// Maximum tunnels open or waiting at once.
+    /// Maximum tunnels open or waiting at once (and, separately, linked phones listening).
     pub max_tunnels: usize,
+    /// Maximum connections open at once, routed or not; over it a new connection is closed
+    /// as soon as it is accepted.
+    pub max_connections: usize,
+    /// Maximum connections from one source address (IPv6: one /64) that are not routed yet
+    /// (TLS, request, proof still under way).
+    pub max_unrouted_per_source: usize,
+    /// How long a connection may take from accept to routed: TLS, the upgrade request and,
+    /// for a linked phone, its proof.
+    pub handshake_timeout: Duration,
+    /// Maximum bytes a tunnel's first peer may queue before the second peer joins.
+    pub max_queued_bytes: usize,
+    /// Maximum bytes queued across all waiting tunnels.
+    pub max_buffered_bytes: usize,
+    /// Maximum unlinked contact IDs remembered (the oldest is forgotten first).
+    pub max_revoked: usize,
+    /// How long an unlinked contact ID is remembered (contacts get 410 Gone meanwhile, 404
+    /// after).
+    pub revoked_ttl: Duration,
     /// Maximum size of one message, in bytes.
     pub max_message_size: usize,
     /// Maximum messages each peer may send over a tunnel's life.
@@ -29,6 +47,13 @@ impl Default for RelayConfig {
         Self {
             routing_id: [0x00, 0x00, 0x01],
             max_tunnels: 1024,
+            max_connections: 4096,
+            max_unrouted_per_source: 32,
+            handshake_timeout: Duration::from_secs(5),
+            max_queued_bytes: 16 * 1024,
+            max_buffered_bytes: 16 * 1024 * 1024,
+            max_revoked: 100_000,
+            revoked_ttl: Duration::from_secs(30 * 24 * 3600),
             max_message_size: 64 * 1024,
             max_messages_per_peer: 256,
             tunnel_lifetime: Duration::from_secs(300),

@@ -5,32 +5,47 @@
 use std::sync::atomic::Ordering;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::{Shared, Ws};
+use std::sync::Arc;
 
-/// The first peer's side of tunnel `id`: waits for the second peer, then pumps.
+use super::{Joined, ListenerGuard, Queued, Refused, Shared, TunnelGuard, Ws};
+
+/// The first peer's side of a tunnel: waits for the second peer, then pumps. `tunnel` frees
+/// the slot when this returns or is cut off.
 pub(super) async fn run_phone_side(
-    shared: &Shared,
-    id: [u8; 16],
-    rx: oneshot::Receiver<Ws>,
+    shared: &Arc<Shared>,
+    tunnel: TunnelGuard,
+    rx: oneshot::Receiver<Joined>,
     signal: bool,
     mut phone: Ws,
 ) {
     // Wait for the client. A phone has nothing to say before the client's first handshake
-    // message, but whatever it sends meanwhile is kept (within the per-peer message limit)
-    // and delivered first, so the relay never reorders or drops a frame.
+    // message, but whatever it sends meanwhile is kept (within the per-peer message limit and
+    // the queued-bytes caps) and delivered first, so the relay never reorders or drops a frame.
     let mut early: Vec<Message> = Vec::new();
+    let mut queued = Queued::new(shared);
+    let mut over: Option<Refused> = None;
     let limit = usize::try_from(shared.config.max_messages_per_peer).unwrap_or(usize::MAX);
     let client = tokio::select! {
         c = rx => c.ok(),
         () = async {
             while let Some(Ok(m)) = phone.next().await {
                 match m {
-                    Message::Binary(_) if early.len() < limit => early.push(m),
+                    Message::Binary(data) => {
+                        if early.len() >= limit {
+                            over = Some(Refused::TooManyMessages);
+                            break;
+                        }
+                        if let Err(reason) = queued.add(data.len()) {
+                            over = Some(reason);
+                            break;
+                        }
+                        early.push(Message::Binary(data));
+                    }
                     Message::Ping(_) | Message::Pong(_) => {}
                     _ => break,
                 }
@@ -38,32 +53,35 @@ pub(super) async fn run_phone_side(
         } => None,
     };
     // The slot stays (joined) so a second client is refused until the tunnel ends.
-    if let Some(mut client) = client {
-        shared
-            .metrics
-            .tunnels_joined_total
-            .fetch_add(1, Ordering::Relaxed);
-        if signal
-            && phone
-                .send(Message::Binary(vec![0x00].into()))
-                .await
-                .is_err()
-        {
-            shared.release(&id);
+    let Some((mut client, _client_guard)) = client else {
+        let bye = over.map(|reason| {
+            shared.refuse(reason);
+            Ending::from(reason).frame(shared.config.max_message_size)
+        });
+        let _ = phone.close(bye).await;
+        return;
+    };
+    shared
+        .metrics
+        .tunnels_joined_total
+        .fetch_add(1, Ordering::Relaxed);
+    if signal
+        && phone
+            .send(Message::Binary(vec![0x00].into()))
+            .await
+            .is_err()
+    {
+        return;
+    }
+    let delivered = u64::try_from(early.len()).unwrap_or(u64::MAX);
+    for message in early {
+        if client.send(message).await.is_err() {
             return;
         }
-        let queued = u64::try_from(early.len()).unwrap_or(u64::MAX);
-        for message in early {
-            if client.send(message).await.is_err() {
-                shared.release(&id);
-                return;
-            }
-        }
-        pump(shared, phone, client, queued).await;
-    } else {
-        let _ = phone.close(None).await;
     }
-    shared.release(&id);
+    queued.clear();
+    pump(shared, phone, client, delivered).await;
+    drop(tunnel);
 }
 
 /// Forwards between phone `a` and client `b`; `already_from_a` messages of the phone's were
@@ -91,10 +109,7 @@ async fn pump(shared: &Shared, a: Ws, b: Ws, already_from_a: u64) {
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             // An oversized message is refused (counted) and ends the tunnel for both peers.
             Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
-                shared
-                    .metrics
-                    .refusals_total
-                    .fetch_add(1, Ordering::Relaxed);
+                shared.refuse(Refused::MessageTooBig);
                 ending = Ending::Oversized;
                 break;
             }
@@ -104,10 +119,7 @@ async fn pump(shared: &Shared, a: Ws, b: Ws, already_from_a: u64) {
         let count = if from_phone { &mut from_a } else { &mut from_b };
         *count = count.saturating_add(1);
         if *count > limit {
-            shared
-                .metrics
-                .refusals_total
-                .fetch_add(1, Ordering::Relaxed);
+            shared.refuse(Refused::TooManyMessages);
             ending = Ending::TooManyMessages;
             break;
         }
@@ -147,6 +159,21 @@ enum Ending {
     TooManyMessages,
     /// No traffic for the idle timeout.
     Idle,
+    /// The first peer queued more than the relay holds for a tunnel.
+    QueueFull,
+    /// Waiting tunnels together hold all the relay buffers.
+    BufferFull,
+}
+
+impl From<Refused> for Ending {
+    fn from(reason: Refused) -> Self {
+        match reason {
+            Refused::QueueFull => Self::QueueFull,
+            Refused::BufferFull => Self::BufferFull,
+            Refused::MessageTooBig => Self::Oversized,
+            _ => Self::TooManyMessages,
+        }
+    }
 }
 
 impl Ending {
@@ -165,6 +192,15 @@ impl Ending {
                 "the relay's per-tunnel message limit was reached".to_owned(),
             ),
             Self::Idle => (CloseCode::Away, "the tunnel was idle too long".to_owned()),
+            Self::QueueFull => (
+                CloseCode::Policy,
+                "the relay's limit on data queued before the other side joins was reached"
+                    .to_owned(),
+            ),
+            Self::BufferFull => (
+                CloseCode::Policy,
+                "the relay's buffers are full; try again".to_owned(),
+            ),
         };
         CloseFrame {
             code,
@@ -173,16 +209,11 @@ impl Ending {
     }
 }
 
-/// Forwards contact pushes to a listening phone until it leaves.
-pub(super) async fn run_listener(
-    shared: &Shared,
-    contact: String,
-    mut pushes: mpsc::Receiver<Vec<u8>>,
-    mut ws: Ws,
-) {
+/// Forwards contact pushes to a listening phone until it leaves, is replaced or revoked.
+pub(super) async fn run_listener(mut listener: ListenerGuard, mut ws: Ws) {
     loop {
         tokio::select! {
-            push = pushes.recv() => match push {
+            push = listener.pushes.recv() => match push {
                 Some(push) => {
                     if ws.send(Message::Binary(push.into())).await.is_err() {
                         break;
@@ -197,10 +228,6 @@ pub(super) async fn run_listener(
             },
         }
     }
-    // Closing our receiver marks our sender closed; a newer listener's sender stays open.
-    pushes.close();
-    if let Ok(mut table) = shared.table.lock() {
-        table.listener_left(&contact);
-    }
+    drop(listener);
     let _ = ws.close(None).await;
 }

@@ -32,6 +32,8 @@ pub enum Setting {
 pub enum Invalid {
     /// A setting's value: which one, and the value refused.
     Setting(Setting, String),
+    /// The relay setting is plain `ws://` to a host other than this machine (named).
+    InsecureRelay(String),
     /// A passkey's display name must have 1 to 64 characters.
     PasskeyName,
     /// Not a passkey ID (hex).

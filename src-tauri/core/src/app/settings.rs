@@ -57,10 +57,14 @@ fn validate(settings: &UserSettings) -> AppResult<()> {
             value.to_owned(),
         )))
     };
-    if let Some(relay) = settings.relay.as_deref()
-        && !(relay.starts_with("wss://") || relay.starts_with("ws://"))
-    {
-        return invalid(Setting::Relay, relay);
+    if let Some(relay) = settings.relay.as_deref() {
+        match hybrid::io::tunnel::check_relay_url(relay) {
+            Ok(()) => {}
+            Err(hybrid::io::tunnel::TunnelError::Insecure { host }) => {
+                return Err(AppError::InvalidInput(Invalid::InsecureRelay(host)));
+            }
+            Err(_) => return invalid(Setting::Relay, relay),
+        }
     }
     if let Some(proxy) = settings.proxy.as_deref()
         && !proxy.starts_with("http://")

@@ -215,13 +215,18 @@ pub fn phone_identity(
     };
     let scalar = unhex_secret(&record.static_key, "phone static key")?;
     let secret = unhex_secret(&record.link_secret, "link secret")?;
-    Ok(PhoneLinking {
+    let mut linking = PhoneLinking {
         static_key: PrivateKey::from_bytes(&scalar).map_err(|_| corrupt("phone static key"))?,
-        contact_id: unhex(&record.contact_id, "contact ID")?,
+        contact_id: Vec::new(),
         link_id: unhex(&record.link_id, "link ID")?,
         link_secret: LinkSecret::from_bytes(*secret),
         name: name.to_owned(),
         google_tag: None,
         in_post_handshake: false,
-    })
+    };
+    // The contact ID commits to a key derived from the static key, so the phone can prove it
+    // to the relay (hybrid::contact_proof). The stored random one, from before the relay
+    // asked for proof, is no longer used: desktops linked with it link again.
+    linking.contact_id = linking.contact_key().contact_id().0.to_vec();
+    Ok(linking)
 }

@@ -82,6 +82,9 @@ pub enum PhoneError {
     /// The advert could not be sent.
     #[error("cannot advertise: {0}")]
     Advertise(PhoneFailure),
+    /// Listening for linked desktops needs the phone's linking identity (a profile).
+    #[error("this phone has no linking identity to listen with")]
+    NotLinkable,
     /// The ceremony itself failed (relay, handshake, …).
     #[error(transparent)]
     Failed(#[from] PhoneFailure),
@@ -124,7 +127,7 @@ where
     let connector = WsConnector::new(opts.tunnel.clone());
     let mut rng = env.rng.clone();
     let mut config = session_config(opts, phone.get_info());
-    let contact_id = linking.as_ref().map(|l| l.contact_id.clone());
+    let contact_key = linking.as_ref().map(PhoneLinking::contact_key);
     config.linking = linking;
     let session = match start {
         PhoneStart::Qr(qr) => {
@@ -132,11 +135,11 @@ where
             PhoneSession::new(payload, config, &mut rng, env.now()).map_err(PhoneError::BadQr)?
         }
         PhoneStart::Listen => {
-            let contact_id = contact_id.unwrap_or_default();
+            let key = contact_key.ok_or(PhoneError::NotLinkable)?;
             let waited = opts.timeout;
             let mut listener = tokio::time::timeout(
                 waited,
-                ContactListener::connect(&connector, &opts.relay, &contact_id),
+                ContactListener::connect(&connector, &opts.relay, &key),
             )
             .await
             .map_err(|_| PhoneError::RelaySilent { waited })?
@@ -166,14 +169,14 @@ where
         .map_err(|e| relay_failure(e).into())
 }
 
-/// Unlinks the phone whose contact ID is `contact_id` at `opts.relay`: desktops that contact
-/// it get 410 Gone and forget it.
+/// Unlinks the phone `linking` describes at `opts.relay` (proving it owns its contact ID):
+/// desktops that contact it get 410 Gone and forget it.
 ///
 /// # Errors
 /// [`PhoneFailure`] about the relay.
-pub async fn unlink(opts: &PhoneOptions, contact_id: &[u8]) -> Result<(), PhoneFailure> {
+pub async fn unlink(opts: &PhoneOptions, linking: &PhoneLinking) -> Result<(), PhoneFailure> {
     let connector = WsConnector::new(opts.tunnel.clone());
-    ContactListener::revoke(&connector, &opts.relay, contact_id)
+    ContactListener::revoke(&connector, &opts.relay, &linking.contact_key())
         .await
         .map_err(|e| PhoneFailure::from_tunnel(e, Some(opts.relay.clone())))
 }
