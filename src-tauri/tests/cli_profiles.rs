@@ -166,25 +166,37 @@ fn cli_profile_lifecycle_on_the_secret_service() {
     assert!(lines[2].ends_with('-'));
     let (ok, out, err) = cli(&data, &policy, &["profile", "unlock", "Lee"], &[pin]);
     assert!(ok, "{err}");
-    assert!(out.contains("Unlocked"), "{out}");
-    let (_, out, _) = cli(&data, &policy, &["profile", "list"], &[]);
-    assert!(out.lines().nth(2).unwrap().contains("unlocked"), "{out}");
-    // Unlocked: no PIN needed any more.
-    let (ok, out, err) = cli(
+    assert!(out.contains("PIN for 'Lee' is correct"), "{out}");
+    let (ok, _, err) = cli(
         &data,
         &policy,
-        &["passkeys", "list", "--profile", "Lee"],
-        &[],
+        &["profile", "unlock", "Lee"],
+        &[("PASSBRIDGE_PIN", "1111")],
     );
-    assert!(ok && out.contains("no passkeys"), "{out}{err}");
-    assert!(cli(&data, &policy, &["profile", "lock", "Lee"], &[]).0);
+    assert!(!ok && err.contains("wrong"), "{err}");
+    // A command line never leaves the profile unlocked for the next one (or a co-user).
+    let (_, out, _) = cli(&data, &policy, &["profile", "list"], &[]);
+    let lee = out.lines().nth(2).unwrap();
+    assert!(lee.contains("locked") && !lee.contains("unlocked"), "{out}");
     let (ok, _, err) = cli(
         &data,
         &policy,
         &["passkeys", "list", "--profile", "Lee"],
         &[],
     );
-    assert!(!ok && err.contains("locked"), "{err}");
+    assert!(
+        !ok && err.contains("locked") && err.contains("PASSBRIDGE_PIN"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(
+        &data,
+        &policy,
+        &["passkeys", "list", "--profile", "Lee"],
+        &[pin],
+    );
+    assert!(ok && out.contains("no passkeys"), "{out}{err}");
+    let (ok, out, err) = cli(&data, &policy, &["profile", "lock", "Lee"], &[]);
+    assert!(ok && out.contains("is locked"), "{out}{err}");
     // Passkeys are created by the authenticator; put two in through the library.
     let manager = ProfileManager::new(&data, cheap_policy(), Arc::new(OsKeychain::new()));
     let vault = manager.open("Kim", None).unwrap();

@@ -55,6 +55,29 @@ fn secret_service(test: &str) -> Option<Arc<dyn KeyStore>> {
     }
 }
 
+/// The Passbridge accounts for profile `id` that `secret-tool` lists in the session's Secret
+/// Service, as any program in the OS account could list them. `secret-tool search` prints each
+/// item's attributes on standard error as `attribute.<name> = <value>` lines.
+fn secret_tool_accounts(id: &str) -> Vec<String> {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", "passbridge"])
+        .output()
+        .expect("secret-tool (libsecret-tools) is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut accounts: Vec<String> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("attribute.username = "))
+        .filter(|account| account.contains(id))
+        .map(str::to_owned)
+        .collect();
+    accounts.sort();
+    accounts
+}
+
 fn cheap_policy() -> Policy {
     // Cheap Argon2 keeps the tests fast; the KDF code path is the real one.
     Policy {
@@ -164,10 +187,22 @@ fn secret_service_holds_vault_keys_and_delete_shreds_them() {
         .insert(credential(vec![1; 16], "ss.example", "ann", [11; 32]))
         .unwrap();
     drop(vault);
-    let vault = manager.unlock("ss-pin", &secret("2468")).unwrap().0;
+    let vault = manager.unlock("ss-pin", &secret("2468")).unwrap();
     (&vault)
         .insert(credential(vec![2; 16], "ss.example", "ben", [22; 32]))
         .unwrap();
+    // What a co-user in the same OS account finds with `secret-tool` while the PIN profile is
+    // unlocked, and after it locks: only the PIN-wrapped key, never anything that opens the
+    // vault without the PIN.
+    let readable = || secret_tool_accounts(&pin_id);
+    assert_eq!(readable(), vec![format!("vault:{pin_id}")]);
+    let wrapped = keychain
+        .get(&format!("vault:{pin_id}"))
+        .unwrap()
+        .expect("wrapped key entry");
+    assert!(wrapped.len() > 32, "the PIN profile's entry is not wrapped");
+    vault.lock();
+    assert_eq!(readable(), vec![format!("vault:{pin_id}")]);
     drop(vault);
 
     // A fresh manager (as another process would) reads the keys back from the service.
@@ -182,9 +217,17 @@ fn secret_service_holds_vault_keys_and_delete_shreds_them() {
             .expose_secret(),
         &[11; 32]
     );
-    let vault = &again.open("ss-pin", None).unwrap(); // through the unlock session
+    // Another process gets nothing without the PIN, and everything with it.
+    assert!(matches!(
+        again.open("ss-pin", None),
+        Err(Error::Locked { .. })
+    ));
+    let vault = &again.open("ss-pin", Some(&secret("2468"))).unwrap();
     assert_eq!(vault.credentials().unwrap().len(), 1);
-    assert!(again.lock("ss-pin").unwrap());
+    assert!(
+        !again.lock("ss-pin").unwrap(),
+        "an unlock session was stored"
+    );
     assert!(matches!(
         again.open("ss-pin", None),
         Err(Error::Locked { .. })
@@ -239,7 +282,7 @@ fn randomized_operations_never_cross_profiles_and_locked_profiles_reveal_only_na
     manager.create(names[3], NewProtection::Keychain).unwrap();
     let vaults = vec![
         manager.open(names[0], None).unwrap(),
-        manager.unlock(names[1], &secret("1357")).unwrap().0,
+        manager.unlock(names[1], &secret("1357")).unwrap(),
         manager
             .open(names[2], Some(&secret("correct horse")))
             .unwrap(),
@@ -747,7 +790,7 @@ fn no_private_key_or_pin_on_disk_or_in_logs() {
         for (name, protection, unlock) in profiles {
             manager.create(name, protection).unwrap();
             assert!(manager.open(name, Some(&secret("wrong one"))).is_err());
-            let (opened, _) = manager.unlock(name, &unlock).unwrap();
+            let opened = manager.unlock(name, &unlock).unwrap();
             let mut vault = &opened;
             let mut cred = credential(vec![5; 16], "leak.example", "leaky", private_key);
             cred.cred_random = Some(ctap::platform::CredRandom {

@@ -57,12 +57,12 @@ enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
-    /// End a PIN profile's unlock session.
+    /// Make sure a PIN profile is locked (removes an old version's unlock session).
     Lock {
         /// Profile name.
         name: String,
     },
-    /// Unlock a PIN profile until the policy's idle time passes without use.
+    /// Check a PIN profile's PIN (commands need it each time; only the window stays unlocked).
     Unlock {
         /// Profile name.
         name: String,
@@ -224,9 +224,16 @@ fn profile_command(args: &ProfileArgs) -> Result<(), CliError> {
         }
         ProfileCommand::Lock { name } => {
             if manager.lock(name)? {
-                println!("Locked profile '{name}'.");
+                println!(
+                    "Locked profile '{name}': removed the unlock session an older Passbridge \
+                     had left in the OS keychain."
+                );
             } else {
-                println!("Profile '{name}' was already locked.");
+                println!(
+                    "Profile '{name}' is locked: only a running Passbridge window holds a \
+                     profile unlocked (its Lock button locks it there), and each command here \
+                     asks for the PIN."
+                );
             }
         }
         ProfileCommand::Unlock { name } => {
@@ -239,21 +246,15 @@ fn profile_command(args: &ProfileArgs) -> Result<(), CliError> {
             let secret = args
                 .opts
                 .required_secret("the profile's PIN or passphrase is needed")?;
-            let (vault, deadline) = manager.unlock(name, &secret)?;
+            let vault = manager.unlock(name, &secret)?;
             let count = vault.passkeys()?.len();
-            match deadline {
-                Some(u64::MAX) => println!("Unlocked profile '{name}' ({count} passkeys)."),
-                Some(_) => println!(
-                    "Unlocked profile '{name}' ({count} passkeys); it locks again after {} s \
-                     without use.",
-                    manager.policy().auto_lock_idle_secs
-                ),
-                None => println!(
-                    "Passphrase correct for '{name}' ({count} passkeys). A passphrase-only \
-                     profile has no OS keychain to hold an unlock session: every command needs \
-                     the passphrase."
-                ),
-            }
+            vault.lock();
+            println!(
+                "The PIN for '{name}' is correct ({count} passkeys). The profile stays locked \
+                 outside this command: an unlocked key is never left where another program in \
+                 your account could read it, so each command takes the PIN (in {PIN_ENV} or \
+                 with --pin-stdin)."
+            );
         }
         ProfileCommand::Delete { name, yes } => {
             if !yes {

@@ -138,8 +138,7 @@ pub(super) fn phone_failure(failure: &PhoneFailure) -> String {
 pub(super) fn profile_hint(error: &ProfileError) -> Option<String> {
     match error {
         ProfileError::Locked { profile } => Some(format!(
-            "pass the PIN in {} or on stdin with --pin-stdin, or run `passbridge profile unlock \
-             '{profile}'` first",
+            "'{profile}' has a PIN: pass it in {} or on stdin with --pin-stdin",
             super::profile::PIN_ENV
         )),
         ProfileError::KeychainUnavailable {
@@ -232,7 +231,7 @@ mod tests {
             profile: "Ana".to_owned(),
         })
         .unwrap();
-        assert!(hint.contains("--pin-stdin") && hint.contains("profile unlock 'Ana'"));
+        assert!(hint.contains("--pin-stdin") && hint.contains("'Ana' has a PIN"));
         assert!(
             profile_hint(&ProfileError::NoDataDir)
                 .unwrap()

@@ -97,11 +97,19 @@ pub fn run() -> ExitCode {
     if let Err(error) = core.apply_security_key() {
         tracing::error!("{}", error::IpcError::from(error).message);
     }
-    let result =
-        builder(tauri::Builder::default(), Arc::clone(&core)).run(tauri::generate_context!());
-    core.stop_security_key();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let app =
+        builder(tauri::Builder::default(), Arc::clone(&core)).build(tauri::generate_context!());
+    match app {
+        Ok(app) => {
+            // The event loop ends the process itself (it does not return here), so the
+            // keys leave memory on its last event: the key stops and every vault locks.
+            app.run(move |_, event| {
+                if matches!(event, tauri::RunEvent::Exit) {
+                    core.shutdown();
+                }
+            });
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             tracing::error!(
                 %error,

@@ -117,6 +117,11 @@ impl AppCore {
             Err(source) => return Err(AppError::Settings { path, source }),
         };
         let manager = settings::manager_for(&data_dir, &admin, &saved.settings, &keychain, &env);
+        // Unlock sessions older versions kept in the keychain would open a PIN profile for
+        // anyone in the OS account; this version never reads them.
+        if let Err(error) = manager.end_sessions() {
+            tracing::warn!(%error, "could not remove old unlock sessions from the keychain");
+        }
         let user_tunnel = tunnel
             .clone()
             .with_proxy_override(saved.settings.proxy.clone());
@@ -178,6 +183,21 @@ impl AppCore {
         self.changed.store(true, Ordering::SeqCst);
     }
 
+    /// Ends the app's life: stops the security key and locks every open vault, so no key
+    /// outlives the process in memory it no longer controls. Later calls find every PIN
+    /// profile locked.
+    pub fn shutdown(&self) {
+        self.stop_security_key();
+        let open: Vec<Arc<Vault>> = match self.state.lock() {
+            Ok(mut state) => state.open.drain().map(|(_, vault)| vault).collect(),
+            Err(_) => Vec::new(),
+        };
+        for vault in open {
+            vault.lock();
+        }
+        self.touch();
+    }
+
     /// The flag the security key watches to rebuild its engine.
     pub fn change_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.changed)
@@ -194,8 +214,7 @@ impl AppCore {
     }
 
     /// The vault of `name` if this process has it open and it has not locked itself; falls
-    /// back to opening it without a secret (keychain-only profiles, or a PIN profile whose
-    /// unlock session another Passbridge process started).
+    /// back to opening it without a secret (keychain-only profiles).
     fn vault_of(state: &mut State, name: &str) -> Option<Arc<Vault>> {
         if let Some(vault) = state.open.get(name) {
             if !vault.is_locked() {

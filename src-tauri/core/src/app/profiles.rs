@@ -69,7 +69,7 @@ impl AppCore {
         };
         manager.create(&new.name, protection)?;
         let vault = match &pin {
-            Some(pin) => manager.unlock(&new.name, pin)?.0,
+            Some(pin) => manager.unlock(&new.name, pin)?,
             None => manager.open(&new.name, None)?,
         };
         {
@@ -108,32 +108,42 @@ impl AppCore {
     /// Wrong PIN, no such profile, the keychain unreachable.
     pub fn unlock_profile(&self, name: &str, pin: String) -> AppResult<Vec<ProfileView>> {
         let manager = Arc::clone(&self.state()?.manager);
-        let (vault, _deadline) = manager.unlock(name, &Secret::new(pin))?;
+        let vault = manager.unlock(name, &Secret::new(pin))?;
         self.state()?.open.insert(name.to_owned(), Arc::new(vault));
         self.touch();
         self.profiles()
     }
 
-    /// Checks the active profile's PIN without changing anything else (the request dialog's
-    /// user verification). Refreshes the unlock session as a side effect.
+    /// Checks the active profile's PIN (the request dialog's user verification). A correct
+    /// PIN is use of the profile: it restarts the idle timer, and unlocks the profile again if
+    /// it had locked itself meanwhile.
     ///
     /// # Errors
     /// A wrong PIN; [`AppError::NoPin`] for a profile without one.
     pub fn verify_pin(&self, pin: String) -> AppResult<()> {
         let name = self.active_name()?;
         let manager = Arc::clone(&self.state()?.manager);
-        match manager.protection(&name)? {
-            Protection::Keychain => Err(AppError::NoPin(name)),
-            _ => {
-                // The vault this returns is dropped: the open one stays the only instance, so
-                // the security key and the window keep seeing the same records.
-                manager.unlock(&name, &Secret::new(pin))?;
-                Ok(())
-            }
+        if manager.protection(&name)? == Protection::Keychain {
+            return Err(AppError::NoPin(name));
         }
+        let fresh = manager.unlock(&name, &Secret::new(pin))?;
+        let mut state = self.state()?;
+        // The open vault stays the only instance while it is unlocked, so the security key
+        // and the window keep seeing the same records; the fresh one replaces it only when
+        // it has locked itself.
+        let kept = state
+            .open
+            .get(&name)
+            .is_some_and(|open| open.note_use().is_ok());
+        if !kept {
+            state.open.insert(name, Arc::new(fresh));
+            drop(state);
+            self.touch();
+        }
+        Ok(())
     }
 
-    /// Locks `name`: its keys leave memory and its unlock session ends.
+    /// Locks `name`: its keys leave memory.
     ///
     /// # Errors
     /// A keychain-only profile cannot lock on its own.

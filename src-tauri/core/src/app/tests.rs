@@ -842,3 +842,100 @@ fn without_any_profile_a_request_is_refused_without_a_dialog() {
     assert_eq!(f.core.current_request(), None);
     assert!(seen.lock().unwrap().is_empty());
 }
+
+/// What the window does while nobody touches it (`ui/src/main.ts`): every 15 s it asks for the
+/// profile list and the active profile's passkeys.
+fn poll_like_the_window(f: &Fixture, seconds: u64) {
+    for _ in 0..seconds / 15 {
+        f.clock.advance(Duration::from_secs(15));
+        let _ = f.core.profiles().unwrap();
+        let _ = f.core.passkeys();
+    }
+}
+
+#[test]
+fn the_window_polling_does_not_keep_a_profile_unlocked() {
+    let f = fixture();
+    f.core
+        .create_profile(new_profile("Ana", Some("246813")))
+        .unwrap();
+    let (_, vault) = f.core.active_vault().unwrap();
+    { &*vault }
+        .insert(credential(1, "example.com", "ana@example.com"))
+        .unwrap();
+    drop(vault);
+    // 600 s of policy idle time: unlocked at 600 s of polling, locked at the next poll.
+    poll_like_the_window(&f, 600);
+    let ana = &f.core.profiles().unwrap()[0];
+    assert_eq!(ana.state, LockState::Unlocked);
+    assert_eq!(ana.auto_lock_at, Some(1_700_000_600));
+    poll_like_the_window(&f, 15);
+    let ana = &f.core.profiles().unwrap()[0];
+    assert_eq!(
+        (ana.state, ana.passkey_count, ana.auto_lock_at),
+        (LockState::Locked, None, None)
+    );
+    assert_eq!(kind(&f.core.passkeys().unwrap_err()), "locked");
+
+    // What the person does counts: the dialog's PIN check restarts the timer.
+    f.core.unlock_profile("Ana", "246813".to_owned()).unwrap();
+    poll_like_the_window(&f, 450);
+    f.core.verify_pin("246813".to_owned()).unwrap();
+    poll_like_the_window(&f, 450);
+    assert_eq!(f.core.profiles().unwrap()[0].state, LockState::Unlocked);
+    assert_eq!(f.core.passkeys().unwrap().len(), 1);
+    poll_like_the_window(&f, 165);
+    assert_eq!(f.core.profiles().unwrap()[0].state, LockState::Locked);
+    // A PIN check after the lock unlocks it again, for the request it verifies.
+    f.core.verify_pin("246813".to_owned()).unwrap();
+    assert_eq!(f.core.profiles().unwrap()[0].state, LockState::Unlocked);
+}
+
+#[test]
+fn no_key_outlives_the_lock_or_the_app() {
+    let f = fixture();
+    f.core
+        .create_profile(new_profile("Ana", Some("246813")))
+        .unwrap();
+    f.core.create_profile(new_profile("Kim", None)).unwrap();
+    f.core.switch_profile("Ana").unwrap();
+    // Unlocked: the keychain holds the PIN-wrapped key and Kim's key, nothing more.
+    let accounts = f.keychain.accounts();
+    assert_eq!(accounts.len(), 2, "{accounts:?}");
+    assert!(
+        accounts.iter().all(|a| a.starts_with("vault:")),
+        "{accounts:?}"
+    );
+    assert_eq!(f.core.profiles().unwrap()[0].state, LockState::Unlocked);
+
+    // An old version's unlock session is removed when the app starts.
+    let ana_id = f
+        .keychain
+        .accounts()
+        .into_iter()
+        .filter_map(|a| a.strip_prefix("vault:").map(str::to_owned))
+        .find(|id| {
+            f.keychain
+                .get(&format!("vault:{id}"))
+                .unwrap()
+                .is_some_and(|v| v.len() > 32)
+        })
+        .unwrap();
+    let legacy = format!("session:{ana_id}");
+    f.keychain.set(&legacy, &[7; 40]).unwrap();
+    let again = AppCore::new(setup(f._dir.path(), f.keychain.clone(), &f.clock)).unwrap();
+    assert!(!f.keychain.accounts().contains(&legacy));
+    let ana = &again.profiles().unwrap()[0];
+    assert_eq!((ana.name.as_str(), ana.state), ("Ana", LockState::Locked));
+
+    // Exit locks what was open.
+    f.core.shutdown();
+    let profiles = f.core.profiles().unwrap();
+    assert_eq!(profiles[0].state, LockState::Locked);
+    assert_eq!(
+        profiles[1].state,
+        LockState::Unlocked,
+        "a keychain profile has no lock"
+    );
+    assert_eq!(kind(&f.core.passkeys().unwrap_err()), "locked");
+}

@@ -185,6 +185,17 @@ impl MemoryKeychain {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The accounts it holds, sorted (tests check what a co-user could read).
+    pub fn accounts(&self) -> Vec<String> {
+        let mut accounts: Vec<String> = self
+            .entries
+            .lock()
+            .map(|entries| entries.keys().cloned().collect())
+            .unwrap_or_default();
+        accounts.sort();
+        accounts
+    }
 }
 
 impl KeyStore for MemoryKeychain {

@@ -93,7 +93,7 @@ impl ProfileManager {
         }
     }
 
-    fn all_meta(&self) -> Result<Vec<ProfileMeta>, Error> {
+    pub(super) fn all_meta(&self) -> Result<Vec<ProfileMeta>, Error> {
         let dir = self.profiles_dir();
         let listing = match fs::read_dir(&dir) {
             Ok(listing) => listing,
@@ -260,9 +260,9 @@ impl ProfileManager {
                     Ok(None) => LockState::Locked,
                     Err(_) => LockState::KeychainUnavailable,
                 },
-                Protection::KeychainPin => match self.session_key(&meta, false) {
-                    Ok(Some(_)) => LockState::Unlocked,
-                    Ok(None) => LockState::Locked,
+                // Unlocked only inside the process that holds its key (see `session`).
+                Protection::KeychainPin => match self.keychain.get(&vault_account(&meta.id)) {
+                    Ok(_) => LockState::Locked,
                     Err(_) => LockState::KeychainUnavailable,
                 },
                 Protection::PassphraseOnly => LockState::Locked,
@@ -373,9 +373,8 @@ impl ProfileManager {
         Ok(report)
     }
 
-    /// Opens a profile's vault. With `secret` the PIN/passphrase unwraps the key; without it a
-    /// keychain profile opens directly and a PIN profile opens only through a live unlock
-    /// session (see the module docs).
+    /// Opens a profile's vault. With `secret` the PIN/passphrase unwraps the key; without it
+    /// only a keychain profile opens.
     ///
     /// # Errors
     /// [`Error::Locked`] when a secret is needed, [`Error::WrongSecret`], keychain errors, I/O.
@@ -385,25 +384,25 @@ impl ProfileManager {
         self.open_with_key(&meta, &key)
     }
 
-    /// Checks the PIN and, for keychain+PIN profiles, starts an unlock session that lasts until
-    /// the policy's idle time passes without use (or [`ProfileManager::lock`]). Returns the
-    /// open vault and the session's deadline (`None`: no session possible, passphrase-only;
-    /// `Some(u64::MAX)`: no auto-lock).
+    /// Checks the PIN or passphrase and opens the vault. The vault is the only holder of the
+    /// key: it locks itself after the policy's idle time without use, and on [`Vault::lock`].
+    /// Nothing is left in the keychain or on disk that would open the profile without the PIN.
     ///
     /// # Errors
     /// As [`ProfileManager::open`]; [`Error::NotLockable`] is never returned here.
-    pub fn unlock(&self, name: &str, secret: &Secret) -> Result<(Vault, Option<u64>), Error> {
+    pub fn unlock(&self, name: &str, secret: &Secret) -> Result<Vault, Error> {
         let meta = self.find(name)?;
         let key = self.vault_key(&meta, Some(secret))?;
-        let deadline = match meta.protection {
-            Protection::KeychainPin => Some(self.store_session(&meta, &key)?),
-            Protection::Keychain | Protection::PassphraseOnly => None,
-        };
+        if meta.protection == Protection::KeychainPin {
+            self.end_session(&meta)?;
+        }
         tracing::info!(profile = name, "profile unlocked");
-        Ok((self.open_with_key(&meta, &key)?, deadline))
+        self.open_with_key(&meta, &key)
     }
 
-    /// Ends a profile's unlock session. Returns whether a session was active.
+    /// Locks a profile outside any process that has it open: removes what older versions left
+    /// in the keychain (their unlock session). Returns whether there was such a session. A
+    /// process that holds an open [`Vault`] locks it with [`Vault::lock`].
     ///
     /// # Errors
     /// [`Error::NotLockable`] for keychain-only profiles, keychain errors.
@@ -412,10 +411,7 @@ impl ProfileManager {
         match meta.protection {
             Protection::Keychain => Err(Error::NotLockable { profile: meta.name }),
             Protection::KeychainPin => {
-                let ended = self
-                    .keychain
-                    .delete(&session_account(&meta.id))
-                    .map_err(|e| self.keychain_error(e))?;
+                let ended = self.end_session(&meta)?;
                 tracing::info!(profile = name, "profile locked");
                 Ok(ended)
             }
@@ -466,7 +462,7 @@ impl ProfileManager {
                         })?;
                     self.unwrap_key(meta, pin, &sealed)
                 }
-                None => self.session_key(meta, true)?.ok_or_else(locked),
+                None => Err(locked()),
             },
             Protection::PassphraseOnly => {
                 let passphrase = secret.ok_or_else(locked)?;

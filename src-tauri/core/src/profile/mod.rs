@@ -22,25 +22,19 @@
 //! Deleting a profile destroys its keychain entries first (crypto-shredding: the records,
 //! including any backup copies, become undecryptable), then its files.
 //!
-//! # What "unlocked" means across processes
-//!
-//! Each CLI call is a new process, so the lock state lives in the OS keychain:
+//! # What "unlocked" means
 //!
 //! - A `keychain` profile has no PIN: it is unlocked whenever the keychain is (the OS login
 //!   protects it). It cannot be locked separately.
-//! - `profile unlock` on a `keychain+PIN` profile checks the PIN and stores a *session entry*
-//!   `session:<id>` in the keychain: the vault key plus a deadline (now + the policy's
-//!   auto-lock idle time). Every later open refreshes the deadline; an open after the deadline
-//!   deletes the entry and reports the profile locked. `profile lock` deletes it at once. The
-//!   session key is thus never in a plain file; it is as protected as a `keychain` profile's
-//!   key for as long as the profile stays unlocked.
-//! - A `passphrase-only` profile has no keychain to hold a session, so it is locked between
-//!   processes: every command needs the passphrase.
-//! - Commands take the PIN/passphrase from `PASSBRIDGE_PIN` (scripts) or one line of stdin
-//!   (`--pin-stdin`); never from a command-line argument, which other users can see in `ps`.
-//!
-//! Inside one process (the authenticator, the desktop app) an open [`Vault`] locks itself after
-//! the same idle time and on [`Vault::lock`].
+//! - A `keychain+PIN` or `passphrase-only` profile is unlocked only inside the process that
+//!   checked its PIN: the vault key is in that process's memory and nowhere else. An open
+//!   [`Vault`] locks itself after the policy's idle time without use (reads such as listing
+//!   passkeys do not count; sign-ins, changes and PIN checks do) and on [`Vault::lock`]; the
+//!   app locks every vault when it exits. Nothing in the keychain opens the profile without
+//!   the PIN, because any program in the OS account can read the keychain. (Older versions
+//!   kept a `session:<id>` entry there; the app deletes those.) So each CLI call, a process of
+//!   its own, needs the PIN: from `PASSBRIDGE_PIN` (scripts) or one line of stdin
+//!   (`--pin-stdin`), never from a command-line argument, which other users can see in `ps`.
 //!
 //! A locked profile reveals only its display name (and its protection kind): credentials, user
 //! names and RP IDs are inside encrypted records whose file names are keyed hashes.

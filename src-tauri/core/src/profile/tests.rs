@@ -88,10 +88,24 @@ fn insert_replaces_same_rp_and_user() {
     assert_eq!(manager.list().unwrap()[0].passkey_count, Some(1));
 }
 
+fn manager_with_keychain(
+    dir: &Path,
+    policy: Policy,
+) -> (ProfileManager, ManualClock, Arc<MemoryKeychain>) {
+    let clock = ManualClock::new();
+    let keychain = Arc::new(MemoryKeychain::new());
+    let manager = ProfileManager::new(dir, policy, {
+        let shared: Arc<dyn keychain::KeyStore> = keychain.clone();
+        shared
+    })
+    .with_env(testing::env(&clock, 1));
+    (manager, clock, keychain)
+}
+
 #[test]
 fn pin_profile_locks_unlocks_and_auto_locks() {
     let dir = tempfile::tempdir().unwrap();
-    let (manager, clock) = manager(dir.path(), cheap_policy());
+    let (manager, clock, keychain) = manager_with_keychain(dir.path(), cheap_policy());
     manager
         .create("Bob", NewProtection::KeychainPin(pin("1234")))
         .unwrap();
@@ -109,35 +123,59 @@ fn pin_profile_locks_unlocks_and_auto_locks() {
         (LockState::Locked, None)
     );
 
-    let (vault, deadline) = manager.unlock("Bob", &pin("1234")).unwrap();
-    assert_eq!(deadline, Some(1_700_000_060));
+    let vault = manager.unlock("Bob", &pin("1234")).unwrap();
     (&vault).insert(credential(3, "rp.test", "b")).unwrap();
-    assert_eq!(manager.list().unwrap()[0].state, LockState::Unlocked);
-    // Another "process" opens through the session without the PIN.
-    assert_eq!(
-        (&manager.open("Bob", None).unwrap())
-            .credentials()
-            .unwrap()
-            .len(),
-        1
+    // The key is in this vault only: nothing in the keychain opens the profile without the
+    // PIN, for another process or a co-user reading the keychain.
+    assert!(
+        keychain
+            .accounts()
+            .iter()
+            .all(|account| !account.starts_with("session:")),
+        "{:?}",
+        keychain.accounts()
     );
+    assert!(matches!(
+        manager.open("Bob", None),
+        Err(Error::Locked { .. })
+    ));
+    assert_eq!(manager.list().unwrap()[0].state, LockState::Locked);
 
-    // In-process idle lock.
-    clock.advance(Duration::from_secs(61));
+    // Reads do not keep it open; a change restarts the idle timer.
+    clock.advance(Duration::from_secs(40));
+    assert_eq!(vault.passkeys().unwrap().len(), 1);
+    clock.advance(Duration::from_secs(21));
+    assert!(vault.is_locked(), "a read counted as use");
     assert!((&vault).credentials().is_err());
-    assert!(vault.is_locked());
-    // Cross-process session expired as well.
-    assert!(matches!(
-        manager.open("Bob", None),
-        Err(Error::Locked { .. })
-    ));
 
-    manager.unlock("Bob", &pin("1234")).unwrap();
+    let vault = manager.unlock("Bob", &pin("1234")).unwrap();
+    clock.advance(Duration::from_secs(40));
+    vault.note_use().unwrap();
+    clock.advance(Duration::from_secs(40));
+    assert!(!vault.is_locked(), "use did not restart the idle timer");
+    clock.advance(Duration::from_secs(21));
+    assert!(vault.is_locked());
+    assert!(vault.note_use().is_err());
+
+    // A session entry an older version left behind is removed by lock and by unlock.
+    let legacy = |k: &MemoryKeychain| {
+        let id = k
+            .accounts()
+            .iter()
+            .find_map(|a| a.strip_prefix("vault:").map(str::to_owned))
+            .unwrap();
+        k.set(&format!("session:{id}"), &[0; 40]).unwrap();
+    };
+    use super::keychain::KeyStore as _;
+    legacy(&keychain);
     assert!(manager.lock("Bob").unwrap());
-    assert!(matches!(
-        manager.open("Bob", None),
-        Err(Error::Locked { .. })
-    ));
+    assert!(!manager.lock("Bob").unwrap());
+    legacy(&keychain);
+    manager.unlock("Bob", &pin("1234")).unwrap();
+    assert_eq!(keychain.accounts().len(), 1, "{:?}", keychain.accounts());
+    legacy(&keychain);
+    assert_eq!(manager.end_sessions().unwrap(), 1);
+    assert_eq!(keychain.accounts().len(), 1);
 }
 
 #[test]
@@ -211,7 +249,7 @@ fn items_are_encrypted_per_profile_and_hidden_when_locked() {
         .create("F", NewProtection::KeychainPin(pin("1111")))
         .unwrap();
     manager.create("G", NewProtection::Keychain).unwrap();
-    let (f, _) = manager.unlock("F", &pin("1111")).unwrap();
+    let f = manager.unlock("F", &pin("1111")).unwrap();
     let g = manager.open("G", None).unwrap();
     f.put_item("linked-phone", b"pixel", b"pairing secret F")
         .unwrap();

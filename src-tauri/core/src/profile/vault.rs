@@ -498,7 +498,7 @@ impl Vault {
         user_name: Option<String>,
         user_display_name: Option<String>,
     ) -> Result<bool, Error> {
-        let mut inner = self.guard()?;
+        let mut inner = self.guard_for_change()?;
         let Some(entry) = inner.entries.get(credential_id) else {
             return Ok(false);
         };
@@ -519,7 +519,7 @@ impl Vault {
     /// # Errors
     /// [`Error::Locked`], or the record could not be removed.
     pub fn delete_passkey(&self, credential_id: &[u8]) -> Result<bool, Error> {
-        let mut inner = self.guard()?;
+        let mut inner = self.guard_for_change()?;
         self.remove_entry(&mut inner, credential_id)
     }
 
@@ -529,7 +529,7 @@ impl Vault {
     /// # Errors
     /// [`Error::Locked`], or the record could not be written.
     pub fn put_item(&self, kind: &str, name: &[u8], data: &[u8]) -> Result<(), Error> {
-        let inner = self.guard()?;
+        let inner = self.guard_for_change()?;
         let keys = self.keys_of(&inner)?;
         let id = item_id(kind, name);
         let bytes = record::encode(
@@ -596,7 +596,7 @@ impl Vault {
     /// # Errors
     /// [`Error::Locked`], I/O.
     pub fn remove_item(&self, kind: &str, name: &[u8]) -> Result<bool, Error> {
-        let inner = self.guard()?;
+        let inner = self.guard_for_change()?;
         let keys = self.keys_of(&inner)?;
         let dir = self.dir.join(ITEMS_DIR);
         match record::remove_durable(&dir, &keys.file_name(&item_id(kind, name))) {
@@ -606,7 +606,26 @@ impl Vault {
         }
     }
 
-    /// Locks the inner state, enforcing the lock and the idle timer.
+    /// Records something the user did with this profile (an unlock, a sign-in, a passkey
+    /// change): it restarts the idle timer. Reads do not: the window asks for the passkey list
+    /// on a timer, and a lock that polling could hold open would never fire.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] when the vault is locked or its idle time has already run out.
+    pub fn note_use(&self) -> Result<(), Error> {
+        self.guard_for_change().map(drop)
+    }
+
+    /// Locks the inner state for a change the user made: enforces the lock and the idle timer,
+    /// then restarts the timer.
+    fn guard_for_change(&self) -> Result<MutexGuard<'_, Inner>, Error> {
+        let mut inner = self.guard()?;
+        inner.last_activity = self.env.unix_time();
+        Ok(inner)
+    }
+
+    /// Locks the inner state, enforcing the lock and the idle timer. A read: it does not count
+    /// as activity (see [`Vault::note_use`]).
     fn guard(&self) -> Result<MutexGuard<'_, Inner>, Error> {
         let mut inner = self.inner.lock().map_err(|_| Error::Poisoned)?;
         if inner.keys.is_none() {
@@ -624,7 +643,6 @@ impl Vault {
                 profile: self.profile_name.clone(),
             });
         }
-        inner.last_activity = now;
         Ok(inner)
     }
 
@@ -752,7 +770,7 @@ impl CredentialStore for &Vault {
     }
 
     fn insert(&mut self, credential: StoredCredential) -> Result<(), StoreError> {
-        let mut inner = self.guard().map_err(store_error)?;
+        let mut inner = self.guard_for_change().map_err(store_error)?;
         let replaced: Vec<Vec<u8>> = inner
             .entries
             .values()
@@ -773,7 +791,7 @@ impl CredentialStore for &Vault {
     }
 
     fn update(&mut self, credential: StoredCredential) -> Result<bool, StoreError> {
-        let mut inner = self.guard().map_err(store_error)?;
+        let mut inner = self.guard_for_change().map_err(store_error)?;
         let Some(usage) = inner
             .entries
             .get(&credential.credential_id)
@@ -787,14 +805,14 @@ impl CredentialStore for &Vault {
     }
 
     fn delete(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {
-        let mut inner = self.guard().map_err(store_error)?;
+        let mut inner = self.guard_for_change().map_err(store_error)?;
         self.remove_entry(&mut inner, credential_id)
             .map_err(store_error)
     }
 
     fn bump_sign_count(&mut self, credential_id: &[u8]) -> Result<u32, StoreError> {
         let now = self.env.unix_time();
-        let mut inner = self.guard().map_err(store_error)?;
+        let mut inner = self.guard_for_change().map_err(store_error)?;
         let Some(entry) = inner.entries.get(credential_id) else {
             return Err(StoreError::Corrupt);
         };
@@ -871,7 +889,7 @@ impl CredentialStore for &Vault {
     }
 
     fn wipe(&mut self) -> Result<(), StoreError> {
-        let mut inner = self.guard().map_err(store_error)?;
+        let mut inner = self.guard_for_change().map_err(store_error)?;
         let ids: Vec<Vec<u8>> = inner.entries.keys().cloned().collect();
         for id in ids {
             self.remove_entry(&mut inner, &id).map_err(store_error)?;
