@@ -155,6 +155,8 @@ pub struct HidDevice<S, C, R, H> {
     forwarding: bool,
     forwards: u64,
     probed: Option<Probed>,
+    /// Whether [`REBOOT_MAGIC`] power-cycles the device (the UDP test transport only).
+    simulation_reboot: bool,
 }
 
 impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
@@ -167,7 +169,16 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
             forwarding: false,
             forwards: 0,
             probed: None,
+            simulation_reboot: false,
         }
+    }
+
+    /// Lets the [`REBOOT_MAGIC`] datagram power-cycle the device, as test suites written for
+    /// the SoloKeys simulation expect. Off by default, and only for a test transport: a power
+    /// cycle reopens the reset window and forgets the PIN mismatch count (CTAP 2.1 §6.5.5.5),
+    /// so on a real transport any program that can write a report could use it.
+    pub fn allow_simulation_reboot(&mut self, allow: bool) {
+        self.simulation_reboot = allow;
     }
 
     /// When on, makeCredential and getAssertion are not answered locally but become a
@@ -297,10 +308,11 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
         self.auth.power_cycle(now);
     }
 
-    /// Processes one OUT report and returns the IN reports to send. The
-    /// [`REBOOT_MAGIC`] datagram power-cycles the device and gets no reply.
+    /// Processes one OUT report and returns the IN reports to send. Where allowed
+    /// ([`HidDevice::allow_simulation_reboot`]), the [`REBOOT_MAGIC`] datagram power-cycles the
+    /// device and gets no reply; elsewhere it is an ordinary report.
     pub fn handle_report(&mut self, report: &[u8], now: Instant) -> Vec<Report> {
-        if report == REBOOT_MAGIC {
+        if self.simulation_reboot && report == REBOOT_MAGIC {
             self.power_cycle(now);
             return Vec::new();
         }

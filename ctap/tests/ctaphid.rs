@@ -334,8 +334,22 @@ fn device_prompt_times_out() {
 }
 
 #[test]
-fn device_reboot_datagram_power_cycles() {
+fn device_reboot_datagram_power_cycles_only_where_allowed() {
     let (mut d, clock) = device();
+    // Not allowed (the uhid transport): an ordinary report, so the channel and the closed
+    // reset window survive it.
+    let cid = dev_allocate(&mut d, clock.now());
+    clock.advance(Duration::from_secs(20));
+    d.handle_report(&REBOOT_MAGIC, clock.now());
+    let out = send_cbor(&mut d, cid, &[0x07], clock.now());
+    assert_eq!(
+        reassemble(&out).2,
+        vec![StatusCode::NotAllowed.code()],
+        "the reboot datagram reopened the reset window on a real transport"
+    );
+
+    let (mut d, clock) = device();
+    d.allow_simulation_reboot(true);
     let cid = dev_allocate(&mut d, clock.now());
     clock.advance(Duration::from_secs(20));
     let out = send_cbor(&mut d, cid, &[0x07], clock.now());

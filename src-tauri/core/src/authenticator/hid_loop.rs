@@ -30,6 +30,12 @@ pub trait ReportPipe {
     /// # Errors
     /// The transport failed and cannot continue.
     fn send(&mut self, report: &[u8; 64]) -> io::Result<()>;
+
+    /// Whether the simulation's reboot datagram may power-cycle the device on this pipe: only
+    /// on a test transport ([`HidDevice::allow_simulation_reboot`]).
+    fn simulation_reboot(&self) -> bool {
+        false
+    }
 }
 
 /// Answers forwarded requests ([`ctap::device::Forward`]) elsewhere, without blocking the
@@ -76,6 +82,7 @@ pub fn serve<S: CredentialStore>(
     stop: &Arc<AtomicBool>,
 ) -> io::Result<()> {
     let clock = device.authenticator().clock().clone();
+    device.allow_simulation_reboot(pipe.simulation_reboot());
     let mut prompt_shown = false;
     while !stop.load(Ordering::Relaxed) {
         let now = clock.now();

@@ -1,7 +1,8 @@
 //! CTAPHID over UDP (the SoloKeys simulation convention, which python-fido2's and libfido2's
 //! test set-ups speak): every 64-byte datagram to the listen address is one OUT report; every
-//! IN report (keepalives included) goes to the reply address as one 64-byte datagram. The 64-byte "magic reboot" datagram is a
-//! simulated power cycle (handled inside [`ctap::device::HidDevice`]).
+//! IN report (keepalives included) goes to the reply address as one 64-byte datagram. The
+//! 64-byte "magic reboot" datagram is a simulated power cycle on this transport only (see
+//! [`ctap::device::HidDevice::allow_simulation_reboot`]; the uhid key ignores it).
 //!
 //! Loopback only: this transport has no peer authentication, so it must never face a network.
 
@@ -106,6 +107,11 @@ impl UdpPipe {
 }
 
 impl ReportPipe for UdpPipe {
+    // The simulation transport test suites (python-fido2's device tests) reboot the key with.
+    fn simulation_reboot(&self) -> bool {
+        true
+    }
+
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<[u8; 64]>> {
         self.socket.set_read_timeout(Some(timeout))?;
         let mut buf = [0u8; 1024];
