@@ -278,7 +278,10 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
                 .respond(cid, cmd::CBOR, &[u8::from(StatusCode::OperationDenied)])
         });
         self.probed = None;
-        self.auth = auth;
+        let previous = core::mem::replace(&mut self.auth, auth);
+        // The device was not unplugged: what CTAP keeps per power cycle (the PIN mismatch
+        // count, the reset window) carries over, so swapping the engine is not a free reboot.
+        self.auth.continue_power_cycle_of(&previous);
         out
     }
 

@@ -12,6 +12,8 @@ pub struct MemoryStore {
     state: Option<PersistentState>,
     /// Number of `save_state` calls (lets tests check persistence happens).
     pub state_saves: usize,
+    /// What [`CredentialStore::uv_retries`] reports: a platform verifier's own count (tests).
+    pub platform_uv_retries: Option<u8>,
 }
 
 impl MemoryStore {
@@ -97,6 +99,10 @@ impl CredentialStore for MemoryStore {
         self.state = Some(state.clone());
         self.state_saves = self.state_saves.saturating_add(1);
         Ok(())
+    }
+
+    fn uv_retries(&self) -> Option<u8> {
+        self.platform_uv_retries
     }
 
     fn wipe(&mut self) -> Result<(), StoreError> {

@@ -258,6 +258,14 @@ pub trait CredentialStore {
     /// # Errors
     /// Backend failure.
     fn wipe(&mut self) -> Result<(), StoreError>;
+
+    /// Built-in UV attempts left, when the platform's verifier counts them itself (a PIN the
+    /// platform checks and counts where it keeps it): the engine then reports this number as
+    /// `uvRetries` and refuses UV at zero. `None`, the default: the engine counts, in
+    /// [`PersistentState::uv_retries`].
+    fn uv_retries(&self) -> Option<u8> {
+        None
+    }
 }
 
 /// Why the authenticator needs the user.

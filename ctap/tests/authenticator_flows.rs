@@ -835,6 +835,63 @@ fn built_in_uv_flows() {
     assert_eq!(uint(map_get_int(&map(v), 5).unwrap()), 7);
 }
 
+/// The app rebuilds the engine on every profile switch; that must not be a free power cycle.
+#[test]
+fn an_engine_that_takes_over_keeps_the_mismatch_count_and_the_closed_reset_window() {
+    let mut h = Harness::new();
+    assert_eq!(h.set_pin_status(PinProtocol::V2, "abcdé"), 0);
+    for _ in 0..3 {
+        h.pin_token(PinProtocol::V2, "0000", 0x03, None);
+    }
+    h.clock.advance(Duration::from_secs(20));
+    let mut next = ctap::Authenticator::new(
+        h.auth.store().clone(),
+        h.clock.clone(),
+        ctap::testing::seeded_rng(8),
+        Config::default(),
+    )
+    .unwrap();
+    next.continue_power_cycle_of(&h.auth);
+    h.auth = next;
+    assert_eq!(
+        h.pin_token(PinProtocol::V2, "abcdé", 0x03, None).0,
+        StatusCode::PinAuthBlocked.code(),
+        "the new engine forgot the mismatches"
+    );
+    assert_eq!(h.call(0x07, None).0, StatusCode::NotAllowed.code());
+    // A real power cycle still clears both.
+    h.auth.power_cycle(ctap::Clock::now(&h.clock));
+    assert_eq!(h.pin_token(PinProtocol::V2, "abcdé", 0x03, None).0, 0);
+}
+
+#[test]
+fn a_platform_that_counts_its_own_uv_attempts_is_reported_and_obeyed() {
+    let prompt = ScriptedPrompt::always_verify();
+    let mut h = Harness::with(Config::for_prompt(&prompt), prompt);
+    let get_uv_retries = int_map([(1, Some(i(2))), (2, Some(i(7)))]);
+    // The verifier outside the engine (a profile PIN) has 4 attempts left: that is uvRetries.
+    h.auth.store_mut().platform_uv_retries = Some(4);
+    let v = h.ok(0x06, Some(get_uv_retries.clone()));
+    assert_eq!(uint(map_get_int(&map(v), 5).unwrap()), 4);
+    let c = created(h.ok(
+        0x01,
+        Some(with(
+            mc_params(RP, b"u", &CDH),
+            7,
+            options(&[("rk", true), ("uv", true)]),
+        )),
+    ));
+    assert_eq!(parse_auth_data(&c.auth_data).flags & 0x05, 0x05);
+    // At zero the engine refuses UV without asking anyone.
+    h.auth.store_mut().platform_uv_retries = Some(0);
+    let asked = h.prompt.asked.len();
+    let p = with(ga_params(RP, &CDH), 5, options(&[("uv", true)]));
+    assert_eq!(h.call(0x02, Some(p)).0, StatusCode::UvBlocked.code());
+    let v = h.ok(0x06, Some(get_uv_retries));
+    assert_eq!(uint(map_get_int(&map(v), 5).unwrap()), 0);
+    assert_eq!(h.prompt.asked.len(), asked, "no prompt once blocked");
+}
+
 #[test]
 fn uv_token_flow() {
     let prompt = ScriptedPrompt::always_verify();

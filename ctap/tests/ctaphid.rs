@@ -564,4 +564,16 @@ fn replacing_the_authenticator_keeps_channels_and_denies_what_was_pending() {
     // The channel still works with the new authenticator.
     let (c, _, data) = reassemble(&send_cbor(&mut d, cid, &[0x04], clock.now()));
     assert_eq!((c, data[0]), (cid, 0));
+    // No power cycle happened: the reset window, closed by now, stays closed.
+    clock.advance(Duration::from_secs(20));
+    let auth = Authenticator::new(
+        MemoryStore::new(),
+        clock.clone(),
+        seeded_rng(10),
+        Config::default(),
+    )
+    .unwrap();
+    d.replace_authenticator(auth);
+    let out = send_cbor(&mut d, cid, &[0x07], clock.now());
+    assert_eq!(reassemble(&out).2, vec![StatusCode::NotAllowed.code()]);
 }

@@ -142,7 +142,7 @@ fn cli_profile_lifecycle_on_the_secret_service() {
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, "argon2_memory_kib = 8\nargon2_iterations = 1\n").unwrap();
     let data = dir.path().join("data");
-    let pin = ("PASSBRIDGE_PIN", "8642");
+    let pin = ("PASSBRIDGE_PIN", "86428642");
     assert!(cli(&data, &policy, &["profile", "create", "Kim"], &[]).0);
     let (ok, _, err) = cli(
         &data,
@@ -171,7 +171,7 @@ fn cli_profile_lifecycle_on_the_secret_service() {
         &data,
         &policy,
         &["profile", "unlock", "Lee"],
-        &[("PASSBRIDGE_PIN", "1111")],
+        &[("PASSBRIDGE_PIN", "11111111")],
     );
     assert!(!ok && err.contains("wrong"), "{err}");
     // A command line never leaves the profile unlocked for the next one (or a co-user).

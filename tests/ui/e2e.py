@@ -266,7 +266,7 @@ def main() -> int:
         # 2. Create a profile with a PIN: it becomes active, unlocked, and empty.
         d.click("#profile-new")
         d.type("#new-profile-name", "Ana")
-        d.type("#new-profile-pin", "2468")
+        d.type("#new-profile-pin", "24682468")
         d.screenshot(out / "02-new-profile.png")
         d.click("#new-profile-create")
         d.wait(lambda: d.text("#active-profile") == "Ana", "the active profile 'Ana'")
@@ -343,10 +343,10 @@ def main() -> int:
         assert d.text("#request-profile") == "Ana", d.text("#request-profile")
         assert "ana@example.org" in d.text("#request-dialog")
         d.screenshot(out / "08-request-dialog.png")
-        d.type("#request-pin", "1111")
+        d.type("#request-pin", "11111111")
         d.click("#request-approve")
-        d.wait(lambda: "wrong" in d.text("#request-dialog").lower(), "the wrong-PIN message")
-        d.type("#request-pin", "2468")
+        d.wait(lambda: "attempts left" in d.text("#request-dialog"), "the wrong-PIN message with the attempts left")
+        d.type("#request-pin", "24682468")
         d.click("#request-approve")
         thread.join(60)
         assert "auth" in result, f"the site's registration failed: {result.get('error')!r}"

@@ -237,7 +237,7 @@ describe("request dialog", () => {
     mockIPC((cmd, args) => {
       if (cmd === "request_answer") {
         answers.push(args);
-        throw { code: "wrong-pin", message: "wrong PIN" };
+        throw { code: "wrong-pin", message: "Wrong PIN. 6 attempts left before the profile is blocked." };
       }
       throw new Error(cmd);
     });
@@ -247,7 +247,7 @@ describe("request dialog", () => {
     const pin = byId<HTMLInputElement>("request-pin");
     pin.value = "1111";
     byId("request-approve").click();
-    await vi.waitFor(() => expect(byId("request-error").textContent).toBe("Wrong PIN. Try again."));
+    await vi.waitFor(() => expect(byId("request-error").textContent).toBe("Wrong PIN. 6 attempts left before the profile is blocked."));
     expect(answers).toEqual([{ answer: { id: 41, approve: true, account: "cc03", pin: "1111", usePhone: false } }]);
     expect(req.dialog.open).toBe(true);
     expect(pin.value).toBe("");

@@ -108,7 +108,7 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
                 }
                 let permissions = check_permissions(r.permissions)?;
                 let shared = self.shared_secret(p, r.key_agreement.as_ref())?;
-                if self.state.uv_retries == 0 {
+                if self.uv_retries() == 0 {
                     return Err(StatusCode::UvBlocked);
                 }
                 let mut prompt = self.prompt(PromptReason::Verify, r.rp_id.clone(), now);
@@ -126,7 +126,7 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
                 }
                 respond(&int_map([(
                     5,
-                    Some(Value::Integer(self.state.uv_retries.into())),
+                    Some(Value::Integer(self.uv_retries().into())),
                 )]))
             }
             _ => Err(StatusCode::InvalidSubcommand),

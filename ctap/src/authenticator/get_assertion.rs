@@ -69,7 +69,7 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
         if uv_requested && !self.config.built_in_uv {
             return Err(StatusCode::InvalidOption);
         }
-        if uv_requested && self.state.uv_retries == 0 {
+        if uv_requested && self.uv_retries() == 0 {
             return Err(StatusCode::UvBlocked);
         }
         // 4. Verify pinUvAuthParam (ga permission, RP binding).

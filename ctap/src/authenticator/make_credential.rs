@@ -75,7 +75,7 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
                 return Err(StatusCode::PuatRequired);
             }
         }
-        if uv_requested && self.state.uv_retries == 0 {
+        if uv_requested && self.uv_retries() == 0 {
             return Err(StatusCode::UvBlocked);
         }
         // 7. Verify pinUvAuthParam (mc permission, RP binding).

@@ -267,6 +267,13 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
         &self.config
     }
 
+    /// Takes over what `previous` kept for its power cycle (when it booted, the consecutive
+    /// PIN mismatches): this engine replaces it on the same device without a power cycle.
+    pub fn continue_power_cycle_of(&mut self, previous: &Self) {
+        self.boot = previous.boot;
+        self.mismatches = previous.mismatches;
+    }
+
     /// Simulates a power cycle: drops the pinUvAuthToken and the key-agreement key, resets the
     /// per-boot PIN mismatch counter, forgets stateful commands and restarts the reset window.
     pub fn power_cycle(&mut self, now: Instant) {
@@ -378,6 +385,12 @@ impl<S: CredentialStore, C: Clock, R: Rng> Authenticator<S, C, R> {
             }),
             PendingOp::UvToken(p) => self.finish_uv_token(*p, &consent, now),
         }
+    }
+
+    /// Built-in UV attempts left: the platform's own count if it keeps one
+    /// ([`CredentialStore::uv_retries`]), else the engine's.
+    fn uv_retries(&self) -> u8 {
+        self.store.uv_retries().unwrap_or(self.state.uv_retries)
     }
 
     /// Built-in UV bookkeeping: a failed verification costs a UV retry.

@@ -164,7 +164,7 @@ fn secret_service_holds_vault_keys_and_delete_shreds_them() {
     let manager = ProfileManager::new(dir.path(), cheap_policy(), keychain.clone());
     manager.create("ss-plain", NewProtection::Keychain).unwrap();
     manager
-        .create("ss-pin", NewProtection::KeychainPin(secret("2468")))
+        .create("ss-pin", NewProtection::KeychainPin(secret("24682468")))
         .unwrap();
     let plain_id = profile_id(dir.path(), "ss-plain");
     let pin_id = profile_id(dir.path(), "ss-pin");
@@ -187,7 +187,7 @@ fn secret_service_holds_vault_keys_and_delete_shreds_them() {
         .insert(credential(vec![1; 16], "ss.example", "ann", [11; 32]))
         .unwrap();
     drop(vault);
-    let vault = manager.unlock("ss-pin", &secret("2468")).unwrap();
+    let vault = manager.unlock("ss-pin", &secret("24682468")).unwrap();
     (&vault)
         .insert(credential(vec![2; 16], "ss.example", "ben", [22; 32]))
         .unwrap();
@@ -222,7 +222,7 @@ fn secret_service_holds_vault_keys_and_delete_shreds_them() {
         again.open("ss-pin", None),
         Err(Error::Locked { .. })
     ));
-    let vault = &again.open("ss-pin", Some(&secret("2468"))).unwrap();
+    let vault = &again.open("ss-pin", Some(&secret("24682468"))).unwrap();
     assert_eq!(vault.credentials().unwrap().len(), 1);
     assert!(
         !again.lock("ss-pin").unwrap(),
@@ -233,7 +233,7 @@ fn secret_service_holds_vault_keys_and_delete_shreds_them() {
         Err(Error::Locked { .. })
     ));
     assert!(matches!(
-        again.open("ss-pin", Some(&secret("0000"))),
+        again.open("ss-pin", Some(&secret("00000000"))),
         Err(Error::WrongSecret { .. })
     ));
 
@@ -271,7 +271,7 @@ fn randomized_operations_never_cross_profiles_and_locked_profiles_reveal_only_na
     let names = ["iso-keychain", "iso-pin", "iso-pass", "iso-keychain-2"];
     manager.create(names[0], NewProtection::Keychain).unwrap();
     manager
-        .create(names[1], NewProtection::KeychainPin(secret("1357")))
+        .create(names[1], NewProtection::KeychainPin(secret("13571357")))
         .unwrap();
     manager
         .create(
@@ -282,7 +282,7 @@ fn randomized_operations_never_cross_profiles_and_locked_profiles_reveal_only_na
     manager.create(names[3], NewProtection::Keychain).unwrap();
     let vaults = vec![
         manager.open(names[0], None).unwrap(),
-        manager.unlock(names[1], &secret("1357")).unwrap(),
+        manager.unlock(names[1], &secret("13571357")).unwrap(),
         manager
             .open(names[2], Some(&secret("correct horse")))
             .unwrap(),
@@ -379,7 +379,7 @@ fn randomized_operations_never_cross_profiles_and_locked_profiles_reveal_only_na
     drop(vaults);
     let reopened = [
         manager.open(names[0], None).unwrap(),
-        manager.open(names[1], Some(&secret("1357"))).unwrap(),
+        manager.open(names[1], Some(&secret("13571357"))).unwrap(),
         manager
             .open(names[2], Some(&secret("correct horse")))
             .unwrap(),

@@ -170,6 +170,19 @@ pub(super) fn profile_hint(error: &ProfileError) -> Option<String> {
                 .to_owned(),
         ),
         ProfileError::NoDataDir => Some("pass --data-dir DIR".to_owned()),
+        ProfileError::WrongSecret {
+            attempts_left: 0, ..
+        } => Some("that was the last attempt: the profile is now blocked".to_owned()),
+        ProfileError::PinWait { .. } => Some(
+            "each wrong PIN after the third makes the next attempt wait longer (30 s, doubling, \
+             at most an hour)"
+                .to_owned(),
+        ),
+        ProfileError::PinBlocked { id, .. } => Some(format!(
+            "an administrator can lift the block with `sudo install -d -m 755 {dir} && sudo \
+             touch {dir}/{id}`; otherwise delete the profile (`passbridge profile delete NAME`)",
+            dir = passbridge_core::profile::attempts::UNBLOCK_DIR
+        )),
         _ => None,
     }
 }

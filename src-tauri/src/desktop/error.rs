@@ -24,6 +24,10 @@ pub enum ErrorCode {
     Locked,
     /// Wrong PIN or passphrase.
     WrongPin,
+    /// Too many wrong PINs lately: the next attempt must wait.
+    PinWait,
+    /// Too many wrong PINs in a row: only an administrator or deleting the profile helps.
+    PinBlocked,
     /// No profile is active.
     NoActiveProfile,
     /// The profile has no PIN, so it cannot be locked or verify the user.
@@ -145,6 +149,8 @@ fn profile_error(error: &ProfileError) -> IpcError {
         }
         ProfileError::Locked { .. } => ErrorCode::Locked,
         ProfileError::WrongSecret { .. } => ErrorCode::WrongPin,
+        ProfileError::PinWait { .. } => ErrorCode::PinWait,
+        ProfileError::PinBlocked { .. } => ErrorCode::PinBlocked,
         ProfileError::NotLockable { .. } => ErrorCode::NoPin,
         ProfileError::KeychainUnavailable { .. }
         | ProfileError::Keychain(_)
@@ -281,11 +287,38 @@ mod tests {
     fn profile_errors_keep_their_sentence_and_get_a_code() {
         let error = IpcError::from(AppError::Profile(ProfileError::WrongSecret {
             profile: "Ana".into(),
+            attempts_left: 6,
         }));
         assert_eq!(error.code, ErrorCode::WrongPin);
-        assert_eq!(error.message, "wrong PIN or passphrase for profile 'Ana'");
+        assert_eq!(
+            error.message,
+            "Wrong PIN. 6 attempts left before the profile is blocked."
+        );
         let json = serde_json::to_value(&error).unwrap();
         assert_eq!(json["code"], "wrong-pin");
+        let wait = IpcError::from(AppError::Profile(ProfileError::PinWait {
+            profile: "Ana".into(),
+            seconds: 90,
+        }));
+        assert_eq!(
+            (wait.code, wait.message.as_str()),
+            (
+                ErrorCode::PinWait,
+                "Too many wrong PINs. Wait 2 minutes before trying again."
+            )
+        );
+        let blocked = IpcError::from(AppError::Profile(ProfileError::PinBlocked {
+            profile: "Ana".into(),
+            id: "00ff".into(),
+        }));
+        assert_eq!(blocked.code, ErrorCode::PinBlocked);
+        assert!(
+            blocked
+                .message
+                .contains("sudo touch /etc/passbridge/unblock/00ff"),
+            "{}",
+            blocked.message
+        );
     }
 
     #[test]

@@ -109,7 +109,7 @@ fn commands_answer_over_ipc_with_typed_errors() {
     let profiles = invoke(
         &webview,
         "profile_create",
-        json!({"profile": {"name": "Ana", "pin": "2468"}}),
+        json!({"profile": {"name": "Ana", "pin": "24682468"}}),
     )
     .unwrap();
     assert_eq!(profiles[0]["name"], "Ana");
@@ -118,7 +118,7 @@ fn commands_answer_over_ipc_with_typed_errors() {
     let error = invoke(
         &webview,
         "profile_unlock",
-        json!({"name": "Ana", "pin": "0000"}),
+        json!({"name": "Ana", "pin": "00000000"}),
     )
     .unwrap_err();
     assert_eq!(error["code"], "wrong-pin");

@@ -131,6 +131,21 @@ pub fn profile_error(error: &ProfileError) -> String {
         ProfileError::Locked { profile } => {
             format!("profile '{profile}' is locked: unlock it with its PIN")
         }
+        ProfileError::WrongSecret {
+            attempts_left: 0, ..
+        } => "Wrong PIN. That was the last attempt: the profile is now blocked.".to_owned(),
+        ProfileError::WrongSecret { attempts_left, .. } => {
+            format!("Wrong PIN. {attempts_left} attempts left before the profile is blocked.")
+        }
+        ProfileError::PinWait { seconds, .. } => format!(
+            "Too many wrong PINs. Wait {} before trying again.",
+            duration(*seconds)
+        ),
+        ProfileError::PinBlocked { profile, id } => format!(
+            "Profile '{profile}' is blocked after too many wrong PINs. An administrator can \
+             unblock it (sudo touch {}/{id}), or delete the profile and its passkeys.",
+            passbridge_core::profile::attempts::UNBLOCK_DIR
+        ),
         ProfileError::KeychainUnavailable { .. } => "cannot reach the OS keychain: start and \
              unlock it (Passbridge keeps vault keys there and never in plain files)"
             .to_owned(),
@@ -144,6 +159,16 @@ pub fn profile_error(error: &ProfileError) -> String {
             .to_owned(),
         other => other.to_string(),
     }
+}
+
+/// "45 seconds", "2 minutes", "1 hour": a wait in words.
+fn duration(seconds: u64) -> String {
+    let (count, unit) = match seconds {
+        0..60 => (seconds, "second"),
+        60..3600 => (seconds.div_ceil(60), "minute"),
+        _ => (seconds.div_ceil(3600), "hour"),
+    };
+    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
 }
 
 /// The security key could not start.

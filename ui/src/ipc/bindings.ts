@@ -27,7 +27,7 @@ os: string, };
 /**
  * What kind of failure, for the UI to react to (focus the PIN field, offer unlock, …).
  */
-export type ErrorCode = "not-found" | "already-exists" | "invalid-input" | "locked" | "wrong-pin" | "no-active-profile" | "no-pin" | "keychain-unavailable" | "forbidden-by-policy" | "no-bluetooth-adapter" | "bluetooth-off" | "bluetooth-permission" | "bluetooth-failed" | "phone-not-nearby" | "relay-unreachable" | "relay-refused" | "relay-tls" | "proxy-failed" | "phone-hung-up" | "phone-refused" | "phone-timeout" | "phone-unlinked" | "phone-answer-invalid" | "phone-failed" | "cancelled" | "unavailable" | "busy" | "storage" | "damaged" | "internal";
+export type ErrorCode = "not-found" | "already-exists" | "invalid-input" | "locked" | "wrong-pin" | "pin-wait" | "pin-blocked" | "no-active-profile" | "no-pin" | "keychain-unavailable" | "forbidden-by-policy" | "no-bluetooth-adapter" | "bluetooth-off" | "bluetooth-permission" | "bluetooth-failed" | "phone-not-nearby" | "relay-unreachable" | "relay-refused" | "relay-tls" | "proxy-failed" | "phone-hung-up" | "phone-refused" | "phone-timeout" | "phone-unlinked" | "phone-answer-invalid" | "phone-failed" | "cancelled" | "unavailable" | "busy" | "storage" | "damaged" | "internal";
 
 /**
  * An error as the window receives it.

@@ -32,6 +32,8 @@ const ERROR_CODE_LIST: Record<ErrorCode, true> = {
   "invalid-input": true,
   locked: true,
   "wrong-pin": true,
+  "pin-wait": true,
+  "pin-blocked": true,
   "no-active-profile": true,
   "no-pin": true,
   "keychain-unavailable": true,

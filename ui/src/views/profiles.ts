@@ -7,6 +7,9 @@ import { button, closeDialog, dialog, field, h, onSubmit, openDialog, replace, s
 import { clearStatus, reportError, reportInfo } from "../status";
 import type { Store } from "../store";
 
+// Failures whose message says what to do next: attempts left, how long to wait, who unblocks.
+const PIN_CODES: ReadonlySet<string> = new Set(["wrong-pin", "pin-wait", "pin-blocked"]);
+
 export interface ProfilesView {
   header: HTMLElement;
   newProfileDialog: HTMLDialogElement;
@@ -181,7 +184,7 @@ export function mountProfiles(store: Store): ProfilesView {
         store.setProfiles(profiles);
       } catch (e) {
         const err = reportError(e);
-        unlockError.textContent = err.code === "wrong-pin" ? "Wrong PIN. Try again." : "Not unlocked.";
+        unlockError.textContent = PIN_CODES.has(err.code) ? errorText(err) : "Not unlocked.";
         unlockError.hidden = false;
         pin.value = "";
         pin.focus();

@@ -331,7 +331,8 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
       reportError(err);
       close();
     } else if (err.code === "wrong-pin") {
-      say("Wrong PIN. Try again.");
+      // The message counts the attempts left before the profile blocks.
+      say(errorText(err));
       pin.value = "";
       pin.focus();
     } else {
@@ -432,7 +433,7 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
       reportInfo(`“${r.profile}” is unlocked. Ask ${r.rpId ?? "the site"} to try again.`);
     } catch (e) {
       const err = toAppError(e);
-      say(err.code === "wrong-pin" ? "Wrong PIN. Try again." : errorText(err));
+      say(errorText(err));
       unlockPin.value = "";
       unlockPin.focus();
     } finally {

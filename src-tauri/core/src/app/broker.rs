@@ -143,7 +143,10 @@ impl BrokerPrompt {
                 })
                 .collect(),
             profile,
-            needs_verification: request.need_uv,
+            // Erasing a PIN profile's passkeys takes its PIN, not just a click: anyone at the
+            // seat could click, and a program can ask for a reset at any time.
+            needs_verification: request.need_uv
+                || (can_verify && request.reason == PromptReason::Reset),
             can_verify,
             summary: describe(request),
             locked,

@@ -85,6 +85,7 @@ enum ActiveStore {
     Open {
         vault: Arc<Vault>,
         changed: Arc<AtomicBool>,
+        core: Arc<AppCore>,
     },
     Locked(MemoryStore),
 }
@@ -93,7 +94,7 @@ impl ActiveStore {
     /// The vault, unless it locked itself since (idle timer): then the engine is rebuilt.
     fn vault(&self) -> Option<&Vault> {
         match self {
-            Self::Open { vault, changed } => {
+            Self::Open { vault, changed, .. } => {
                 if vault.is_locked() {
                     changed.store(true, Ordering::SeqCst);
                     None
@@ -181,6 +182,14 @@ impl CredentialStore for ActiveStore {
         }
     }
 
+    /// The profile's PIN failure count, which the request dialog's wrong PINs add to.
+    fn uv_retries(&self) -> Option<u8> {
+        match self {
+            Self::Open { core, .. } => core.pin_attempts_left(),
+            Self::Locked(_) => None,
+        }
+    }
+
     fn wipe(&mut self) -> Result<(), StoreError> {
         match self.vault() {
             Some(vault) => { vault }.wipe(),
@@ -244,13 +253,14 @@ fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
 /// locked. getInfo tells the truth about the profile: user verification is built in when the
 /// request dialog can check the profile's PIN.
 fn engine_for(
-    core: &AppCore,
+    core: &Arc<AppCore>,
     changed: &Arc<AtomicBool>,
 ) -> Result<ctap::Authenticator<ActiveStore, SharedClock, SharedRng>, StoreError> {
     let store = match core.active_vault() {
         Ok((_, vault)) => ActiveStore::Open {
             vault,
             changed: Arc::clone(changed),
+            core: Arc::clone(core),
         },
         Err(_) => ActiveStore::Locked(MemoryStore::new()),
     };

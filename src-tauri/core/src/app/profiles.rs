@@ -114,6 +114,21 @@ impl AppCore {
         self.profiles()
     }
 
+    /// PIN attempts left on the active profile before it blocks (`None` without a PIN, or
+    /// with no active profile); an unreadable count reads as none left. The security key
+    /// reports it as `uvRetries`, so a client sees what the request dialog's wrong PINs cost.
+    pub fn pin_attempts_left(&self) -> Option<u8> {
+        let name = self.active_name().ok()?;
+        let manager = Arc::clone(&self.state().ok()?.manager);
+        match manager.pin_attempts_left(&name) {
+            Ok(left) => left.map(|left| u8::try_from(left).unwrap_or(u8::MAX)),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the PIN failure count; UV is refused");
+                Some(0)
+            }
+        }
+    }
+
     /// Checks the active profile's PIN (the request dialog's user verification). A correct
     /// PIN is use of the profile: it restarts the idle timer, and unlocks the profile again if
     /// it had locked itself meanwhile.

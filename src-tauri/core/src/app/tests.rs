@@ -94,7 +94,7 @@ fn a_new_profile_is_active_unlocked_and_empty() {
     let f = fixture();
     let profiles = f
         .core
-        .create_profile(new_profile("Ana", Some("2468")))
+        .create_profile(new_profile("Ana", Some("24682468")))
         .unwrap();
     assert_eq!(profiles.len(), 1);
     let ana = &profiles[0];
@@ -110,7 +110,7 @@ fn a_new_profile_is_active_unlocked_and_empty() {
 fn a_locked_profile_reveals_nothing_but_its_name() {
     let f = fixture();
     f.core
-        .create_profile(new_profile("Ana", Some("2468")))
+        .create_profile(new_profile("Ana", Some("24682468")))
         .unwrap();
     let (_, vault) = f.core.active_vault().unwrap();
     { &*vault }
@@ -130,9 +130,9 @@ fn a_locked_profile_reveals_nothing_but_its_name() {
     let json = serde_json::to_string(&profiles).unwrap();
     assert!(!json.contains("example.com"), "{json}");
 
-    let error = f.core.unlock_profile("Ana", "1111".into()).unwrap_err();
+    let error = f.core.unlock_profile("Ana", "11111111".into()).unwrap_err();
     assert_eq!(kind(&error), "wrong-pin");
-    let profiles = f.core.unlock_profile("Ana", "2468".into()).unwrap();
+    let profiles = f.core.unlock_profile("Ana", "24682468".into()).unwrap();
     assert_eq!(profiles[0].state, LockState::Unlocked);
     assert_eq!(profiles[0].passkey_count, Some(1));
 }
@@ -141,7 +141,7 @@ fn a_locked_profile_reveals_nothing_but_its_name() {
 fn the_idle_timer_locks_the_active_profile() {
     let f = fixture();
     f.core
-        .create_profile(new_profile("Ana", Some("2468")))
+        .create_profile(new_profile("Ana", Some("24682468")))
         .unwrap();
     f.clock.advance(Duration::from_secs(601));
     // The keychain session also expires with the idle time.
@@ -230,7 +230,7 @@ fn settings_are_checked_saved_and_capped_by_policy() {
     let again = AppCore::new(setup(f._dir.path(), f.keychain.clone(), &f.clock)).unwrap();
     assert_eq!(again.user_settings().unwrap(), settings);
     let profiles = again
-        .create_profile(new_profile("Ana", Some("2468")))
+        .create_profile(new_profile("Ana", Some("24682468")))
         .unwrap();
     assert_eq!(profiles[0].auto_lock_at, Some(1_700_000_300));
 }
@@ -287,7 +287,7 @@ fn watch(core: &AppCore) -> Arc<Mutex<Vec<Option<u32>>>> {
 fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
     let f = fixture();
     f.core
-        .create_profile(new_profile("Ana", Some("2468")))
+        .create_profile(new_profile("Ana", Some("24682468")))
         .unwrap();
     let seen = watch(&f.core);
     let mut prompt = BrokerPrompt::new(f.core.clone());
@@ -316,7 +316,7 @@ fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
     assert_eq!(
         kind(
             &f.core
-                .answer_request(answer(Some("0000"), None))
+                .answer_request(answer(Some("00000000"), None))
                 .unwrap_err()
         ),
         "wrong-pin"
@@ -324,7 +324,7 @@ fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
     assert_eq!(
         kind(
             &f.core
-                .answer_request(answer(Some("2468"), Some(hex::encode([9u8; 16]))))
+                .answer_request(answer(Some("24682468"), Some(hex::encode([9u8; 16]))))
                 .unwrap_err()
         ),
         "invalid-input"
@@ -332,7 +332,7 @@ fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
     assert_eq!(prompt.poll(&request, false), None);
     let (_, before) = f.core.active_vault().unwrap();
     f.core
-        .answer_request(answer(Some("2468"), Some(hex::encode([2u8; 16]))))
+        .answer_request(answer(Some("24682468"), Some(hex::encode([2u8; 16]))))
         .unwrap();
     // Verifying the PIN keeps the one open vault: the security key writes through the same
     // instance the window lists from.
@@ -353,11 +353,50 @@ fn the_request_dialog_verifies_the_pin_and_picks_the_account() {
     assert_eq!(
         kind(
             &f.core
-                .answer_request(answer(Some("2468"), None))
+                .answer_request(answer(Some("24682468"), None))
                 .unwrap_err()
         ),
         "not-found"
     );
+}
+
+/// A program asking for a factory reset of a PIN profile gets it only with that PIN: a click
+/// by whoever sits at the seat is not enough.
+#[test]
+fn resetting_a_pin_profile_takes_its_pin() {
+    let f = fixture();
+    f.core
+        .create_profile(new_profile("Ana", Some("24682468")))
+        .unwrap();
+    let mut prompt = BrokerPrompt::new(f.core.clone());
+    let request = prompt_request(PromptReason::Reset, false, &[]);
+    assert_eq!(prompt.poll(&request, true), None);
+    let view = f.core.current_request().unwrap();
+    assert!(view.needs_verification, "{view:?}");
+    let answer = |pin: Option<&str>| RequestAnswer {
+        id: view.id,
+        approve: true,
+        account: None,
+        pin: pin.map(str::to_owned),
+        use_phone: false,
+    };
+    assert_eq!(
+        kind(&f.core.answer_request(answer(None)).unwrap_err()),
+        "invalid-input"
+    );
+    assert_eq!(
+        kind(&f.core.answer_request(answer(Some("00000000"))).unwrap_err()),
+        "wrong-pin"
+    );
+    assert_eq!(prompt.poll(&request, false), None, "still waiting");
+    f.core.answer_request(answer(Some("24682468"))).unwrap();
+    assert!(matches!(
+        prompt.poll(&request, false),
+        Some(PromptOutcome::Approved {
+            user_verified: true,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -398,7 +437,7 @@ fn declining_denies_and_a_withdrawn_request_closes_the_dialog() {
 fn a_locked_profile_shows_the_unlock_prompt_then_denies() {
     let f = fixture();
     f.core
-        .create_profile(new_profile("Ana", Some("2468")))
+        .create_profile(new_profile("Ana", Some("24682468")))
         .unwrap();
     f.core.lock_profile("Ana").unwrap();
     let mut prompt = BrokerPrompt::new(f.core.clone());
@@ -412,7 +451,7 @@ fn a_locked_profile_shows_the_unlock_prompt_then_denies() {
     );
     assert_eq!(view.profile, "Ana");
     // The person unlocks from the dialog; this request is still refused (the site asks again).
-    f.core.unlock_profile("Ana", "2468".into()).unwrap();
+    f.core.unlock_profile("Ana", "24682468".into()).unwrap();
     f.core
         .answer_request(RequestAnswer {
             id: view.id,
@@ -688,7 +727,7 @@ fn the_security_key_follows_the_active_profile() {
 
     let f = fixture();
     f.core
-        .create_profile(new_profile("Ana", Some("2468")))
+        .create_profile(new_profile("Ana", Some("24682468")))
         .unwrap();
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     client
@@ -716,6 +755,32 @@ fn the_security_key_follows_the_active_profile() {
     );
     let cid = open_channel(&client, listen);
     assert_eq!(uv_option(&client, listen, cid), Some(true));
+    // uvRetries is the profile's PIN count: wrong PINs in the request dialog (which checks
+    // them with `verify_pin`) cost a client's built-in UV attempts too.
+    let uv_retries = || {
+        // clientPIN {pinUvAuthProtocol: 2, subCommand: getUVRetries}
+        let answer = ctap_over_udp(
+            &client,
+            listen,
+            cid,
+            ctap::ctaphid::cmd::CBOR,
+            &[0x06, 0xa2, 0x01, 0x02, 0x02, 0x07],
+        );
+        assert_eq!(answer[0], 0, "getUVRetries failed");
+        let reply = ctap::cbor::decode(&answer[1..]).unwrap();
+        let retries = ctap::cbor::map_get_int(reply.as_map().unwrap(), 5).unwrap();
+        i128::from(retries.as_integer().unwrap())
+    };
+    assert_eq!(uv_retries(), 10);
+    for _ in 0..2 {
+        assert_eq!(
+            kind(&f.core.verify_pin("13571357".into()).unwrap_err()),
+            "wrong-pin"
+        );
+    }
+    assert_eq!(uv_retries(), 8);
+    f.core.verify_pin("24682468".into()).unwrap();
+    assert_eq!(uv_retries(), 10);
 
     f.core.create_profile(new_profile("Ben", None)).unwrap();
     // The engine is rebuilt within a loop tick of the switch.

@@ -27,10 +27,28 @@ pub enum Error {
         profile: String,
     },
     /// Wrong PIN or passphrase.
-    #[error("wrong PIN or passphrase for profile '{profile}'")]
+    #[error("wrong PIN or passphrase for profile '{profile}' ({attempts_left} attempts left)")]
     WrongSecret {
         /// Display name.
         profile: String,
+        /// Attempts left before the profile blocks.
+        attempts_left: u32,
+    },
+    /// Too many wrong PINs recently: the next attempt must wait.
+    #[error("too many wrong PINs for profile '{profile}': try again in {seconds} s")]
+    PinWait {
+        /// Display name.
+        profile: String,
+        /// Seconds until the next attempt is allowed.
+        seconds: u64,
+    },
+    /// Too many wrong PINs in a row: the profile is blocked.
+    #[error("profile '{profile}' is blocked after too many wrong PINs")]
+    PinBlocked {
+        /// Display name.
+        profile: String,
+        /// The profile's ID, which an administrator's unblock file is named after.
+        id: String,
     },
     /// PIN or passphrase shorter than policy allows.
     #[error("PIN or passphrase too short: policy requires at least {min} characters")]

@@ -4,9 +4,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::attempts::{self, Attempts, Refusal};
 use super::crypto::{self, Key};
 use super::keychain::{self, KeyStore, KeychainError};
-use super::meta::{KdfMeta, META_FORMAT, ProfileMeta, session_account, vault_account};
+use super::meta::{
+    KdfMeta, META_FORMAT, ProfileMeta, attempts_account, session_account, vault_account,
+};
 use super::paths::{META_FILE, PROFILES_DIR, default_data_dir};
 use super::{
     DeletionReport, Error, LockState, NewProtection, ProfileSummary, Protection, Secret, Vault,
@@ -14,6 +17,9 @@ use super::{
 };
 use crate::policy::Policy;
 use crate::system::{Env, SharedRng};
+
+/// A passphrase-only profile's failure count (it has no keychain to keep it in).
+const ATTEMPTS_FILE: &str = "attempts.json";
 
 /// Longest profile name, in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -24,6 +30,7 @@ pub struct ProfileManager {
     pub(super) policy: Policy,
     pub(super) keychain: Arc<dyn KeyStore>,
     pub(super) env: Env,
+    unblock_dir: PathBuf,
 }
 
 impl std::fmt::Debug for ProfileManager {
@@ -42,7 +49,16 @@ impl ProfileManager {
             policy,
             keychain,
             env: Env::system(),
+            unblock_dir: PathBuf::from(attempts::UNBLOCK_DIR),
         }
+    }
+
+    /// Looks for administrators' unblock files in `dir` instead of
+    /// [`attempts::UNBLOCK_DIR`] (tests).
+    #[must_use]
+    pub fn with_unblock_dir(mut self, dir: &Path) -> Self {
+        self.unblock_dir = dir.to_path_buf();
+        self
     }
 
     /// Replaces the clock and the RNG (tests of auto-lock, reproducible keys).
@@ -120,14 +136,14 @@ impl ProfileManager {
         Ok(all)
     }
 
-    fn find(&self, name: &str) -> Result<ProfileMeta, Error> {
+    pub(super) fn find(&self, name: &str) -> Result<ProfileMeta, Error> {
         self.all_meta()?
             .into_iter()
             .find(|meta| meta.name == name)
             .ok_or_else(|| Error::NotFound(name.to_owned()))
     }
 
-    fn write_meta(&self, meta: &ProfileMeta) -> Result<(), Error> {
+    pub(super) fn write_meta(&self, meta: &ProfileMeta) -> Result<(), Error> {
         let dir = self.profile_dir(&meta.id);
         let bytes = serde_json::to_vec_pretty(meta).map_err(Error::Encode)?;
         record::write_atomic(&dir, META_FILE, &bytes).map_err(|source| Error::io(&dir, source))
@@ -163,7 +179,7 @@ impl ProfileManager {
         Ok(())
     }
 
-    fn new_kdf(&self) -> Result<KdfMeta, Error> {
+    pub(super) fn new_kdf(&self) -> Result<KdfMeta, Error> {
         let params = self.policy.argon2_params().map_err(Error::Policy)?;
         Ok(KdfMeta {
             salt: hex::encode(self.env.rng.clone().bytes::<{ crypto::SALT_LEN }>()),
@@ -190,6 +206,7 @@ impl ProfileManager {
             created_at: self.env.unix_time(),
             protection: Protection::Keychain,
             kdf: None,
+            kdf_pending: None,
             wrapped_key: None,
         };
         // The key goes to its protector first: a crash then leaves at worst an orphaned
@@ -335,7 +352,11 @@ impl ProfileManager {
         };
         match meta.protection {
             Protection::Keychain | Protection::KeychainPin => {
-                for account in [vault_account(&meta.id), session_account(&meta.id)] {
+                for account in [
+                    vault_account(&meta.id),
+                    session_account(&meta.id),
+                    attempts_account(&meta.id),
+                ] {
                     if self
                         .keychain
                         .delete(&account)
@@ -381,6 +402,9 @@ impl ProfileManager {
     pub fn open(&self, name: &str, secret: Option<&Secret>) -> Result<Vault, Error> {
         let meta = self.find(name)?;
         let key = self.vault_key(&meta, secret)?;
+        if let Some(secret) = secret {
+            self.upgrade_kdf_or_warn(&meta, secret, &key);
+        }
         self.open_with_key(&meta, &key)
     }
 
@@ -393,6 +417,7 @@ impl ProfileManager {
     pub fn unlock(&self, name: &str, secret: &Secret) -> Result<Vault, Error> {
         let meta = self.find(name)?;
         let key = self.vault_key(&meta, Some(secret))?;
+        self.upgrade_kdf_or_warn(&meta, secret, &key);
         if meta.protection == Protection::KeychainPin {
             self.end_session(&meta)?;
         }
@@ -434,7 +459,11 @@ impl ProfileManager {
         )
     }
 
-    fn vault_key(&self, meta: &ProfileMeta, secret: Option<&Secret>) -> Result<Key, Error> {
+    pub(super) fn vault_key(
+        &self,
+        meta: &ProfileMeta,
+        secret: Option<&Secret>,
+    ) -> Result<Key, Error> {
         let locked = || Error::Locked {
             profile: meta.name.clone(),
         };
@@ -460,7 +489,7 @@ impl ProfileManager {
                         .ok_or_else(|| Error::KeyMissing {
                             profile: meta.name.clone(),
                         })?;
-                    self.unwrap_key(meta, pin, &sealed)
+                    self.counted(meta, |manager| manager.unwrap_key(meta, pin, &sealed))
                 }
                 None => Err(locked()),
             },
@@ -471,7 +500,9 @@ impl ProfileManager {
                     .as_deref()
                     .and_then(|text| hex::decode(text).ok())
                     .ok_or(Error::Crypto)?;
-                self.unwrap_key(meta, passphrase, &sealed)
+                self.counted(meta, |manager| {
+                    manager.unwrap_key(meta, passphrase, &sealed)
+                })
             }
         }
     }
@@ -493,15 +524,205 @@ impl ProfileManager {
         crypto::seal(&kek, &meta.wrap_aad(), key.expose_secret(), rng).map_err(|_| Error::Crypto)
     }
 
-    fn unwrap_key(&self, meta: &ProfileMeta, secret: &Secret, sealed: &[u8]) -> Result<Key, Error> {
-        let kdf = meta.kdf.as_ref().ok_or(Error::Crypto)?;
-        let kek = kdf.derive(secret)?;
-        let key = crypto::open(&kek, &meta.wrap_aad(), sealed).map_err(|_| {
-            tracing::warn!(profile = %meta.name, "wrong PIN or passphrase");
-            Error::WrongSecret {
-                profile: meta.name.clone(),
+    /// The key under `meta.kdf`, or under `meta.kdf_pending` when an upgrade was interrupted
+    /// after the keychain took the new wrapping. `None`: the secret is wrong.
+    fn unwrap_key(
+        &self,
+        meta: &ProfileMeta,
+        secret: &Secret,
+        sealed: &[u8],
+    ) -> Result<Option<Key>, Error> {
+        for kdf in [meta.kdf.as_ref(), meta.kdf_pending.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let kek = kdf.derive(secret)?;
+            if let Ok(key) = crypto::open(&kek, &meta.wrap_aad(), sealed) {
+                return Key::from_slice(&key).ok_or(Error::Crypto).map(Some);
             }
-        })?;
-        Key::from_slice(&key).ok_or(Error::Crypto)
+        }
+        if meta.kdf.is_none() {
+            return Err(Error::Crypto);
+        }
+        Ok(None)
+    }
+
+    /// Runs one PIN check under the profile's failure count: refused while the count says
+    /// wait or blocked; counted as a failure *before* `check` runs (so killing the process
+    /// mid-check gives no free guess), forgiven when it succeeds.
+    fn counted(
+        &self,
+        meta: &ProfileMeta,
+        check: impl FnOnce(&Self) -> Result<Option<Key>, Error>,
+    ) -> Result<Key, Error> {
+        let max = self.policy.max_pin_failures;
+        let now = self.env.unix_time();
+        let count = self.load_attempts(meta)?;
+        match count.check(now, max) {
+            Ok(()) => {}
+            Err(Refusal::Wait(seconds)) => {
+                return Err(Error::PinWait {
+                    profile: meta.name.clone(),
+                    seconds,
+                });
+            }
+            Err(Refusal::Blocked) => {
+                if !attempts::unblocked_by_admin(&self.unblock_dir, &meta.id, count.last_failure) {
+                    return Err(Error::PinBlocked {
+                        profile: meta.name.clone(),
+                        id: meta.id.clone(),
+                    });
+                }
+                tracing::warn!(target: "passbridge::audit", profile = %meta.name,
+                    "an administrator lifted the PIN block");
+                self.store_attempts(meta, Attempts::default())?;
+            }
+        }
+        let count = self.load_attempts(meta)?.failed(now);
+        self.store_attempts(meta, count)?;
+        match check(self)? {
+            Some(key) => {
+                self.store_attempts(meta, Attempts::default())?;
+                Ok(key)
+            }
+            None => {
+                tracing::warn!(target: "passbridge::audit", profile = %meta.name,
+                    failures = count.failures, "wrong PIN or passphrase");
+                Err(Error::WrongSecret {
+                    profile: meta.name.clone(),
+                    attempts_left: count.left(max),
+                })
+            }
+        }
+    }
+
+    /// Where the failure count of `meta` lives: the keychain, or the profile's directory for a
+    /// profile without one.
+    fn attempts_file(&self, meta: &ProfileMeta) -> Option<PathBuf> {
+        (meta.protection == Protection::PassphraseOnly)
+            .then(|| self.profile_dir(&meta.id).join(ATTEMPTS_FILE))
+    }
+
+    fn load_attempts(&self, meta: &ProfileMeta) -> Result<Attempts, Error> {
+        let stored = match self.attempts_file(meta) {
+            Some(path) => match fs::read(&path) {
+                Ok(bytes) => Some(bytes),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+                Err(source) => return Err(Error::io(&path, source)),
+            },
+            None => self
+                .keychain
+                .get(&attempts_account(&meta.id))
+                .map_err(|e| self.keychain_error(e))?
+                .map(|secret| secret.to_vec()),
+        };
+        Ok(match stored {
+            None => Attempts::default(),
+            Some(bytes) => Attempts::decode(&bytes).unwrap_or_else(|| {
+                // Fail closed: a damaged count is a block an administrator can lift.
+                tracing::warn!(profile = %meta.name, "PIN failure count damaged: blocked");
+                Attempts {
+                    failures: u32::MAX,
+                    last_failure: 0,
+                }
+            }),
+        })
+    }
+
+    fn store_attempts(&self, meta: &ProfileMeta, count: Attempts) -> Result<(), Error> {
+        match self.attempts_file(meta) {
+            Some(path) => {
+                let dir = self.profile_dir(&meta.id);
+                if count == Attempts::default() {
+                    return match fs::remove_file(&path) {
+                        Ok(()) => Ok(()),
+                        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                        Err(source) => Err(Error::io(&path, source)),
+                    };
+                }
+                record::write_atomic(&dir, ATTEMPTS_FILE, &count.encode())
+                    .map_err(|source| Error::io(&dir, source))
+            }
+            None => {
+                let account = attempts_account(&meta.id);
+                if count == Attempts::default() {
+                    self.keychain.delete(&account).map(|_| ())
+                } else {
+                    self.keychain.set(&account, &count.encode())
+                }
+                .map_err(|e| self.keychain_error(e))
+            }
+        }
+    }
+
+    /// Attempts left before `name` blocks (`None` for a profile without a PIN): what
+    /// getInfo's and clientPIN's `uvRetries` report for the built-in verification.
+    ///
+    /// # Errors
+    /// Unknown profile, unreadable count.
+    pub fn pin_attempts_left(&self, name: &str) -> Result<Option<u32>, Error> {
+        let meta = self.find(name)?;
+        if meta.protection == Protection::Keychain {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.load_attempts(&meta)?
+                .left(self.policy.max_pin_failures),
+        ))
+    }
+
+    /// [`Self::upgrade_kdf`], whose failure (a full disk, say) must not stop an unlock: the
+    /// old wrapping still works and the next unlock tries again.
+    fn upgrade_kdf_or_warn(&self, meta: &ProfileMeta, secret: &Secret, key: &Key) {
+        if meta.protection == Protection::Keychain {
+            return;
+        }
+        if let Err(error) = self.upgrade_kdf(meta, secret, key) {
+            tracing::warn!(profile = %meta.name, %error, "could not upgrade the PIN key derivation");
+        }
+    }
+
+    /// Re-wraps the vault key under the policy's Argon2 parameters when `meta`'s are weaker
+    /// (profiles made by older versions or under an older policy), right after a correct PIN.
+    /// Interrupted at any point, the profile still opens with the same PIN: the new
+    /// parameters are recorded as pending before the keychain takes the new wrapping.
+    fn upgrade_kdf(&self, meta: &ProfileMeta, secret: &Secret, key: &Key) -> Result<(), Error> {
+        let wanted = self.policy.argon2_params().map_err(Error::Policy)?;
+        let weaker = meta
+            .kdf
+            .as_ref()
+            .is_some_and(|kdf| kdf.weaker_than(&wanted));
+        if !weaker && meta.kdf_pending.is_none() {
+            return Ok(());
+        }
+        let mut rng = self.env.rng.clone();
+        let kdf = self.new_kdf()?;
+        let kek = kdf.derive(secret)?;
+        let sealed = crypto::seal(&kek, &meta.wrap_aad(), key.expose_secret(), &mut rng)
+            .map_err(|_| Error::Crypto)?;
+        let mut meta = meta.clone();
+        match meta.protection {
+            Protection::KeychainPin => {
+                meta.kdf_pending = Some(kdf.clone());
+                self.write_meta(&meta)?;
+                self.keychain
+                    .set(&vault_account(&meta.id), &sealed)
+                    .map_err(|e| self.keychain_error(e))?;
+                meta.kdf = Some(kdf);
+                meta.kdf_pending = None;
+                self.write_meta(&meta)?;
+            }
+            Protection::PassphraseOnly => {
+                // One file holds both the parameters and the wrapping: one atomic write.
+                meta.kdf = Some(kdf);
+                meta.wrapped_key = Some(hex::encode(sealed));
+                self.write_meta(&meta)?;
+            }
+            Protection::Keychain => return Ok(()),
+        }
+        tracing::info!(target: "passbridge::audit", profile = %meta.name,
+            memory_kib = wanted.m_cost(), iterations = wanted.t_cost(),
+            "PIN key derivation upgraded");
+        Ok(())
     }
 }

@@ -19,6 +19,11 @@ pub(crate) struct KdfMeta {
 }
 
 impl KdfMeta {
+    /// Whether these parameters cost less per guess than `policy` asks for new wrappings.
+    pub(crate) fn weaker_than(&self, params: &argon2::Params) -> bool {
+        self.memory_kib < params.m_cost() || self.iterations < params.t_cost()
+    }
+
     pub(crate) fn derive(&self, secret: &Secret) -> Result<Key, Error> {
         let salt = hex::decode(&self.salt).map_err(|_| Error::Crypto)?;
         let params =
@@ -38,6 +43,10 @@ pub(crate) struct ProfileMeta {
     pub(crate) protection: Protection,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) kdf: Option<KdfMeta>,
+    /// Stronger parameters being moved to: the keychain's wrapped key may already be sealed
+    /// under them when an upgrade was interrupted (see `ProfileManager::upgrade_kdf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kdf_pending: Option<KdfMeta>,
     /// Passphrase-only: hex(seal(Argon2id(passphrase), vault key)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) wrapped_key: Option<String>,
@@ -51,6 +60,10 @@ impl ProfileMeta {
 
 pub(crate) fn vault_account(id: &str) -> String {
     format!("vault:{id}")
+}
+
+pub(crate) fn attempts_account(id: &str) -> String {
+    format!("attempts:{id}")
 }
 
 pub(crate) fn session_account(id: &str) -> String {

@@ -107,14 +107,14 @@ fn pin_profile_locks_unlocks_and_auto_locks() {
     let dir = tempfile::tempdir().unwrap();
     let (manager, clock, keychain) = manager_with_keychain(dir.path(), cheap_policy());
     manager
-        .create("Bob", NewProtection::KeychainPin(pin("1234")))
+        .create("Bob", NewProtection::KeychainPin(pin("12341234")))
         .unwrap();
     assert!(matches!(
         manager.open("Bob", None),
         Err(Error::Locked { .. })
     ));
     assert!(matches!(
-        manager.open("Bob", Some(&pin("9999"))),
+        manager.open("Bob", Some(&pin("99999999"))),
         Err(Error::WrongSecret { .. })
     ));
     let summary = &manager.list().unwrap()[0];
@@ -123,7 +123,7 @@ fn pin_profile_locks_unlocks_and_auto_locks() {
         (LockState::Locked, None)
     );
 
-    let vault = manager.unlock("Bob", &pin("1234")).unwrap();
+    let vault = manager.unlock("Bob", &pin("12341234")).unwrap();
     (&vault).insert(credential(3, "rp.test", "b")).unwrap();
     // The key is in this vault only: nothing in the keychain opens the profile without the
     // PIN, for another process or a co-user reading the keychain.
@@ -148,7 +148,7 @@ fn pin_profile_locks_unlocks_and_auto_locks() {
     assert!(vault.is_locked(), "a read counted as use");
     assert!((&vault).credentials().is_err());
 
-    let vault = manager.unlock("Bob", &pin("1234")).unwrap();
+    let vault = manager.unlock("Bob", &pin("12341234")).unwrap();
     clock.advance(Duration::from_secs(40));
     vault.note_use().unwrap();
     clock.advance(Duration::from_secs(40));
@@ -171,7 +171,7 @@ fn pin_profile_locks_unlocks_and_auto_locks() {
     assert!(manager.lock("Bob").unwrap());
     assert!(!manager.lock("Bob").unwrap());
     legacy(&keychain);
-    manager.unlock("Bob", &pin("1234")).unwrap();
+    manager.unlock("Bob", &pin("12341234")).unwrap();
     assert_eq!(keychain.accounts().len(), 1, "{:?}", keychain.accounts());
     legacy(&keychain);
     assert_eq!(manager.end_sessions().unwrap(), 1);
@@ -194,7 +194,7 @@ fn passphrase_only_needs_policy_and_passphrase() {
     ));
     assert!(matches!(
         strict.create("C", NewProtection::KeychainPin(pin("12"))),
-        Err(Error::SecretTooShort { min: 4 })
+        Err(Error::SecretTooShort { min: 6 })
     ));
     let (manager, _) = manager(dir.path(), cheap_policy());
     manager
@@ -246,10 +246,10 @@ fn items_are_encrypted_per_profile_and_hidden_when_locked() {
     let dir = tempfile::tempdir().unwrap();
     let (manager, _) = manager(dir.path(), cheap_policy());
     manager
-        .create("F", NewProtection::KeychainPin(pin("1111")))
+        .create("F", NewProtection::KeychainPin(pin("11111111")))
         .unwrap();
     manager.create("G", NewProtection::Keychain).unwrap();
-    let f = manager.unlock("F", &pin("1111")).unwrap();
+    let f = manager.unlock("F", &pin("11111111")).unwrap();
     let g = manager.open("G", None).unwrap();
     f.put_item("linked-phone", b"pixel", b"pairing secret F")
         .unwrap();
@@ -266,4 +266,239 @@ fn items_are_encrypted_per_profile_and_hidden_when_locked() {
     assert!(g.items("linked-phone").unwrap().is_empty());
     f.lock();
     assert!(f.items("linked-phone").is_err());
+}
+
+/// Tries `guess` on `name`, the way the window's unlock does.
+fn try_pin(manager: &ProfileManager, name: &str, guess: &str) -> Result<Vault, Error> {
+    manager.unlock(name, &pin(guess))
+}
+
+#[test]
+fn wrong_pins_are_counted_delayed_and_blocked_and_a_restored_file_does_not_reset_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let unblock = tempfile::tempdir().unwrap();
+    let (manager, clock, keychain) = manager_with_keychain(dir.path(), cheap_policy());
+    let manager = manager.with_unblock_dir(unblock.path());
+    manager
+        .create("Bob", NewProtection::KeychainPin(pin("246810")))
+        .unwrap();
+    let profile_dir = std::fs::read_dir(dir.path().join("profiles"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(&profile_dir, backup.path());
+
+    // Four wrong PINs go straight through, each saying how many are left.
+    for left in [9, 8, 7, 6] {
+        match try_pin(&manager, "Bob", "000000") {
+            Err(Error::WrongSecret { attempts_left, .. }) => assert_eq!(attempts_left, left),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+    assert_eq!(manager.pin_attempts_left("Bob").unwrap(), Some(6));
+    // The fifth waits 30 s, even with the right PIN: waiting is not a hint.
+    assert!(matches!(
+        try_pin(&manager, "Bob", "246810"),
+        Err(Error::PinWait { seconds: 30, .. })
+    ));
+    // Restoring the profile's files from before the failures changes nothing: the count is
+    // in the keychain.
+    copy_dir(backup.path(), &profile_dir);
+    assert!(matches!(
+        try_pin(&manager, "Bob", "000000"),
+        Err(Error::PinWait { .. })
+    ));
+    clock.advance(Duration::from_secs(30));
+    assert!(matches!(
+        try_pin(&manager, "Bob", "000000"),
+        Err(Error::WrongSecret {
+            attempts_left: 5,
+            ..
+        })
+    ));
+    // Then 60 s, 120 s ...; wait each out until the limit of ten.
+    for (wait, left) in [(60, 4), (120, 3), (240, 2), (480, 1), (960, 0)] {
+        assert!(matches!(
+            try_pin(&manager, "Bob", "000000"),
+            Err(Error::PinWait { seconds, .. }) if seconds == wait
+        ));
+        clock.advance(Duration::from_secs(wait));
+        assert!(matches!(
+            try_pin(&manager, "Bob", "000000"),
+            Err(Error::WrongSecret { attempts_left, .. }) if attempts_left == left
+        ));
+    }
+    clock.advance(Duration::from_secs(86_400 * 30));
+    assert!(matches!(
+        try_pin(&manager, "Bob", "246810"),
+        Err(Error::PinBlocked { .. })
+    ));
+    assert_eq!(manager.pin_attempts_left("Bob").unwrap(), Some(0));
+
+    // A co-user who cannot write /etc cannot lift the block: a file anyone may write does not
+    // count (when the test runs as root, the one below does).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let id = profile_dir.file_name().unwrap().to_owned();
+        std::fs::set_permissions(unblock.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let file = unblock.path().join(&id);
+        std::fs::write(&file, b"").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(matches!(
+            try_pin(&manager, "Bob", "246810"),
+            Err(Error::PinBlocked { .. })
+        ));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let root = std::fs::metadata(&file).map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.uid() == 0
+        });
+        if root.unwrap() {
+            // The admin's file is newer than the block: one right PIN opens the profile and
+            // the count starts again.
+            try_pin(&manager, "Bob", "246810").unwrap();
+            assert_eq!(manager.pin_attempts_left("Bob").unwrap(), Some(10));
+            assert!(
+                !keychain
+                    .accounts()
+                    .iter()
+                    .any(|a| a.starts_with("attempts:"))
+            );
+        }
+    }
+}
+
+#[test]
+fn a_right_pin_forgives_earlier_failures_and_a_damaged_count_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _, keychain) = manager_with_keychain(dir.path(), cheap_policy());
+    manager
+        .create("Bob", NewProtection::KeychainPin(pin("246810")))
+        .unwrap();
+    for _ in 0..3 {
+        assert!(try_pin(&manager, "Bob", "135790").is_err());
+    }
+    try_pin(&manager, "Bob", "246810").unwrap();
+    assert_eq!(manager.pin_attempts_left("Bob").unwrap(), Some(10));
+    let account = keychain
+        .accounts()
+        .into_iter()
+        .find(|a| a.starts_with("vault:"))
+        .unwrap()
+        .replace("vault:", "attempts:");
+    keychain::KeyStore::set(&*keychain, &account, b"not a count").unwrap();
+    assert!(matches!(
+        try_pin(&manager, "Bob", "246810"),
+        Err(Error::PinBlocked { .. })
+    ));
+}
+
+#[test]
+fn passphrase_profiles_count_in_their_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _) = manager(dir.path(), cheap_policy());
+    manager
+        .create("Cy", NewProtection::PassphraseOnly(pin("correct horse")))
+        .unwrap();
+    assert!(matches!(
+        try_pin(&manager, "Cy", "wrong horse"),
+        Err(Error::WrongSecret {
+            attempts_left: 9,
+            ..
+        })
+    ));
+    assert_eq!(manager.pin_attempts_left("Cy").unwrap(), Some(9));
+    try_pin(&manager, "Cy", "correct horse").unwrap();
+    assert_eq!(manager.pin_attempts_left("Cy").unwrap(), Some(10));
+}
+
+#[test]
+fn policy_minimum_pin_length_applies_to_new_pins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _) = manager(dir.path(), cheap_policy());
+    assert!(matches!(
+        manager.create("Di", NewProtection::KeychainPin(pin("12345"))),
+        Err(Error::SecretTooShort { min: 6 })
+    ));
+    manager
+        .create("Di", NewProtection::KeychainPin(pin("123456")))
+        .unwrap();
+}
+
+#[test]
+fn weaker_key_derivation_is_upgraded_on_the_next_unlock_and_the_pin_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared: Arc<dyn keychain::KeyStore> = Arc::new(MemoryKeychain::new());
+    let clock = ManualClock::new();
+    let old = ProfileManager::new(dir.path(), cheap_policy(), Arc::clone(&shared))
+        .with_env(testing::env(&clock, 1));
+    old.create("Ed", NewProtection::KeychainPin(pin("112233")))
+        .unwrap();
+    old.create(
+        "Fay",
+        NewProtection::PassphraseOnly(pin("fay's passphrase")),
+    )
+    .unwrap();
+    let stronger = Policy {
+        argon2_memory_kib: 64,
+        argon2_iterations: 2,
+        ..cheap_policy()
+    };
+    let new = ProfileManager::new(dir.path(), stronger, shared).with_env(testing::env(&clock, 2));
+    for (name, secret) in [("Ed", "112233"), ("Fay", "fay's passphrase")] {
+        let vault = new.unlock(name, &pin(secret)).unwrap();
+        (&vault).insert(credential(4, "rp.test", name)).unwrap();
+        drop(vault);
+        let meta = new.find(name).unwrap();
+        let kdf = meta.kdf.unwrap();
+        assert_eq!((kdf.memory_kib, kdf.iterations), (64, 2), "{name}");
+        assert!(meta.kdf_pending.is_none());
+        let vault = new.unlock(name, &pin(secret)).unwrap();
+        assert_eq!((&vault).credentials().unwrap().len(), 1, "{name}");
+    }
+}
+
+#[test]
+fn an_upgrade_interrupted_after_the_keychain_took_the_new_wrapping_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _, keychain) = manager_with_keychain(dir.path(), cheap_policy());
+    manager
+        .create("Gus", NewProtection::KeychainPin(pin("998877")))
+        .unwrap();
+    // What the first two steps of an upgrade leave: the new parameters pending in
+    // profile.json, the keychain already sealed under them.
+    let mut meta = manager.find("Gus").unwrap();
+    let pending = manager.new_kdf().unwrap();
+    let key = manager.vault_key(&meta, Some(&pin("998877"))).unwrap();
+    let kek = pending.derive(&pin("998877")).unwrap();
+    let sealed = crypto::seal(
+        &kek,
+        &meta.wrap_aad(),
+        key.expose_secret(),
+        &mut testing::seeded_rng(5),
+    )
+    .unwrap();
+    meta.kdf_pending = Some(pending);
+    manager.write_meta(&meta).unwrap();
+    keychain::KeyStore::set(&*keychain, &format!("vault:{}", meta.id), &sealed).unwrap();
+    manager.unlock("Gus", &pin("998877")).unwrap();
+    assert!(manager.find("Gus").unwrap().kdf_pending.is_none());
+    manager.unlock("Gus", &pin("998877")).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let item = item.unwrap();
+        let target = to.join(item.file_name());
+        if item.file_type().unwrap().is_dir() {
+            copy_dir(&item.path(), &target);
+        } else {
+            std::fs::copy(item.path(), target).unwrap();
+        }
+    }
 }
