@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use ctap::platform::{CredProtect, CredentialStore, PersistentState, SecretKey, StoredCredential};
 use passbridge_core::policy::Policy;
-use passbridge_core::profile::keychain::{KeyStore, MemoryKeychain, OsKeychain};
+use passbridge_core::profile::keychain::{KeyStore, KeychainError, MemoryKeychain, OsKeychain};
 use passbridge_core::profile::{Damage, Error, LockState, NewProtection, ProfileManager, Secret};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{OsRng, RngCore, SeedableRng};
@@ -192,17 +192,21 @@ fn secret_service_holds_vault_keys_and_delete_shreds_them() {
         .insert(credential(vec![2; 16], "ss.example", "ben", [22; 32]))
         .unwrap();
     // What a co-user in the same OS account finds with `secret-tool` while the PIN profile is
-    // unlocked, and after it locks: only the PIN-wrapped key, never anything that opens the
-    // vault without the PIN.
+    // unlocked, and after it locks: only the PIN-wrapped key and the rollback anchor (a keyed
+    // digest of the vault's files), never anything that opens the vault without the PIN.
     let readable = || secret_tool_accounts(&pin_id);
-    assert_eq!(readable(), vec![format!("vault:{pin_id}")]);
+    let expected = vec![format!("anchor:{pin_id}"), format!("vault:{pin_id}")];
+    assert_eq!(readable(), expected);
+    let anchor = keychain.get(&format!("anchor:{pin_id}")).unwrap().unwrap();
+    let anchor: serde_json::Value = serde_json::from_slice(&anchor).unwrap();
+    assert_eq!(anchor["committed"].as_str().unwrap().len(), 64, "{anchor}");
     let wrapped = keychain
         .get(&format!("vault:{pin_id}"))
         .unwrap()
         .expect("wrapped key entry");
     assert!(wrapped.len() > 32, "the PIN profile's entry is not wrapped");
     vault.lock();
-    assert_eq!(readable(), vec![format!("vault:{pin_id}")]);
+    assert_eq!(readable(), expected);
     drop(vault);
 
     // A fresh manager (as another process would) reads the keys back from the service.
@@ -237,8 +241,12 @@ fn secret_service_holds_vault_keys_and_delete_shreds_them() {
         Err(Error::WrongSecret { .. })
     ));
 
+    // The wrong PIN was counted where restoring files cannot undo it.
+    assert!(readable().contains(&format!("attempts:{pin_id}")));
+
     let report = again.delete("ss-plain").unwrap();
-    assert_eq!(report.keychain_entries_destroyed, 1);
+    // Its key and its anchor.
+    assert_eq!(report.keychain_entries_destroyed, 2);
     assert_eq!(report.records_removed, 1, "{report:?}");
     assert!(
         keychain
@@ -247,6 +255,7 @@ fn secret_service_holds_vault_keys_and_delete_shreds_them() {
             .is_none()
     );
     again.delete("ss-pin").unwrap();
+    assert_eq!(readable(), Vec::<String>::new());
     assert!(keychain.get(&format!("vault:{pin_id}")).unwrap().is_none());
     assert!(
         keychain
@@ -559,6 +568,69 @@ fn tampered_truncated_and_swapped_records_are_named_and_the_rest_keeps_working()
 // ---------------------------------------------------------------------------------------------
 // Crash consistency
 
+/// A keychain kept in files, one per entry, so that the crash test and the writers it starts
+/// and kills share it (a kill can land inside a keychain write). Each entry is replaced
+/// atomically (write, sync, rename), as a Secret Service item is.
+struct FileKeychain {
+    dir: PathBuf,
+}
+
+impl FileKeychain {
+    fn new(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn path(&self, account: &str) -> PathBuf {
+        self.dir.join(hex::encode(account))
+    }
+
+    fn failed(account: &str, error: std::io::Error) -> KeychainError {
+        KeychainError::Failed {
+            account: account.to_owned(),
+            source: keyring::Error::PlatformFailure(Box::new(error)),
+        }
+    }
+}
+
+impl KeyStore for FileKeychain {
+    fn get(&self, account: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, KeychainError> {
+        match std::fs::read(self.path(account)) {
+            Ok(bytes) => Ok(Some(zeroize::Zeroizing::new(bytes))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(Self::failed(account, error)),
+        }
+    }
+
+    fn set(&self, account: &str, secret: &[u8]) -> Result<(), KeychainError> {
+        let tmp = self
+            .dir
+            .join(format!(".{}.{}", hex::encode(account), std::process::id()));
+        (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(secret)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, self.path(account))?;
+            std::fs::File::open(&self.dir)?.sync_all()
+        })()
+        .map_err(|error| Self::failed(account, error))
+    }
+
+    fn delete(&self, account: &str) -> Result<bool, KeychainError> {
+        match std::fs::remove_file(self.path(account)) {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(Self::failed(account, error)),
+        }
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "test file keychain"
+    }
+}
+
 const CRASH_TOTAL: u32 = 1000;
 const CRASH_PASSPHRASE: &str = "crash test passphrase";
 
@@ -588,14 +660,16 @@ fn crash_writer_child() {
     let data_dir = std::env::var("PB_CRASH_DATA_DIR")
         .expect("run by its parent test, which sets PB_CRASH_DATA_DIR");
     let start: u32 = std::env::var("PB_CRASH_START").unwrap().parse().unwrap();
-    let manager = ProfileManager::new(
-        Path::new(&data_dir),
-        cheap_policy(),
-        Arc::new(MemoryKeychain::new()),
-    );
-    let mut vault = &manager
-        .open("crash", Some(&secret(CRASH_PASSPHRASE)))
-        .unwrap();
+    // With a shared keychain the profile is a keychain one, with its rollback anchor.
+    let (keychain, passphrase): (Arc<dyn KeyStore>, _) = match std::env::var("PB_CRASH_KEYCHAIN") {
+        Ok(dir) => (Arc::new(FileKeychain::new(Path::new(&dir)).unwrap()), None),
+        Err(_) => (
+            Arc::new(MemoryKeychain::new()),
+            Some(secret(CRASH_PASSPHRASE)),
+        ),
+    };
+    let manager = ProfileManager::new(Path::new(&data_dir), cheap_policy(), keychain);
+    let mut vault = &manager.open("crash", passphrase.as_ref()).unwrap();
     let mut out = std::io::stdout().lock();
     for n in start..CRASH_TOTAL {
         let cred = credential(
@@ -613,13 +687,35 @@ fn crash_writer_child() {
 
 #[test]
 fn sigkill_during_1000_creations_loses_no_acknowledged_credential() {
+    crash_test(false);
+}
+
+/// The same with a keychain profile: every write also moves the rollback anchor in two
+/// phases, and a kill between any two of its steps must leave a vault that opens (not one
+/// refused as rolled back) with nothing acknowledged lost.
+#[test]
+fn sigkill_during_1000_anchored_creations_loses_nothing_and_still_opens() {
+    crash_test(true);
+}
+
+fn crash_test(anchored: bool) {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let manager = ProfileManager::new(dir.path(), cheap_policy(), Arc::new(MemoryKeychain::new()));
+    let keychain_dir = tempfile::tempdir().unwrap();
+    let keychain: Arc<dyn KeyStore> = if anchored {
+        Arc::new(FileKeychain::new(keychain_dir.path()).unwrap())
+    } else {
+        Arc::new(MemoryKeychain::new())
+    };
+    let manager = ProfileManager::new(dir.path(), cheap_policy(), keychain);
+    let passphrase = (!anchored).then(|| secret(CRASH_PASSPHRASE));
     manager
         .create(
             "crash",
-            NewProtection::PassphraseOnly(secret(CRASH_PASSPHRASE)),
+            match &passphrase {
+                Some(passphrase) => NewProtection::PassphraseOnly(passphrase.clone()),
+                None => NewProtection::Keychain,
+            },
         )
         .unwrap();
     let seed = OsRng.next_u64();
@@ -640,6 +736,7 @@ fn sigkill_during_1000_creations_loses_no_acknowledged_credential() {
             ])
             .env("PB_CRASH_DATA_DIR", dir.path())
             .env("PB_CRASH_START", next.to_string())
+            .envs(anchored.then(|| ("PB_CRASH_KEYCHAIN", keychain_dir.path())))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -704,9 +801,7 @@ fn sigkill_during_1000_creations_loses_no_acknowledged_credential() {
         );
     }
 
-    let vault = &manager
-        .open("crash", Some(&secret(CRASH_PASSPHRASE)))
-        .unwrap();
+    let vault = &manager.open("crash", passphrase.as_ref()).unwrap();
     assert!(
         vault.problems().unwrap().is_empty(),
         "{:?}",
@@ -728,7 +823,7 @@ fn sigkill_during_1000_creations_loses_no_acknowledged_credential() {
     assert!(vault.credentials().unwrap().len() >= acked.len());
     assert!(vault.credentials().unwrap().len() <= usize::try_from(CRASH_TOTAL).unwrap());
     eprintln!(
-        "crash test: {} credentials acknowledged, {kills} SIGKILLs, {:?}",
+        "crash test (anchored: {anchored}): {} credentials acknowledged, {kills} SIGKILLs, {:?}",
         acked.len(),
         started.elapsed()
     );

@@ -75,6 +75,12 @@ enum ProfileCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Take a profile's files as they are after Passbridge refused them as not the last saved
+    /// ones (you restored them from a backup on purpose).
+    AcceptFiles {
+        /// Profile name.
+        name: String,
+    },
     /// Rename a profile.
     Rename {
         /// Current name.
@@ -235,6 +241,16 @@ fn profile_command(args: &ProfileArgs) -> Result<(), CliError> {
                      asks for the PIN."
                 );
             }
+        }
+        ProfileCommand::AcceptFiles { name } => {
+            let secret = args.opts.secret()?;
+            let vault = manager.accept_files(name, secret.as_ref())?;
+            let count = vault.passkeys()?.len();
+            vault.lock();
+            println!(
+                "Profile '{name}' now opens with the files it has ({count} passkeys). Passkeys \
+                 and PIN retries are as those files say."
+            );
         }
         ProfileCommand::Unlock { name } => {
             if manager.protection(name)? == Protection::Keychain {

@@ -159,9 +159,10 @@ fn profile_error(error: &ProfileError) -> IpcError {
             ErrorCode::ForbiddenByPolicy
         }
         ProfileError::Io { .. } | ProfileError::NoDataDir => ErrorCode::Storage,
-        ProfileError::Metadata { .. } | ProfileError::Record(_) | ProfileError::Damaged(_) => {
-            ErrorCode::Damaged
-        }
+        ProfileError::Metadata { .. }
+        | ProfileError::Record(_)
+        | ProfileError::Damaged(_)
+        | ProfileError::RolledBack { .. } => ErrorCode::Damaged,
         _ => ErrorCode::Internal,
     };
     if code == ErrorCode::Internal {

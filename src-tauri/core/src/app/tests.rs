@@ -964,11 +964,18 @@ fn no_key_outlives_the_lock_or_the_app() {
         .unwrap();
     f.core.create_profile(new_profile("Kim", None)).unwrap();
     f.core.switch_profile("Ana").unwrap();
-    // Unlocked: the keychain holds the PIN-wrapped key and Kim's key, nothing more.
+    // Unlocked: the keychain holds the PIN-wrapped key and Kim's key, and each vault's
+    // rollback anchor (a keyed digest of its files, no key), nothing more.
     let accounts = f.keychain.accounts();
-    assert_eq!(accounts.len(), 2, "{accounts:?}");
+    assert_eq!(
+        accounts.iter().filter(|a| a.starts_with("vault:")).count(),
+        2,
+        "{accounts:?}"
+    );
     assert!(
-        accounts.iter().all(|a| a.starts_with("vault:")),
+        accounts
+            .iter()
+            .all(|a| a.starts_with("vault:") || a.starts_with("anchor:")),
         "{accounts:?}"
     );
     assert_eq!(f.core.profiles().unwrap()[0].state, LockState::Unlocked);

@@ -103,6 +103,16 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The vault's files are not the ones Passbridge last saved: an older copy was restored,
+    /// or files were deleted or added outside Passbridge.
+    #[error(
+        "the files of profile '{profile}' are not the ones Passbridge last saved (an older \
+         copy was restored, or files were deleted or added)"
+    )]
+    RolledBack {
+        /// Display name.
+        profile: String,
+    },
     /// A record is damaged.
     #[error("{0}")]
     Record(RecordProblem),

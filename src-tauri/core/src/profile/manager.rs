@@ -8,7 +8,8 @@ use super::attempts::{self, Attempts, Refusal};
 use super::crypto::{self, Key};
 use super::keychain::{self, KeyStore, KeychainError};
 use super::meta::{
-    KdfMeta, META_FORMAT, ProfileMeta, attempts_account, session_account, vault_account,
+    KdfMeta, META_FORMAT, ProfileMeta, anchor_account, attempts_account, session_account,
+    vault_account,
 };
 use super::paths::{META_FILE, PROFILES_DIR, default_data_dir};
 use super::{
@@ -356,6 +357,7 @@ impl ProfileManager {
                     vault_account(&meta.id),
                     session_account(&meta.id),
                     attempts_account(&meta.id),
+                    anchor_account(&meta.id),
                 ] {
                     if self
                         .keychain
@@ -445,10 +447,24 @@ impl ProfileManager {
     }
 
     fn open_with_key(&self, meta: &ProfileMeta, key: &Key) -> Result<Vault, Error> {
+        self.open_files(meta, key, vault::Files::MustMatch)
+    }
+
+    fn open_files(
+        &self,
+        meta: &ProfileMeta,
+        key: &Key,
+        files: vault::Files,
+    ) -> Result<Vault, Error> {
         let idle = match meta.protection {
             Protection::Keychain => None,
             Protection::KeychainPin | Protection::PassphraseOnly => self.policy.auto_lock_idle(),
         };
+        // The rollback anchor lives in the keychain, which a passphrase-only profile lacks.
+        let anchor = (meta.protection != Protection::PassphraseOnly).then(|| vault::AnchorPlace {
+            store: Arc::clone(&self.keychain),
+            account: anchor_account(&meta.id),
+        });
         Vault::open(
             &meta.id,
             &meta.name,
@@ -456,7 +472,22 @@ impl ProfileManager {
             key,
             idle,
             self.env.clone(),
+            vault::Rollback { anchor, files },
         )
+    }
+
+    /// Opens a profile whose files were refused as not the last saved ones
+    /// ([`Error::RolledBack`]) and takes them as they are now: the owner restored them on
+    /// purpose (from a backup after losing the disk, say). Needs the PIN of a PIN profile.
+    ///
+    /// # Errors
+    /// As [`ProfileManager::open`].
+    pub fn accept_files(&self, name: &str, secret: Option<&Secret>) -> Result<Vault, Error> {
+        let meta = self.find(name)?;
+        let key = self.vault_key(&meta, secret)?;
+        tracing::warn!(target: "passbridge::audit", profile = name,
+            "the owner accepts the profile's files as they are");
+        self.open_files(&meta, &key, vault::Files::Accept)
     }
 
     pub(super) fn vault_key(

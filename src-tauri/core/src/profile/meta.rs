@@ -62,6 +62,10 @@ pub(crate) fn vault_account(id: &str) -> String {
     format!("vault:{id}")
 }
 
+pub(crate) fn anchor_account(id: &str) -> String {
+    format!("anchor:{id}")
+}
+
 pub(crate) fn attempts_account(id: &str) -> String {
     format!("attempts:{id}")
 }

@@ -172,10 +172,17 @@ fn pin_profile_locks_unlocks_and_auto_locks() {
     assert!(!manager.lock("Bob").unwrap());
     legacy(&keychain);
     manager.unlock("Bob", &pin("12341234")).unwrap();
-    assert_eq!(keychain.accounts().len(), 1, "{:?}", keychain.accounts());
+    let sessions = || {
+        keychain
+            .accounts()
+            .into_iter()
+            .filter(|a| a.starts_with("session:"))
+            .count()
+    };
+    assert_eq!(sessions(), 0, "{:?}", keychain.accounts());
     legacy(&keychain);
     assert_eq!(manager.end_sessions().unwrap(), 1);
-    assert_eq!(keychain.accounts().len(), 1);
+    assert_eq!(sessions(), 0);
 }
 
 #[test]
@@ -228,7 +235,8 @@ fn rename_delete_and_name_rules() {
     drop(vault);
 
     let report = manager.delete("Dana R").unwrap();
-    assert_eq!(report.keychain_entries_destroyed, 1);
+    // The vault key and the rollback anchor.
+    assert_eq!(report.keychain_entries_destroyed, 2);
     assert_eq!(report.records_removed, 1);
     assert_eq!(report.protection, Protection::Keychain);
     assert!(!report.wrapped_key_overwritten);
@@ -501,4 +509,126 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(item.path(), target).unwrap();
         }
     }
+}
+
+fn profile_dir_of(root: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(root.join("profiles"))
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .find(|path| !path.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .unwrap()
+}
+
+fn state_with_retries(retries: u8) -> PersistentState {
+    PersistentState {
+        pin_hash: Some([7; 16]),
+        pin_retries: retries,
+        uv_retries: 8,
+        wrapping_key: SecretKey::new([9; 32]),
+        global_sign_count: 3,
+        min_pin_length: 4,
+    }
+}
+
+/// What an attacker with the profile's files (a backup, the same OS account) tries: restore
+/// an older state file for fresh PIN retries, delete it to drop the CTAP PIN, copy back a
+/// deleted passkey. Each is refused, with the files left as they are, until the owner accepts
+/// them with the PIN.
+#[test]
+fn restored_deleted_or_resurrected_files_are_refused_not_silently_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _, _) = manager_with_keychain(dir.path(), cheap_policy());
+    manager
+        .create("Hal", NewProtection::KeychainPin(pin("102030")))
+        .unwrap();
+    let mut vault = &manager.unlock("Hal", &pin("102030")).unwrap();
+    vault.save_state(&state_with_retries(8)).unwrap();
+    vault.insert(credential(1, "a.test", "h")).unwrap();
+    vault.insert(credential(2, "b.test", "h")).unwrap();
+    let profile = profile_dir_of(dir.path());
+    let old = tempfile::tempdir().unwrap();
+    copy_dir(&profile, old.path());
+    // Wrong CTAP PINs cost retries; a passkey is deleted.
+    vault.save_state(&state_with_retries(2)).unwrap();
+    assert!(vault.delete(&[2; 16]).unwrap());
+    vault.lock();
+    let now = tempfile::tempdir().unwrap();
+    copy_dir(&profile, now.path());
+    let refused = |manager: &ProfileManager| {
+        matches!(
+            manager.unlock("Hal", &pin("102030")),
+            Err(Error::RolledBack { .. })
+        )
+    };
+    let state = |root: &Path| root.join("state.pbr");
+
+    // 1. The older state file, with its eight retries, copied back.
+    std::fs::copy(state(old.path()), state(&profile)).unwrap();
+    assert!(refused(&manager), "an old state file was accepted");
+    std::fs::copy(state(now.path()), state(&profile)).unwrap();
+    let vault = manager.unlock("Hal", &pin("102030")).unwrap();
+    assert_eq!((&vault).load_state().unwrap().unwrap().pin_retries, 2);
+    drop(vault);
+
+    // 2. The state file deleted: not a first start, so the CTAP PIN does not vanish.
+    std::fs::remove_file(state(&profile)).unwrap();
+    assert!(
+        refused(&manager),
+        "a missing state file was taken as a first start"
+    );
+    std::fs::copy(state(now.path()), state(&profile)).unwrap();
+
+    // 3. The deleted passkey's record copied back.
+    let records = |root: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join("records"))
+            .unwrap()
+            .map(|item| item.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let gone: Vec<String> = records(old.path())
+        .into_iter()
+        .filter(|name| !records(&profile).contains(name))
+        .collect();
+    assert_eq!(gone.len(), 1);
+    std::fs::copy(
+        old.path().join("records").join(&gone[0]),
+        profile.join("records").join(&gone[0]),
+    )
+    .unwrap();
+    assert!(refused(&manager), "a deleted passkey came back");
+    // Refusing changed nothing on disk.
+    assert_eq!(records(&profile).len(), 2);
+
+    // The owner, with the PIN, can take the files as they are (a restore on purpose).
+    let vault = manager.accept_files("Hal", Some(&pin("102030"))).unwrap();
+    assert_eq!((&vault).credentials().unwrap().len(), 2);
+    drop(vault);
+    manager.unlock("Hal", &pin("102030")).unwrap();
+    assert!(matches!(
+        manager.accept_files("Hal", Some(&pin("000000"))),
+        Err(Error::WrongSecret { .. })
+    ));
+}
+
+/// The command line writing a profile the window has open is not a rollback: the window's
+/// next write catches up with the files the anchor names.
+#[test]
+fn two_processes_writing_one_profile_do_not_look_like_a_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (window, clock, keychain) = manager_with_keychain(dir.path(), cheap_policy());
+    window.create("Ivy", NewProtection::Keychain).unwrap();
+    let shared: Arc<dyn keychain::KeyStore> = keychain;
+    let cli =
+        ProfileManager::new(dir.path(), cheap_policy(), shared).with_env(testing::env(&clock, 7));
+    let mut open = &window.open("Ivy", None).unwrap();
+    open.insert(credential(1, "a.test", "i")).unwrap();
+    {
+        let mut other = &cli.open("Ivy", None).unwrap();
+        other.insert(credential(2, "b.test", "i")).unwrap();
+    }
+    open.insert(credential(3, "c.test", "i")).unwrap();
+    let again = cli.open("Ivy", None).unwrap();
+    assert_eq!((&again).credentials().unwrap().len(), 3);
 }

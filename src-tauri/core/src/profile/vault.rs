@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ctap::platform::{
     CredProtect, CredRandom, CredentialStore, PersistentState, SecretKey, StoreError,
@@ -23,7 +23,9 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::Error;
+use super::anchor::{self, Anchor, Manifest, Verdict};
 use super::crypto::{self, Key};
+use super::keychain::KeyStore;
 use super::record::{self, Damage, Kind};
 use crate::system::{Env, SharedRng};
 
@@ -114,6 +116,7 @@ struct Keys {
     records: Key,
     name_enc: Key,
     name_mac: Key,
+    anchor: Key,
 }
 
 impl Keys {
@@ -123,6 +126,7 @@ impl Keys {
             records: derive(b"record encryption")?,
             name_enc: derive(b"record file name encryption")?,
             name_mac: derive(b"record file name nonce")?,
+            anchor: derive(b"rollback anchor")?,
         })
     }
 
@@ -173,6 +177,8 @@ struct Entry {
 
 struct Inner {
     keys: Option<Keys>,
+    /// The files as this vault last wrote or read them (see [`anchor`]).
+    manifest: Manifest,
     entries: HashMap<Vec<u8>, Entry>,
     problems: Vec<RecordProblem>,
     last_activity: u64,
@@ -184,6 +190,8 @@ pub struct Vault {
     profile_id: String,
     profile_name: String,
     dir: PathBuf,
+    /// Where the rollback anchor lives (keychain, account), for profiles with a keychain.
+    anchor: Option<AnchorPlace>,
     idle_limit: Option<u64>,
     env: Env,
     inner: Mutex<Inner>,
@@ -298,9 +306,63 @@ fn to_secret_json<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, Error> 
     Ok(buffer)
 }
 
+/// The keychain and the account of a profile's rollback anchor.
+#[derive(Clone)]
+pub(crate) struct AnchorPlace {
+    pub(crate) store: Arc<dyn KeyStore>,
+    pub(crate) account: String,
+}
+
+/// The rollback check [`Vault::open`] makes: against which anchor, and how strictly.
+pub(crate) struct Rollback {
+    pub(crate) anchor: Option<AnchorPlace>,
+    pub(crate) files: Files,
+}
+
+/// How [`Vault::open`] treats the files' agreement with the anchor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Files {
+    /// Refuse files that are not the ones last saved.
+    MustMatch,
+    /// The owner restored them on purpose: take them as they are.
+    Accept,
+}
+
+/// Every record file of the profile in `dir` and the hash of its bytes.
+fn scan_manifest(dir: &Path) -> Result<Manifest, Error> {
+    let mut manifest = Manifest::new();
+    match fs::read(dir.join(STATE_FILE)) {
+        Ok(bytes) => {
+            manifest.insert(STATE_FILE.to_owned(), anchor::hash(&bytes));
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(Error::io(&dir.join(STATE_FILE), source)),
+    }
+    for sub in [RECORDS_DIR, ITEMS_DIR] {
+        let sub_dir = dir.join(sub);
+        let listing = match fs::read_dir(&sub_dir) {
+            Ok(listing) => listing,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(Error::io(&sub_dir, source)),
+        };
+        for item in listing {
+            let item = item.map_err(|source| Error::io(&sub_dir, source))?;
+            let file_name = item.file_name().to_string_lossy().into_owned();
+            if file_name.starts_with('.') || !file_name.ends_with(RECORD_EXT) {
+                continue;
+            }
+            let bytes = fs::read(item.path()).map_err(|source| Error::io(&item.path(), source))?;
+            manifest.insert(format!("{sub}/{file_name}"), anchor::hash(&bytes));
+        }
+    }
+    Ok(manifest)
+}
+
 impl Vault {
     /// Opens the vault in `dir` with its vault key, reading every record. Damaged records are
-    /// collected in [`Vault::problems`] and logged; they do not prevent opening.
+    /// collected in [`Vault::problems`] and logged; they do not prevent opening. With an
+    /// anchor, files that are not the ones last saved are refused ([`Error::RolledBack`])
+    /// unless `files` accepts them.
     pub(crate) fn open(
         profile_id: &str,
         profile_name: &str,
@@ -308,11 +370,43 @@ impl Vault {
         vault_key: &Key,
         idle_limit: Option<u64>,
         env: Env,
+        rollback: Rollback,
     ) -> Result<Self, Error> {
+        let Rollback {
+            anchor: place,
+            files,
+        } = rollback;
         let keys = Keys::new(vault_key)?;
         let records_dir = dir.join(RECORDS_DIR);
         record::create_private_dir(&records_dir)
             .map_err(|source| Error::io(&records_dir, source))?;
+        let manifest = scan_manifest(dir)?;
+        if let Some(place) = &place {
+            let anchor = Anchor::new(
+                Arc::clone(&place.store),
+                place.account.clone(),
+                keys.anchor.clone(),
+            );
+            let verdict = anchor.check(&manifest).map_err(Error::Keychain)?;
+            match verdict {
+                Verdict::Current => {}
+                Verdict::Pending | Verdict::NoAnchor => {
+                    anchor.settle(&manifest).map_err(Error::Keychain)?;
+                }
+                Verdict::RolledBack | Verdict::AnchorDamaged if files == Files::Accept => {
+                    tracing::warn!(target: "passbridge::audit", profile = profile_name,
+                        "the owner accepted files that differ from the last saved ones");
+                    anchor.settle(&manifest).map_err(Error::Keychain)?;
+                }
+                Verdict::RolledBack | Verdict::AnchorDamaged => {
+                    tracing::warn!(target: "passbridge::audit", profile = profile_name,
+                        ?verdict, "vault files are not the ones last saved: refused");
+                    return Err(Error::RolledBack {
+                        profile: profile_name.to_owned(),
+                    });
+                }
+            }
+        }
         let mut entries: HashMap<Vec<u8>, Entry> = HashMap::new();
         let mut problems = Vec::new();
         let mut superseded = Vec::new();
@@ -371,10 +465,6 @@ impl Vault {
                 }
             }
         }
-        for id in &superseded {
-            record::remove_durable(&records_dir, &keys.file_name(id))
-                .map_err(|source| Error::io(&records_dir, source))?;
-        }
         let next_generation = entries
             .values()
             .map(|entry| entry.usage.generation)
@@ -387,19 +477,126 @@ impl Vault {
             damaged = problems.len(),
             "vault opened"
         );
-        Ok(Self {
+        let vault = Self {
             profile_id: profile_id.to_owned(),
             profile_name: profile_name.to_owned(),
             dir: dir.to_path_buf(),
+            anchor: place,
             idle_limit,
             inner: Mutex::new(Inner {
                 keys: Some(keys),
+                manifest,
                 entries,
                 problems,
                 last_activity: env.unix_time(),
                 next_generation,
             }),
             env,
+        };
+        {
+            let mut inner = vault.inner.lock().map_err(|_| Error::Poisoned)?;
+            for id in &superseded {
+                let name = vault.keys_of(&inner)?.file_name(id);
+                vault.remove_file(&mut inner, RECORDS_DIR, &name)?;
+            }
+        }
+        Ok(vault)
+    }
+
+    /// The anchor of this (unlocked) vault, if it has one.
+    fn anchor_of(&self, inner: &Inner) -> Result<Option<Anchor>, Error> {
+        let keys = self.keys_of(inner)?;
+        Ok(self.anchor.as_ref().map(|place| {
+            Anchor::new(
+                Arc::clone(&place.store),
+                place.account.clone(),
+                keys.anchor.clone(),
+            )
+        }))
+    }
+
+    /// Changes one file (`sub`/`name`, `sub` empty for the profile directory itself) under the
+    /// anchor's two phases: the anchor first accepts both the files before and after, `apply`
+    /// changes the file, then the anchor keeps only the after. `after` is the new content's
+    /// hash, or `None` when `apply` removes the file.
+    fn change_file<T>(
+        &self,
+        inner: &mut Inner,
+        sub: &str,
+        name: &str,
+        after: Option<[u8; 32]>,
+        apply: impl FnOnce(&Path) -> std::io::Result<T>,
+    ) -> Result<T, Error> {
+        let dir = if sub.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(sub)
+        };
+        let path = if sub.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{sub}/{name}")
+        };
+        let anchor = self.anchor_of(inner)?;
+        if let Some(anchor) = &anchor {
+            self.catch_up(inner, anchor)?;
+        }
+        let mut next = inner.manifest.clone();
+        match after {
+            Some(hash) => next.insert(path, hash),
+            None => next.remove(&path),
+        };
+        if let Some(anchor) = &anchor {
+            anchor
+                .begin(&inner.manifest, &next)
+                .map_err(Error::Keychain)?;
+        }
+        let result = apply(&dir).map_err(|source| Error::io(&dir, source))?;
+        inner.manifest = next;
+        if let Some(anchor) = &anchor
+            && let Err(error) = anchor.settle(&inner.manifest)
+        {
+            // The write is done and the anchor accepts it as pending: the next write or open
+            // settles it.
+            tracing::warn!(%error, profile = %self.profile_name, "could not settle the anchor");
+        }
+        Ok(result)
+    }
+
+    /// Another Passbridge process may have written this profile since this vault read it (the
+    /// command line while the window runs): if the anchor no longer names this vault's
+    /// manifest but does name the files on disk, those are the current ones.
+    fn catch_up(&self, inner: &mut Inner, anchor: &Anchor) -> Result<(), Error> {
+        if anchor.check(&inner.manifest).map_err(Error::Keychain)? == Verdict::Current {
+            return Ok(());
+        }
+        let on_disk = scan_manifest(&self.dir)?;
+        if matches!(
+            anchor.check(&on_disk).map_err(Error::Keychain)?,
+            Verdict::Current | Verdict::Pending
+        ) {
+            inner.manifest = on_disk;
+        }
+        Ok(())
+    }
+
+    /// Removes `sub`/`name` durably under the anchor; returns whether it existed.
+    fn remove_file(&self, inner: &mut Inner, sub: &str, name: &str) -> Result<bool, Error> {
+        self.change_file(inner, sub, name, None, |dir| {
+            record::remove_durable(dir, name)
+        })
+    }
+
+    /// Writes `sub`/`name` atomically and durably under the anchor.
+    fn write_file(
+        &self,
+        inner: &mut Inner,
+        sub: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), Error> {
+        self.change_file(inner, sub, name, Some(anchor::hash(bytes)), |dir| {
+            record::write_atomic(dir, name, bytes)
         })
     }
 
@@ -529,9 +726,10 @@ impl Vault {
     /// # Errors
     /// [`Error::Locked`], or the record could not be written.
     pub fn put_item(&self, kind: &str, name: &[u8], data: &[u8]) -> Result<(), Error> {
-        let inner = self.guard_for_change()?;
+        let mut inner = self.guard_for_change()?;
         let keys = self.keys_of(&inner)?;
         let id = item_id(kind, name);
+        let file_name = keys.file_name(&id);
         let bytes = record::encode(
             &keys.records,
             &self.profile_id,
@@ -543,8 +741,7 @@ impl Vault {
         .map_err(|_| Error::Crypto)?;
         let dir = self.dir.join(ITEMS_DIR);
         record::create_private_dir(&dir).map_err(|source| Error::io(&dir, source))?;
-        record::write_atomic(&dir, &keys.file_name(&id), &bytes)
-            .map_err(|source| Error::io(&dir, source))
+        self.write_file(&mut inner, ITEMS_DIR, &file_name, &bytes)
     }
 
     /// Every item of `kind` as (name, data). Damaged items are logged with their identity and
@@ -596,14 +793,12 @@ impl Vault {
     /// # Errors
     /// [`Error::Locked`], I/O.
     pub fn remove_item(&self, kind: &str, name: &[u8]) -> Result<bool, Error> {
-        let inner = self.guard_for_change()?;
-        let keys = self.keys_of(&inner)?;
-        let dir = self.dir.join(ITEMS_DIR);
-        match record::remove_durable(&dir, &keys.file_name(&item_id(kind, name))) {
-            Ok(removed) => Ok(removed),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(Error::io(&dir, source)),
+        let mut inner = self.guard_for_change()?;
+        let file_name = self.keys_of(&inner)?.file_name(&item_id(kind, name));
+        if !self.dir.join(ITEMS_DIR).exists() {
+            return Ok(false);
         }
+        self.remove_file(&mut inner, ITEMS_DIR, &file_name)
     }
 
     /// Records something the user did with this profile (an unlock, a sign-in, a passkey
@@ -669,9 +864,8 @@ impl Vault {
             &mut self.rng(),
         )
         .map_err(|_| Error::Crypto)?;
-        let dir = self.records_dir();
-        record::write_atomic(&dir, &keys.file_name(&credential.credential_id), &bytes)
-            .map_err(|source| Error::io(&dir, source))?;
+        let file_name = keys.file_name(&credential.credential_id);
+        self.write_file(inner, RECORDS_DIR, &file_name, &bytes)?;
         inner.next_generation = inner.next_generation.saturating_add(1);
         tracing::debug!(profile = %self.profile_name, "credential record written");
         inner.entries.insert(
@@ -682,10 +876,8 @@ impl Vault {
     }
 
     fn remove_entry(&self, inner: &mut Inner, credential_id: &[u8]) -> Result<bool, Error> {
-        let keys = inner.keys.as_ref().ok_or_else(|| self.locked())?;
-        let dir = self.records_dir();
-        let removed = record::remove_durable(&dir, &keys.file_name(credential_id))
-            .map_err(|source| Error::io(&dir, source))?;
+        let file_name = self.keys_of(inner)?.file_name(credential_id);
+        let removed = self.remove_file(inner, RECORDS_DIR, &file_name)?;
         let known = inner.entries.remove(credential_id).is_some();
         Ok(removed || known)
     }
@@ -884,8 +1076,9 @@ impl CredentialStore for &Vault {
             &mut self.rng(),
         )
         .map_err(|_| store_error(Error::Crypto))?;
-        record::write_atomic(&self.dir, STATE_FILE, &bytes)
-            .map_err(|source| store_error(Error::io(&self.dir, source)))
+        let mut inner = inner;
+        self.write_file(&mut inner, "", STATE_FILE, &bytes)
+            .map_err(store_error)
     }
 
     fn wipe(&mut self) -> Result<(), StoreError> {
@@ -898,11 +1091,17 @@ impl CredentialStore for &Vault {
         let dir = self.records_dir();
         let listing = fs::read_dir(&dir).map_err(|source| store_error(Error::io(&dir, source)))?;
         for item in listing.flatten() {
-            let _ = fs::remove_file(item.path());
+            let name = item.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                let _ = fs::remove_file(item.path());
+            } else {
+                self.remove_file(&mut inner, RECORDS_DIR, &name)
+                    .map_err(store_error)?;
+            }
         }
         inner.problems.clear();
-        record::remove_durable(&self.dir, STATE_FILE)
-            .map_err(|source| store_error(Error::io(&self.dir, source)))?;
+        self.remove_file(&mut inner, "", STATE_FILE)
+            .map_err(store_error)?;
         tracing::info!(profile = %self.profile_name, "vault wiped (authenticatorReset)");
         Ok(())
     }
