@@ -7,7 +7,7 @@ import type { PasskeyView, PhoneEvent, ProfileView, RequestView } from "./ipc/bi
 import { createStatus } from "./status";
 import { Store } from "./store";
 import { mountPasskeys } from "./views/passkeys";
-import { mountPhone } from "./views/phone";
+import { mountPhone, outcomeText } from "./views/phone";
 import { mountProfiles } from "./views/profiles";
 import { mountRequest } from "./views/request";
 import { mountSettings } from "./views/settings";
@@ -515,6 +515,19 @@ describe("header", () => {
 });
 
 describe("phone tab", () => {
+  it("warns when a phone passkey's signature counter did not go up", () => {
+    const outcome = {
+      ceremony: "sign-in" as const,
+      rpId: "example.com",
+      credentialId: "ff",
+      verified: true,
+      linkedPhone: null,
+      counterRegression: { stored: 8, reported: 3, at: 1 },
+    };
+    expect(outcomeText(outcome)).toContain("did not go up (3 after 8)");
+    expect(outcomeText({ ...outcome, counterRegression: null })).not.toContain("Warning");
+  });
+
   it("shows the QR code and the steps as events arrive, then the result", async () => {
     let send: ((e: PhoneEvent) => void) | null = null;
     let finish: (() => void) | null = null;
@@ -527,7 +540,7 @@ describe("phone tab", () => {
         send = (e) => a.onEvent.onmessage(e);
         return new Promise((resolve) => {
           finish = () =>
-            resolve({ ceremony: "register", rpId: "example.com", credentialId: "ff", verified: true, linkedPhone: "Pixel 8" });
+            resolve({ ceremony: "register", rpId: "example.com", credentialId: "ff", verified: true, linkedPhone: "Pixel 8", counterRegression: null });
         });
       }
       throw new Error(cmd);

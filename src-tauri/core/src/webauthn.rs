@@ -33,6 +33,9 @@ pub enum VerifyError {
     /// The user-present flag is missing.
     #[error("the phone did not confirm user presence")]
     NotPresent,
+    /// The user-verified flag is missing though the request asked for verification.
+    #[error("the phone did not verify the person (no UV flag) though the request asked it to")]
+    NotVerified,
     /// The signature does not verify.
     #[error("the phone's signature does not verify")]
     BadSignature,
@@ -84,6 +87,31 @@ pub struct Assertion {
     pub flags: u8,
     /// Signature counter.
     pub sign_count: u32,
+    /// The counter the registration had stored before this assertion.
+    pub previous_sign_count: u32,
+}
+
+impl Assertion {
+    /// Whether the signature counter did not move forward: WebAuthn §7.2 step 21 (either
+    /// counter nonzero and the new one not greater) — a sign that the passkey may have been
+    /// copied, or that an old reply was replayed.
+    pub fn counter_went_back(&self) -> bool {
+        (self.sign_count != 0 || self.previous_sign_count != 0)
+            && self.sign_count <= self.previous_sign_count
+    }
+}
+
+/// Checks the UV flag of a reply to a request that asked for user verification (the
+/// `uv` option or a pinUvAuthParam; CTAP 2.1 §6.1.2 and §6.2.2 set UV only when the
+/// authenticator verified the person).
+///
+/// # Errors
+/// [`VerifyError::NotVerified`].
+pub fn require_user_verified(flags_byte: u8) -> Result<(), VerifyError> {
+    if flags_byte & flags::UV == 0 {
+        return Err(VerifyError::NotVerified);
+    }
+    Ok(())
 }
 
 mod hex_bytes {
@@ -401,6 +429,7 @@ pub fn verify_assertion(
         user_handle,
         flags: auth.flags,
         sign_count: auth.sign_count,
+        previous_sign_count: registered.sign_count,
     })
 }
 
@@ -464,6 +493,41 @@ mod tests {
         assert_eq!(
             cd.hash,
             <[u8; 32]>::from(Sha256::digest(cd.json.as_bytes()))
+        );
+    }
+
+    /// A phone that signs without verifying the person (here: asked without `uv`) sends a
+    /// reply that verifies but lacks UV; a ceremony that asked for UV refuses it.
+    #[test]
+    fn a_reply_without_uv_is_refused_where_uv_was_asked() {
+        let mut auth = authenticator(Attestation::None);
+        let (_, reply) = register(&mut auth);
+        let cd = ClientData::new("webauthn.create", b"challenge-1", "https://example.com");
+        let reg = verify_registration(&reply, "example.com", &cd.hash).unwrap();
+        assert_eq!(require_user_verified(reg.flags), Ok(()));
+        let get = ClientData::new("webauthn.get", b"challenge-2", "https://example.com");
+        let request = get_assertion_request(&get.hash, "example.com", &[]).unwrap();
+        // The same request with `uv: false`: presence only.
+        let mut body = cbor::decode(&request[1..]).unwrap();
+        if let Value::Map(entries) = &mut body {
+            for (key, value) in entries.iter_mut() {
+                if *key == Value::Integer(5.into()) {
+                    *value = Value::Map(vec![(text("uv"), Value::Bool(false))]);
+                }
+            }
+        }
+        let presence_only = [vec![request[0]], cbor::encode(&body).unwrap()].concat();
+        let answer = auth.handle_with_prompt(&presence_only, &mut ScriptedPrompt::always_approve());
+        let assertion = verify_assertion(
+            &answer,
+            "example.com",
+            &get.hash,
+            std::slice::from_ref(&reg),
+        )
+        .unwrap();
+        assert_eq!(
+            require_user_verified(assertion.flags),
+            Err(VerifyError::NotVerified)
         );
     }
 

@@ -74,7 +74,7 @@ fn terminal_forwarder(opts: &PhoneOpts, env: &Env) -> Result<PhoneForwarder, Str
     };
     let clock = env.clock.clone();
     let steps = Mutex::new(Steps::new(clock.clone(), "phone: "));
-    let report: ForwardReport = Arc::new(move |event| match event {
+    let report: ForwardReport = Arc::new(move |_forward, event| match event {
         ForwardEvent::Started { .. } => {
             eprintln!("phone: a site asks to use a passkey on your phone");
             if let Ok(mut steps) = steps.lock() {

@@ -394,6 +394,13 @@ async fn sign_in(
     .map_err(|failure| words::phone_failure(&ceremony::forget_if_unlinked(vault, failure)))?;
     remember_links(&verified, opts, vault, &env);
     let assertion = &verified.result;
+    if assertion.counter_went_back() {
+        eprintln!(
+            "warning: the passkey's signature counter did not go up ({} after {}): it may have \
+             been copied to another device",
+            assertion.sign_count, assertion.previous_sign_count
+        );
+    }
     report(
         opts,
         &JsonResult {

@@ -4,9 +4,9 @@
 
 use passbridge_core::about::AppInfo;
 use passbridge_core::app::types::{
-    AccountChoice, LinkedPhoneView, LogLevel, NewProfile, PasskeyLocation, PasskeyView,
-    PhoneCeremony, PhoneOutcome, PhoneRequest, PhoneStep, PolicyView, ProfileView, RequestAnswer,
-    RequestKind, RequestView, SettingsView, UserSettings,
+    AccountChoice, CounterRegression, LinkedPhoneView, LogLevel, NewProfile, PasskeyLocation,
+    PasskeyView, PhoneCeremony, PhoneOutcome, PhoneRequest, PhoneStep, PolicyView, ProfileView,
+    RequestAnswer, RequestKind, RequestView, SettingsView, UserSettings,
 };
 use passbridge_core::profile::{LockState, Protection};
 use ts_rs::{Config, TS};
@@ -135,6 +135,7 @@ pub fn generate() -> String {
         decl::<PhoneStep>(&cfg),
         decl::<PhoneEvent>(&cfg),
         decl::<PhoneOutcome>(&cfg),
+        decl::<CounterRegression>(&cfg),
         decl::<RequestKind>(&cfg),
         decl::<AccountChoice>(&cfg),
         decl::<RequestView>(&cfg),

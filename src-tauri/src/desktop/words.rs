@@ -189,9 +189,19 @@ pub fn security_key(problem: &SecurityKeyError) -> String {
 pub fn flow_end(end: &FlowEnd) -> Option<String> {
     Some(match end {
         FlowEnd::Registered { rp_id } => format!("Passkey created on the phone for {rp_id}."),
-        FlowEnd::SignedIn { rp_id } => {
-            format!("Signed in to {rp_id} with the phone; signature verified.")
-        }
+        FlowEnd::SignedIn {
+            rp_id,
+            counter_regression: None,
+        } => format!("Signed in to {rp_id} with the phone; signature verified."),
+        FlowEnd::SignedIn {
+            rp_id,
+            counter_regression: Some(regression),
+        } => format!(
+            "Signed in to {rp_id} with the phone; signature verified. Warning: the passkey's \
+             signature counter did not go up ({} after {}), so it may have been copied to \
+             another device. If you did not copy it, tell your administrator.",
+            regression.reported, regression.stored
+        ),
         FlowEnd::SiteAnswered => "The phone answered; the site has its passkey.".to_owned(),
         FlowEnd::Cancelled => "Cancelled.".to_owned(),
         FlowEnd::SiteToldNo => "Cancelled: the site was told no.".to_owned(),

@@ -326,7 +326,29 @@ verified: boolean,
 /**
  * A phone remembered by this ceremony.
  */
-linkedPhone: string | null, };
+linkedPhone: string | null, 
+/**
+ * Sign-in only: the passkey's signature counter did not move forward, so the passkey
+ * may have been copied (or an old answer replayed). Kept with the passkey for the audit.
+ */
+counterRegression: CounterRegression | null, };
+
+/**
+ * A signature counter that did not go up (WebAuthn §7.2 step 21).
+ */
+export type CounterRegression = { 
+/**
+ * The counter this computer had seen.
+ */
+stored: number, 
+/**
+ * The counter the phone sent now.
+ */
+reported: number, 
+/**
+ * When, Unix seconds.
+ */
+at: number, };
 
 /**
  * What a site asks the active profile for.

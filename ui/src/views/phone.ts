@@ -32,8 +32,13 @@ export function outcomeText(o: PhoneOutcome, said: string | null = null): string
         ? `Passkey created on your phone for ${o.rpId}.`
         : `Signed in to ${o.rpId} with your phone.`;
   const verified = o.verified ? "" : " The phone's answer could not be verified.";
+  // The done event's message already carries the warning when there is one.
+  const regression =
+    o.counterRegression !== null && (said === null || said.trim() === "")
+      ? ` Warning: the passkey's signature counter did not go up (${o.counterRegression.reported} after ${o.counterRegression.stored}), so it may have been copied to another device.`
+      : "";
   const linked = o.linkedPhone ? ` “${o.linkedPhone}” is remembered: next time choose it instead of scanning a QR code.` : "";
-  return what + verified + linked;
+  return what + verified + regression + linked;
 }
 
 /**

@@ -6,6 +6,7 @@
 //! only ever reaches the active, unlocked profile; while it is locked, an empty in-memory
 //! store answers (nothing about the profile can leak) and the dialog offers to unlock.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ use super::{AppCore, AppError, AppResult, Invalid, SecurityKeyError};
 use crate::authenticator::hid_loop::{self, Forwarder, ReportPipe};
 use crate::authenticator::prompt::{PolicyGate, PromptSource as _};
 use crate::authenticator::udp::UdpPipe;
-use crate::phone::forward::{ForwardEvent, PhoneForwarder};
+use crate::phone::forward::{ForwardEvent, ForwardReport, PhoneForwarder};
 use crate::profile::{Protection, Vault};
 use crate::system::{SharedClock, SharedRng};
 
@@ -203,11 +204,19 @@ impl CredentialStore for ActiveStore {
 fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
     let settings_core = Arc::clone(core);
     let opts = Arc::new(move || settings_core.ceremony_options());
+    PhoneForwarder::new(core.env.clone(), opts, forward_report(core))
+}
+
+/// How the window hears of forwards: each one becomes a phone flow (cancellable, with its
+/// steps shown) from its start to its end.
+pub(super) fn forward_report(core: &Arc<AppCore>) -> ForwardReport {
     let core_for_report = Arc::clone(core);
-    let current: Mutex<Option<(u32, std::time::Instant)>> = Mutex::new(None);
-    let report = Arc::new(move |event: ForwardEvent| {
+    // The window's flow for each forward still running, by forward ID: a cancelled forward's
+    // last events can arrive after the next one started.
+    let running: Mutex<HashMap<u64, (u32, std::time::Instant)>> = Mutex::new(HashMap::new());
+    Arc::new(move |forward: u64, event: ForwardEvent| {
         let core = &core_for_report;
-        let Ok(mut current) = current.lock() else {
+        let Ok(mut running) = running.lock() else {
             return;
         };
         let now = core.env.now();
@@ -215,10 +224,10 @@ fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
             ForwardEvent::Started { cancel } => {
                 let flow = core.next_id();
                 core.flows.add_forward(flow, cancel);
-                *current = Some((flow, now));
+                running.insert(forward, (flow, now));
             }
             ForwardEvent::Step(step) => {
-                if let Some((flow, started)) = *current {
+                if let Some(&(flow, started)) = running.get(&forward) {
                     for (step, qr_url, qr_svg) in super::phone::step_events(step) {
                         let mut event = progress(flow, started, now, step, None);
                         event.qr_url = qr_url;
@@ -231,7 +240,7 @@ fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
                 if let ForwardEvent::Finished { request, response } = &event {
                     core.remember_forwarded(request, response);
                 }
-                if let Some((flow, started)) = current.take() {
+                if let Some((flow, started)) = running.remove(&forward) {
                     core.flows.remove(flow);
                     let (step, end) = match event {
                         ForwardEvent::Cancelled => (PhoneStep::Cancelled, FlowEnd::SiteToldNo),
@@ -245,8 +254,7 @@ fn phone_forwarder(core: &Arc<AppCore>) -> std::io::Result<PhoneForwarder> {
                 }
             }
         }
-    });
-    PhoneForwarder::new(core.env.clone(), opts, report)
+    })
 }
 
 /// The engine for the active profile now: its vault, or an empty in-memory store while it is

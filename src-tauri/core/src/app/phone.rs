@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use super::types::{
-    FlowEnd, PasskeyLocation, PasskeyView, PhoneCeremony, PhoneOutcome, PhoneProgress,
-    PhoneRequest, PhoneStep,
+    CounterRegression, FlowEnd, PasskeyLocation, PasskeyView, PhoneCeremony, PhoneOutcome,
+    PhoneProgress, PhoneRequest, PhoneStep,
 };
 use super::{AppCore, AppError, AppResult, Invalid, Missing};
 use crate::phone::ceremony::{self, Start};
@@ -35,7 +35,19 @@ struct PhonePasskey {
     phone: Option<String>,
     created_at: u64,
     last_used: Option<u64>,
+    /// Sign-ins whose counter did not go up, for the audit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    counter_regressions: Vec<CounterRegression>,
 }
+
+/// Whether a site's request asked for user verification: the `uv` option, or a
+/// pinUvAuthParam (which the phone forwarder strips, asking the phone's own UV instead).
+fn wants_uv(options: &ctap::types::Options, pin_uv_auth: bool) -> bool {
+    options.uv == Some(true) || pin_uv_auth
+}
+
+/// How many counter regressions a phone passkey keeps (the newest).
+const MAX_KEPT_REGRESSIONS: usize = 16;
 
 fn load(vault: &Vault) -> AppResult<Vec<PhonePasskey>> {
     vault
@@ -81,21 +93,44 @@ fn known_for(vault: &Vault, rp_id: &str) -> AppResult<Vec<PhonePasskey>> {
 }
 
 /// Marks the phone passkey among `known` that made `assertion` as used (last use, sign count).
+/// Records a verified sign-in on the passkey it used; returns the counter regression, if the
+/// counter did not go up (the stored counter then stays where it was, so a replayed old
+/// answer cannot lower it).
 fn mark_used(
     vault: &Vault,
     known: Vec<PhonePasskey>,
     assertion: &webauthn::Assertion,
     now: u64,
-) -> AppResult<()> {
-    if let Some(mut used) = known
+) -> AppResult<Option<CounterRegression>> {
+    let Some(mut used) = known
         .into_iter()
         .find(|p| p.registration.credential_id == assertion.credential_id)
-    {
-        used.last_used = Some(now);
-        used.registration.sign_count = assertion.sign_count;
-        store(vault, &used)?;
+    else {
+        return Ok(None);
+    };
+    used.last_used = Some(now);
+    let regression = assertion.counter_went_back().then_some(CounterRegression {
+        stored: assertion.previous_sign_count,
+        reported: assertion.sign_count,
+        at: now,
+    });
+    match regression {
+        Some(regression) => {
+            tracing::warn!(target: "passbridge::audit", rp_id = %used.registration.rp_id,
+                credential = %hex::encode(&assertion.credential_id),
+                stored = regression.stored, reported = regression.reported,
+                "a phone passkey's signature counter did not go up: it may have been copied");
+            used.counter_regressions.push(regression);
+            let excess = used
+                .counter_regressions
+                .len()
+                .saturating_sub(MAX_KEPT_REGRESSIONS);
+            used.counter_regressions.drain(..excess);
+        }
+        None => used.registration.sign_count = assertion.sign_count,
     }
-    Ok(())
+    store(vault, &used)?;
+    Ok(regression)
 }
 
 /// Renames a phone passkey here. Returns whether it exists.
@@ -122,7 +157,7 @@ pub(super) fn forget(vault: &Vault, id: &[u8]) -> AppResult<bool> {
 pub struct Flows(Mutex<HashMap<u32, Arc<Notify>>>);
 
 impl Flows {
-    fn add(&self, id: u32, cancel: Arc<Notify>) -> AppResult<()> {
+    pub(super) fn add(&self, id: u32, cancel: Arc<Notify>) -> AppResult<()> {
         let mut flows = self
             .0
             .lock()
@@ -249,6 +284,11 @@ impl AppCore {
                 let hash = hash_of(&r.client_data_hash)?;
                 let registration = webauthn::verify_registration(response, &r.rp.id, &hash)
                     .map_err(|e| e.to_string())?;
+                // The site checks the flags itself; this list only keeps what it asked for.
+                if wants_uv(&r.options, r.pin_uv_auth_param.is_some()) {
+                    webauthn::require_user_verified(registration.flags)
+                        .map_err(|e| e.to_string())?;
+                }
                 store(
                     &vault,
                     &PhonePasskey {
@@ -258,6 +298,7 @@ impl AppCore {
                         phone: None,
                         created_at: now,
                         last_used: None,
+                        counter_regressions: Vec::new(),
                     },
                 )
                 .map_err(|e| e.to_string())?;
@@ -275,6 +316,12 @@ impl AppCore {
                     webauthn::verify_assertion(response, &r.rp_id, &hash, &registrations)
                 {
                     mark_used(&vault, known, &assertion, now).map_err(|e| e.to_string())?;
+                    if wants_uv(&r.options, r.pin_uv_auth_param.is_some())
+                        && webauthn::require_user_verified(assertion.flags).is_err()
+                    {
+                        tracing::warn!(target: "passbridge::audit", rp_id = %r.rp_id,
+                            "the site asked the phone to verify the person; its answer says it did not");
+                    }
                 }
             }
             _ => {}
@@ -325,7 +372,10 @@ impl AppCore {
                 let rp_id = rp_id.clone();
                 let end = match outcome.ceremony {
                     PhoneCeremony::Register => FlowEnd::Registered { rp_id },
-                    PhoneCeremony::SignIn => FlowEnd::SignedIn { rp_id },
+                    PhoneCeremony::SignIn => FlowEnd::SignedIn {
+                        rp_id,
+                        counter_regression: outcome.counter_regression,
+                    },
                 };
                 reporter.end(PhoneStep::Done, end);
             }
@@ -391,6 +441,7 @@ impl AppCore {
                         phone: linked_phone.clone().or_else(|| request.phone.clone()),
                         created_at: now,
                         last_used: None,
+                        counter_regressions: Vec::new(),
                     },
                 )?;
                 tracing::info!(target: "passbridge::audit", rp_id, "passkey registered on a phone");
@@ -400,6 +451,7 @@ impl AppCore {
                     credential_id,
                     verified: verified_attestation,
                     linked_phone,
+                    counter_regression: None,
                 })
             }
             PhoneCeremony::SignIn => {
@@ -423,7 +475,7 @@ impl AppCore {
                 .await
                 .map_err(failed)?;
                 let linked_phone = self.remember_links(request, vault, &verified.links, now)?;
-                mark_used(vault, known, &verified.result, now)?;
+                let counter_regression = mark_used(vault, known, &verified.result, now)?;
                 tracing::info!(target: "passbridge::audit", rp_id, "signed in with a phone");
                 Ok(PhoneOutcome {
                     ceremony: PhoneCeremony::SignIn,
@@ -431,6 +483,7 @@ impl AppCore {
                     credential_id: hex::encode(&verified.result.credential_id),
                     verified: true,
                     linked_phone,
+                    counter_regression,
                 })
             }
         }
@@ -453,5 +506,86 @@ impl AppCore {
             }
         }
         Ok(remembered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::profile::keychain::MemoryKeychain;
+    use crate::profile::{NewProtection, ProfileManager};
+    use crate::testing;
+
+    fn passkey(sign_count: u32) -> PhonePasskey {
+        PhonePasskey {
+            registration: Registration {
+                rp_id: "example.net".into(),
+                credential_id: vec![5; 16],
+                public_key: vec![4; 65],
+                authenticator_data: Vec::new(),
+                attestation_format: "none".into(),
+                attestation_signature_verified: false,
+                flags: 0x45,
+                sign_count,
+            },
+            user_name: "ana".into(),
+            display_name: None,
+            phone: None,
+            created_at: 1,
+            last_used: None,
+            counter_regressions: Vec::new(),
+        }
+    }
+
+    fn assertion(previous: u32, now: u32) -> webauthn::Assertion {
+        webauthn::Assertion {
+            credential_id: vec![5; 16],
+            authenticator_data: Vec::new(),
+            signature: Vec::new(),
+            user_handle: Vec::new(),
+            flags: 0x05,
+            sign_count: now,
+            previous_sign_count: previous,
+        }
+    }
+
+    /// A replayed or cloned passkey's counter does not go up: the sign-in says so, the
+    /// passkey keeps the event, and the stored counter does not drop to the replayed one.
+    #[test]
+    fn a_counter_that_does_not_go_up_is_reported_kept_and_never_lowers_the_stored_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = ProfileManager::new(
+            dir.path(),
+            testing::cheap_policy(),
+            Arc::new(MemoryKeychain::new()),
+        );
+        manager.create("Ana", NewProtection::Keychain).unwrap();
+        let vault = manager.open("Ana", None).unwrap();
+        store(&vault, &passkey(7)).unwrap();
+
+        assert_eq!(
+            mark_used(&vault, load(&vault).unwrap(), &assertion(7, 8), 100).unwrap(),
+            None
+        );
+        assert_eq!(load(&vault).unwrap()[0].registration.sign_count, 8);
+        let regression = mark_used(&vault, load(&vault).unwrap(), &assertion(8, 3), 200)
+            .unwrap()
+            .expect("a counter going back is reported");
+        assert_eq!(
+            regression,
+            CounterRegression {
+                stored: 8,
+                reported: 3,
+                at: 200
+            }
+        );
+        let kept = &load(&vault).unwrap()[0];
+        assert_eq!(kept.registration.sign_count, 8, "lowered by a replay");
+        assert_eq!(kept.counter_regressions, vec![regression]);
+        // Both counters zero: an authenticator without a counter, not a regression.
+        assert!(!assertion(0, 0).counter_went_back());
+        assert!(assertion(8, 8).counter_went_back());
     }
 }

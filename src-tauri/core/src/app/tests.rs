@@ -1011,3 +1011,26 @@ fn no_key_outlives_the_lock_or_the_app() {
     );
     assert_eq!(kind(&f.core.passkeys().unwrap_err()), "locked");
 }
+
+/// A site cancels a forward to the phone and asks again at once: the cancelled ceremony's last
+/// event ("cancelled") can arrive after the new one started. It must end its own flow, not
+/// the new one's, or the window answers "busy" to every phone flow until it restarts.
+#[test]
+fn a_late_event_of_a_cancelled_forward_does_not_leave_the_window_busy() {
+    use crate::phone::forward::ForwardEvent;
+    use tokio::sync::Notify;
+
+    let f = fixture();
+    let report = key::forward_report(&f.core);
+    let started = || ForwardEvent::Started {
+        cancel: Arc::new(Notify::new()),
+    };
+    report(1, started());
+    report(2, started());
+    report(1, ForwardEvent::Cancelled);
+    report(2, ForwardEvent::Failed(PhoneFailure::Cancelled));
+    assert!(
+        f.core.flows.add(99, Arc::new(Notify::new())).is_ok(),
+        "a finished forward still counts as running"
+    );
+}

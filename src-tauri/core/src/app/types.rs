@@ -233,6 +233,8 @@ pub enum FlowEnd {
     SignedIn {
         /// The site.
         rp_id: String,
+        /// The passkey's signature counter did not move forward.
+        counter_regression: Option<CounterRegression>,
     },
     /// A site's request was answered on the phone; the site has the phone's answer.
     SiteAnswered,
@@ -259,6 +261,21 @@ pub struct PhoneOutcome {
     pub verified: bool,
     /// A phone remembered by this ceremony.
     pub linked_phone: Option<String>,
+    /// Sign-in only: the passkey's signature counter did not move forward, so the passkey
+    /// may have been copied (or an old answer replayed). Kept with the passkey for the audit.
+    pub counter_regression: Option<CounterRegression>,
+}
+
+/// A signature counter that did not go up (WebAuthn §7.2 step 21).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CounterRegression {
+    /// The counter this computer had seen.
+    pub stored: u32,
+    /// The counter the phone sent now.
+    pub reported: u32,
+    /// When, Unix seconds.
+    pub at: u64,
 }
 
 /// What a site asks the active profile for.

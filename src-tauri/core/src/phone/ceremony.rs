@@ -179,6 +179,9 @@ pub async fn register(
     .await?;
     let result = webauthn::verify_registration(&outcome.response, rp_id, &client_data.hash)
         .map_err(PhoneFailure::from_verify)?;
+    // The request asked the phone to verify the person (`uv`): a passkey made without that is
+    // not the phone-screen-lock passkey the person was promised.
+    webauthn::require_user_verified(result.flags).map_err(PhoneFailure::from_verify)?;
     Ok(Verified {
         result,
         links: outcome.links,
@@ -224,6 +227,7 @@ pub async fn sign_in(
     .await?;
     let result = webauthn::verify_assertion(&outcome.response, rp_id, &client_data.hash, known)
         .map_err(PhoneFailure::from_verify)?;
+    webauthn::require_user_verified(result.flags).map_err(PhoneFailure::from_verify)?;
     Ok(Verified {
         result,
         links: outcome.links,

@@ -49,8 +49,10 @@ pub enum ForwardEvent {
     Failed(PhoneFailure),
 }
 
-/// Where forward events go (the terminal, or the window).
-pub type ForwardReport = Arc<dyn Fn(ForwardEvent) + Send + Sync>;
+/// Where forward events go (the terminal, or the window), with the forward's ID: a cancelled
+/// ceremony may still be saying goodbye when the next forward starts, so its late events must
+/// not be taken for the new one's.
+pub type ForwardReport = Arc<dyn Fn(u64, ForwardEvent) + Send + Sync>;
 
 /// How to reach the phone, read at the start of each forward (the window's settings may
 /// change between requests).
@@ -115,19 +117,26 @@ impl Forwarder for PhoneForwarder {
         let opts = (self.opts)();
         let env = self.env.clone();
         let report = Arc::clone(&self.report);
-        report(ForwardEvent::Started {
-            cancel: Arc::clone(&cancel),
-        });
+        report(
+            id,
+            ForwardEvent::Started {
+                cancel: Arc::clone(&cancel),
+            },
+        );
         let cancelled = Arc::clone(&cancel);
         self.runtime.spawn(async move {
             let reply = match prepared {
                 Err(error) => {
-                    report(ForwardEvent::Failed(PhoneFailure::NotForwardable(error)));
+                    report(
+                        id,
+                        ForwardEvent::Failed(PhoneFailure::NotForwardable(error)),
+                    );
                     vec![ERR_OTHER.into()]
                 }
                 Ok(prepared) => {
                     let step_report = Arc::clone(&report);
-                    let mut on_step = move |step: ClientStep| step_report(ForwardEvent::Step(step));
+                    let mut on_step =
+                        move |step: ClientStep| step_report(id, ForwardEvent::Step(step));
                     let cancel = cancelled.notified();
                     let round = ceremony::run(
                         &opts,
@@ -140,18 +149,24 @@ impl Forwarder for PhoneForwarder {
                     );
                     match round.await {
                         Ok(outcome) => {
-                            report(ForwardEvent::Finished {
-                                request: prepared,
-                                response: outcome.response.clone(),
-                            });
+                            report(
+                                id,
+                                ForwardEvent::Finished {
+                                    request: prepared,
+                                    response: outcome.response.clone(),
+                                },
+                            );
                             outcome.response
                         }
                         Err(failure) => {
                             let status = failure_status(&failure);
-                            report(match failure {
-                                PhoneFailure::Cancelled => ForwardEvent::Cancelled,
-                                failure => ForwardEvent::Failed(failure),
-                            });
+                            report(
+                                id,
+                                match failure {
+                                    PhoneFailure::Cancelled => ForwardEvent::Cancelled,
+                                    failure => ForwardEvent::Failed(failure),
+                                },
+                            );
                             vec![status]
                         }
                     }
