@@ -170,7 +170,7 @@ pub(super) fn profile_hint(error: &ProfileError) -> Option<String> {
                 .to_owned(),
         ),
         ProfileError::NoDataDir => Some("pass --data-dir DIR".to_owned()),
-        ProfileError::RolledBack { profile } => Some(format!(
+        ProfileError::RolledBack { profile, .. } => Some(format!(
             "nothing was changed. If you restored these files yourself (from a backup), take \
              them as they are with `passbridge profile accept-files '{profile}'`; otherwise \
              another program changed them: restore the newest copy you have"

@@ -137,11 +137,14 @@ pub fn profile_error(error: &ProfileError) -> String {
         ProfileError::WrongSecret { attempts_left, .. } => {
             format!("Wrong PIN. {attempts_left} attempts left before the profile is blocked.")
         }
-        ProfileError::RolledBack { profile } => format!(
+        ProfileError::RolledBack {
+            profile,
+            differences,
+        } => format!(
             "Profile '{profile}' was not opened: its files are not the ones Passbridge last \
-             saved (an older copy was restored, or files were deleted or added). Nothing was \
-             changed. If you restored them on purpose, run `passbridge profile accept-files \
-             '{profile}'`."
+             saved ({differences}). An older copy was restored, or files were deleted or \
+             added. Nothing was changed. If you restored them on purpose, run `passbridge \
+             profile accept-files '{profile}'`."
         ),
         ProfileError::PinWait { seconds, .. } => format!(
             "Too many wrong PINs. Wait {} before trying again.",

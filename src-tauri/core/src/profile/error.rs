@@ -106,12 +106,13 @@ pub enum Error {
     /// The vault's files are not the ones Passbridge last saved: an older copy was restored,
     /// or files were deleted or added outside Passbridge.
     #[error(
-        "the files of profile '{profile}' are not the ones Passbridge last saved (an older \
-         copy was restored, or files were deleted or added)"
+        "the files of profile '{profile}' are not the ones Passbridge last saved: {differences}"
     )]
     RolledBack {
         /// Display name.
         profile: String,
+        /// What differs.
+        differences: super::Differences,
     },
     /// A record is damaged.
     #[error("{0}")]

@@ -72,6 +72,7 @@ mod session;
 mod types;
 mod vault;
 
+pub use anchor::Differences;
 pub use error::Error;
 pub use manager::ProfileManager;
 pub use paths::{default_data_dir, write_private_file};

@@ -69,6 +69,9 @@ pub enum Damage {
     /// Bytes after the last section.
     #[error("unexpected trailing data")]
     TrailingData,
+    /// The file could not be read at all (permissions, a failing disk).
+    #[error("cannot be read")]
+    Unreadable,
 }
 
 /// A record that failed to decode, with as much identity as could be recovered.

@@ -565,6 +565,13 @@ fn restored_deleted_or_resurrected_files_are_refused_not_silently_reset() {
     // 1. The older state file, with its eight retries, copied back.
     std::fs::copy(state(old.path()), state(&profile)).unwrap();
     assert!(refused(&manager), "an old state file was accepted");
+    match manager.unlock("Hal", &pin("102030")) {
+        Err(Error::RolledBack { differences, .. }) => {
+            assert!(differences.state_changed, "{differences:?}");
+            assert!(differences.to_string().contains("PIN and retries"));
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
     std::fs::copy(state(now.path()), state(&profile)).unwrap();
     let vault = manager.unlock("Hal", &pin("102030")).unwrap();
     assert_eq!((&vault).load_state().unwrap().unwrap().pin_retries, 2);
@@ -631,4 +638,54 @@ fn two_processes_writing_one_profile_do_not_look_like_a_rollback() {
     open.insert(credential(3, "c.test", "i")).unwrap();
     let again = cli.open("Ivy", None).unwrap();
     assert_eq!((&again).credentials().unwrap().len(), 3);
+}
+
+/// One damaged and one unreadable passkey record in a keychain profile (with its rollback
+/// anchor): both are moved aside to quarantine/ and named, the rest opens and works, and the
+/// next open is clean — not refused as a rollback.
+#[test]
+fn damaged_and_unreadable_records_are_quarantined_and_the_rest_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (manager, _, _) = manager_with_keychain(dir.path(), cheap_policy());
+    manager.create("Jo", NewProtection::Keychain).unwrap();
+    {
+        let mut vault = &manager.open("Jo", None).unwrap();
+        for n in 1..=3 {
+            vault
+                .insert(credential(n, &format!("{n}.test"), "jo"))
+                .unwrap();
+        }
+        vault.put_item("note", b"n", b"kept").unwrap();
+    }
+    let profile = profile_dir_of(dir.path());
+    let mut records: Vec<_> = std::fs::read_dir(profile.join("records"))
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .collect();
+    records.sort();
+    let mut bytes = std::fs::read(&records[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&records[0], bytes).unwrap();
+    // Unreadable even for root: a directory where the record was.
+    std::fs::remove_file(&records[1]).unwrap();
+    std::fs::create_dir(&records[1]).unwrap();
+
+    let mut vault = &manager.open("Jo", None).unwrap();
+    let problems = vault.problems().unwrap();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    let damages: Vec<Damage> = problems.iter().map(|p| p.damage).collect();
+    assert!(damages.contains(&Damage::Unreadable), "{damages:?}");
+    for problem in &problems {
+        let moved = problem.moved_to.as_deref().expect("moved aside");
+        assert!(profile.join(moved).exists(), "{moved}");
+        assert!(problem.to_string().contains("moved aside to quarantine/"));
+    }
+    assert!(!records[0].exists() && !records[1].exists());
+    assert_eq!(vault.credentials().unwrap().len(), 1);
+    assert_eq!(vault.items("note").unwrap().len(), 1);
+    vault.insert(credential(4, "4.test", "jo")).unwrap();
+    let again = manager.open("Jo", None).unwrap();
+    assert!(again.problems().unwrap().is_empty());
+    assert_eq!((&again).credentials().unwrap().len(), 2);
 }

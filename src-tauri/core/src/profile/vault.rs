@@ -51,6 +51,8 @@ pub struct RecordProblem {
     pub credential_id: Option<Vec<u8>>,
     /// What is wrong.
     pub damage: Damage,
+    /// Where the record was moved aside to (relative to the profile directory), if it was.
+    pub moved_to: Option<String>,
 }
 
 impl fmt::Display for RecordProblem {
@@ -63,12 +65,16 @@ impl fmt::Display for RecordProblem {
                 hex::encode(id),
                 self.record,
                 self.damage
-            ),
+            )?,
             None => write!(
                 f,
                 "profile '{}': record {} (credential ID unreadable) is damaged: {}",
                 self.profile, self.record, self.damage
-            ),
+            )?,
+        }
+        match &self.moved_to {
+            Some(place) => write!(f, "; moved aside to {place}"),
+            None => Ok(()),
         }
     }
 }
@@ -116,7 +122,6 @@ struct Keys {
     records: Key,
     name_enc: Key,
     name_mac: Key,
-    anchor: Key,
 }
 
 impl Keys {
@@ -126,7 +131,6 @@ impl Keys {
             records: derive(b"record encryption")?,
             name_enc: derive(b"record file name encryption")?,
             name_mac: derive(b"record file name nonce")?,
-            anchor: derive(b"rollback anchor")?,
         })
     }
 
@@ -351,11 +355,66 @@ fn scan_manifest(dir: &Path) -> Result<Manifest, Error> {
             if file_name.starts_with('.') || !file_name.ends_with(RECORD_EXT) {
                 continue;
             }
-            let bytes = fs::read(item.path()).map_err(|source| Error::io(&item.path(), source))?;
-            manifest.insert(format!("{sub}/{file_name}"), anchor::hash(&bytes));
+            // An unreadable file cannot be in a manifest; opening quarantines it.
+            if let Ok(bytes) = fs::read(item.path()) {
+                manifest.insert(format!("{sub}/{file_name}"), anchor::hash(&bytes));
+            }
         }
     }
     Ok(manifest)
+}
+
+/// Where damaged and unreadable records go, inside the profile directory.
+const QUARANTINE_DIR: &str = "quarantine";
+
+/// Moves `dir`/`path` into the quarantine directory; returns where it went (relative).
+fn quarantine(dir: &Path, path: &str) -> std::io::Result<String> {
+    let target_dir = dir.join(QUARANTINE_DIR);
+    record::create_private_dir(&target_dir)?;
+    let flat = path.replace('/', "-");
+    let mut name = flat.clone();
+    let mut n = 1u32;
+    while target_dir.join(&name).exists() {
+        n = n.saturating_add(1);
+        name = format!("{flat}.{n}");
+    }
+    fs::rename(dir.join(path), target_dir.join(&name))?;
+    record::sync_dir(&target_dir)?;
+    if let Some(parent) = dir.join(path).parent() {
+        record::sync_dir(parent)?;
+    }
+    Ok(format!("{QUARANTINE_DIR}/{name}"))
+}
+
+/// A record file's name and its bytes, `None` when it cannot be read.
+type RecordFile = (String, Option<Vec<u8>>);
+
+/// The record files of `sub` (credentials or items) with their bytes, or `None` where they
+/// cannot be read. Temp files of interrupted writes were never acknowledged: left out.
+fn record_files(dir: &Path, sub: &str) -> Result<Vec<RecordFile>, Error> {
+    let sub_dir = dir.join(sub);
+    let listing = match fs::read_dir(&sub_dir) {
+        Ok(listing) => listing,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::io(&sub_dir, source)),
+    };
+    let mut files = Vec::new();
+    for item in listing {
+        let item = item.map_err(|source| Error::io(&sub_dir, source))?;
+        let file_name = item.file_name().to_string_lossy().into_owned();
+        if file_name.starts_with('.') || !file_name.ends_with(RECORD_EXT) {
+            continue;
+        }
+        let bytes = match fs::read(item.path()) {
+            Ok(bytes) => Some(bytes),
+            Err(error) => {
+                tracing::warn!(%error, record = %file_name, "cannot read a vault record");
+                None
+            }
+        };
+        files.push((file_name, bytes));
+    }
+    Ok(files)
 }
 
 impl Vault {
@@ -380,54 +439,32 @@ impl Vault {
         let records_dir = dir.join(RECORDS_DIR);
         record::create_private_dir(&records_dir)
             .map_err(|source| Error::io(&records_dir, source))?;
-        let manifest = scan_manifest(dir)?;
-        if let Some(place) = &place {
-            let anchor = Anchor::new(
-                Arc::clone(&place.store),
-                place.account.clone(),
-                keys.anchor.clone(),
-            );
-            let verdict = anchor.check(&manifest).map_err(Error::Keychain)?;
-            match verdict {
-                Verdict::Current => {}
-                Verdict::Pending | Verdict::NoAnchor => {
-                    anchor.settle(&manifest).map_err(Error::Keychain)?;
-                }
-                Verdict::RolledBack | Verdict::AnchorDamaged if files == Files::Accept => {
-                    tracing::warn!(target: "passbridge::audit", profile = profile_name,
-                        "the owner accepted files that differ from the last saved ones");
-                    anchor.settle(&manifest).map_err(Error::Keychain)?;
-                }
-                Verdict::RolledBack | Verdict::AnchorDamaged => {
-                    tracing::warn!(target: "passbridge::audit", profile = profile_name,
-                        ?verdict, "vault files are not the ones last saved: refused");
-                    return Err(Error::RolledBack {
-                        profile: profile_name.to_owned(),
-                    });
-                }
-            }
-        }
         let mut entries: HashMap<Vec<u8>, Entry> = HashMap::new();
         let mut problems = Vec::new();
         let mut superseded = Vec::new();
-        let listing =
-            fs::read_dir(&records_dir).map_err(|source| Error::io(&records_dir, source))?;
-        for item in listing {
-            let item = item.map_err(|source| Error::io(&records_dir, source))?;
-            let file_name = item.file_name().to_string_lossy().into_owned();
-            // Temp files of interrupted writes were never acknowledged; skip them.
-            if file_name.starts_with('.') || !file_name.ends_with(RECORD_EXT) {
-                continue;
+        let mut manifest = Manifest::new();
+        match fs::read(dir.join(STATE_FILE)) {
+            Ok(bytes) => {
+                manifest.insert(STATE_FILE.to_owned(), anchor::hash(&bytes));
             }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::io(&dir.join(STATE_FILE), source)),
+        }
+        for (file_name, bytes) in record_files(dir, RECORDS_DIR)? {
+            let path = format!("{RECORDS_DIR}/{file_name}");
             // Damaged records are named by the ID in their contents if that still
             // authenticates, else by the ID their file name stands for.
             let problem = |credential_id: Option<Vec<u8>>, damage| RecordProblem {
                 profile: profile_name.to_owned(),
-                record: format!("{RECORDS_DIR}/{file_name}"),
+                record: path.clone(),
                 credential_id: credential_id.or_else(|| keys.id_from_file_name(&file_name)),
                 damage,
+                moved_to: None,
             };
-            let bytes = fs::read(item.path()).map_err(|source| Error::io(&item.path(), source))?;
+            let Some(bytes) = bytes else {
+                problems.push(problem(None, Damage::Unreadable));
+                continue;
+            };
             let entry = match record::decode(&keys.records, profile_id, Kind::Credential, &bytes) {
                 Err(failure) => Err(problem(failure.id, failure.damage)),
                 Ok((id, _)) if keys.file_name(&id) != file_name => {
@@ -441,11 +478,11 @@ impl Vault {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(problem) => {
-                    tracing::warn!(%problem, "skipping damaged vault record");
                     problems.push(problem);
                     continue;
                 }
             };
+            manifest.insert(path, anchor::hash(&bytes));
             // One credential per (RP, user): a crash during a replacing insert can leave both.
             let older = entries
                 .iter()
@@ -464,6 +501,66 @@ impl Vault {
                     entries.insert(entry.credential.credential_id.clone(), entry);
                 }
             }
+        }
+        for (file_name, bytes) in record_files(dir, ITEMS_DIR)? {
+            let path = format!("{ITEMS_DIR}/{file_name}");
+            let damage = match &bytes {
+                None => Some(Damage::Unreadable),
+                Some(bytes) => match record::decode(&keys.records, profile_id, Kind::Item, bytes) {
+                    Ok((id, _)) if keys.file_name(&id) == file_name => None,
+                    Ok(_) => Some(Damage::Misplaced),
+                    Err(failure) => Some(failure.damage),
+                },
+            };
+            match (damage, bytes) {
+                (None, Some(bytes)) => {
+                    manifest.insert(path, anchor::hash(&bytes));
+                }
+                (damage, _) => problems.push(RecordProblem {
+                    profile: profile_name.to_owned(),
+                    record: path,
+                    credential_id: None,
+                    damage: damage.unwrap_or(Damage::Unreadable),
+                    moved_to: None,
+                }),
+            }
+        }
+        let quarantined: std::collections::BTreeSet<String> =
+            problems.iter().map(|p| p.record.clone()).collect();
+        if let Some(place) = &place {
+            let anchor = Anchor::new(Arc::clone(&place.store), place.account.clone());
+            match anchor
+                .check(&manifest, &quarantined)
+                .map_err(Error::Keychain)?
+            {
+                Verdict::Current if quarantined.is_empty() => {}
+                Verdict::Current | Verdict::Pending | Verdict::NoAnchor => {
+                    anchor.settle(&manifest).map_err(Error::Keychain)?;
+                }
+                Verdict::RolledBack(_) if files == Files::Accept => {
+                    tracing::warn!(target: "passbridge::audit", profile = profile_name,
+                        "the owner accepted files that differ from the last saved ones");
+                    anchor.settle(&manifest).map_err(Error::Keychain)?;
+                }
+                Verdict::RolledBack(differences) => {
+                    tracing::warn!(target: "passbridge::audit", profile = profile_name,
+                        %differences, "vault files are not the ones last saved: refused");
+                    return Err(Error::RolledBack {
+                        profile: profile_name.to_owned(),
+                        differences,
+                    });
+                }
+            }
+        }
+        // Only now, with the files accepted, are damaged records moved aside.
+        for problem in &mut problems {
+            match quarantine(dir, &problem.record) {
+                Ok(moved_to) => problem.moved_to = Some(moved_to),
+                Err(error) => {
+                    tracing::warn!(%error, record = %problem.record, "cannot quarantine a record");
+                }
+            }
+            tracing::warn!(%problem, "a damaged vault record was set aside");
         }
         let next_generation = entries
             .values()
@@ -505,14 +602,11 @@ impl Vault {
 
     /// The anchor of this (unlocked) vault, if it has one.
     fn anchor_of(&self, inner: &Inner) -> Result<Option<Anchor>, Error> {
-        let keys = self.keys_of(inner)?;
-        Ok(self.anchor.as_ref().map(|place| {
-            Anchor::new(
-                Arc::clone(&place.store),
-                place.account.clone(),
-                keys.anchor.clone(),
-            )
-        }))
+        self.keys_of(inner)?;
+        Ok(self
+            .anchor
+            .as_ref()
+            .map(|place| Anchor::new(Arc::clone(&place.store), place.account.clone())))
     }
 
     /// Changes one file (`sub`/`name`, `sub` empty for the profile directory itself) under the
@@ -567,12 +661,17 @@ impl Vault {
     /// command line while the window runs): if the anchor no longer names this vault's
     /// manifest but does name the files on disk, those are the current ones.
     fn catch_up(&self, inner: &mut Inner, anchor: &Anchor) -> Result<(), Error> {
-        if anchor.check(&inner.manifest).map_err(Error::Keychain)? == Verdict::Current {
+        let none = std::collections::BTreeSet::new();
+        if anchor
+            .check(&inner.manifest, &none)
+            .map_err(Error::Keychain)?
+            == Verdict::Current
+        {
             return Ok(());
         }
         let on_disk = scan_manifest(&self.dir)?;
         if matches!(
-            anchor.check(&on_disk).map_err(Error::Keychain)?,
+            anchor.check(&on_disk, &none).map_err(Error::Keychain)?,
             Verdict::Current | Verdict::Pending
         ) {
             inner.manifest = on_disk;
@@ -779,6 +878,7 @@ impl Vault {
                         record: format!("{ITEMS_DIR}/{file_name}"),
                         credential_id: keys.id_from_file_name(&file_name),
                         damage: Damage::IdentityTampered,
+                        moved_to: None,
                     };
                     tracing::warn!(%problem, "skipping damaged profile item");
                 }
@@ -1034,6 +1134,7 @@ impl CredentialStore for &Vault {
                 record: STATE_FILE.to_owned(),
                 credential_id: None,
                 damage,
+                moved_to: None,
             };
             tracing::warn!(%problem, "authenticator state unreadable");
             StoreError::Corrupt
