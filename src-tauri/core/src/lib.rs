@@ -36,3 +36,25 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod webauthn;
+
+/// Entry points for the fuzz targets (`src-tauri/core/fuzz`) into parsers that are not public
+/// otherwise: what Passbridge reads back from the keychain, which any program in the OS
+/// account can write.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `data` as a PIN failure count and as a rollback anchor; whatever parses must
+    /// encode back to the same value.
+    ///
+    /// # Panics
+    /// When a parsed value does not survive its own round trip (the fuzz target's finding).
+    pub fn keychain_entries(data: &[u8]) {
+        use crate::profile::anchor::Stored;
+        use crate::profile::attempts::Attempts;
+        if let Some(count) = Attempts::decode(data) {
+            assert_eq!(Attempts::decode(&count.encode()), Some(count));
+        }
+        if let Some(anchor) = Stored::decode(data) {
+            assert_eq!(Stored::decode(&anchor.encode()), Some(anchor));
+        }
+    }
+}

@@ -170,6 +170,11 @@ pub(super) fn profile_hint(error: &ProfileError) -> Option<String> {
                 .to_owned(),
         ),
         ProfileError::NoDataDir => Some("pass --data-dir DIR".to_owned()),
+        ProfileError::DiskFull { .. } => Some(
+            "free some space on that disk and run the command again; what was saved before is \
+             safe"
+                .to_owned(),
+        ),
         ProfileError::RolledBack { profile, .. } => Some(format!(
             "nothing was changed. If you restored these files yourself (from a backup), take \
              them as they are with `passbridge profile accept-files '{profile}'`; otherwise \

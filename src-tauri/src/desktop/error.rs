@@ -158,7 +158,9 @@ fn profile_error(error: &ProfileError) -> IpcError {
         ProfileError::PassphraseOnlyNotAllowed | ProfileError::Policy(_) => {
             ErrorCode::ForbiddenByPolicy
         }
-        ProfileError::Io { .. } | ProfileError::NoDataDir => ErrorCode::Storage,
+        ProfileError::Io { .. } | ProfileError::DiskFull { .. } | ProfileError::NoDataDir => {
+            ErrorCode::Storage
+        }
         ProfileError::Metadata { .. }
         | ProfileError::Record(_)
         | ProfileError::Damaged(_)

@@ -128,6 +128,9 @@ pub fn phone(failure: &PhoneFailure) -> String {
 pub fn profile_error(error: &ProfileError) -> String {
     match error {
         ProfileError::Io { source, .. } => format!("{error}: {source}"),
+        ProfileError::DiskFull { .. } => "The disk is full, so nothing was saved. Free some \
+             space and try again; what was saved before is safe."
+            .to_owned(),
         ProfileError::Locked { profile } => {
             format!("profile '{profile}' is locked: unlock it with its PIN")
         }

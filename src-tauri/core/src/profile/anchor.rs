@@ -83,7 +83,7 @@ impl Stored {
             .then_some(stored)
     }
 
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         // Maps of short strings: serialising them cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }

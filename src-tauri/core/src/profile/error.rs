@@ -85,6 +85,12 @@ pub enum Error {
     /// Policy forbids passphrase-only profiles.
     #[error("passphrase-only profiles are disabled by policy (allow_passphrase_only = false)")]
     PassphraseOnlyNotAllowed,
+    /// The disk holding the data directory is full: nothing was saved.
+    #[error("the disk is full: nothing could be saved in {}", path.display())]
+    DiskFull {
+        /// Where the write failed.
+        path: PathBuf,
+    },
     /// File system failure.
     #[error("I/O error on {}", path.display())]
     Io {
@@ -142,6 +148,15 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        if matches!(
+            source.kind(),
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+        ) {
+            return Self::DiskFull {
+                path: path.to_path_buf(),
+            };
+        }
         Self::Io {
             path: path.to_path_buf(),
             source,

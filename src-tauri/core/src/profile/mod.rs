@@ -59,7 +59,7 @@
 //! The data dir is `--data-dir`, else `PASSBRIDGE_DATA_DIR`, else `$XDG_DATA_HOME/passbridge`,
 //! else `~/.local/share/passbridge`.
 
-mod anchor;
+pub(crate) mod anchor;
 pub mod attempts;
 mod crypto;
 mod error;

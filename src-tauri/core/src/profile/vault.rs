@@ -1017,6 +1017,8 @@ fn same_account(a: &StoredCredential, b: &StoredCredential) -> bool {
 fn store_error(error: Error) -> StoreError {
     match error {
         Error::Record(_) => StoreError::Corrupt,
+        // CTAP2_ERR_KEY_STORE_FULL: the client learns nothing could be stored.
+        Error::DiskFull { .. } => StoreError::Full,
         other => StoreError::Backend(Box::new(other)),
     }
 }
