@@ -157,6 +157,8 @@ pub struct HidDevice<S, C, R, H> {
     probed: Option<Probed>,
     /// Whether [`REBOOT_MAGIC`] power-cycles the device (the UDP test transport only).
     simulation_reboot: bool,
+    /// Whether every CTAP message is refused (the owner's session is not the active one).
+    refusing: bool,
 }
 
 impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
@@ -170,7 +172,26 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
             forwards: 0,
             probed: None,
             simulation_reboot: false,
+            refusing: false,
         }
+    }
+
+    /// While on, every CTAP message is answered `CTAP2_ERR_NOT_ALLOWED` without reaching the
+    /// authenticator, and a request waiting for the user or the phone is ended the same way
+    /// (its prompt withdrawn): the app turns it on while its owner's login session is not the
+    /// active one on the seat, so a user switched in reaches nothing. Channel set-up (INIT,
+    /// PING, WINK) keeps working, as on a key that refuses. Returns the reports to send.
+    pub fn set_refusing(&mut self, on: bool, now: Instant) -> Vec<Report> {
+        let mut out = Vec::new();
+        if on && !self.refusing {
+            match &self.busy {
+                Busy::Prompt { .. } => out.extend(self.finish(PromptOutcome::Denied, now)),
+                Busy::Forward { .. } => out.extend(self.end_forward(StatusCode::NotAllowed)),
+                Busy::Idle => {}
+            }
+        }
+        self.refusing = on;
+        out
     }
 
     /// Lets the [`REBOOT_MAGIC`] datagram power-cycle the device, as test suites written for
@@ -323,6 +344,15 @@ impl<S: CredentialStore, C: Clock, R: Rng, H: Rng> HidDevice<S, C, R, H> {
         for event in self.hid.handle_report(report, now) {
             match event {
                 HidEvent::Send(r) => out.push(r),
+                HidEvent::Request(req) if self.refusing => {
+                    let refusal = [u8::from(StatusCode::NotAllowed)];
+                    let refusal: &[u8] = if req.cmd == cmd::CBOR {
+                        &refusal
+                    } else {
+                        &SW_INS_NOT_SUPPORTED
+                    };
+                    out.extend(self.hid.respond(req.cid, req.cmd, refusal));
+                }
                 HidEvent::Request(req)
                     if req.cmd == cmd::CBOR && self.forwardable(&req.payload) =>
                 {

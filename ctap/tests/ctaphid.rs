@@ -370,6 +370,37 @@ fn device_reboot_datagram_power_cycles_only_where_allowed() {
     assert_eq!(reassemble(&out).2, vec![0]);
 }
 
+/// The owner's session is switched away: every CTAP message is refused without reaching the
+/// authenticator, a waiting request ends, and once the owner is back all works again.
+#[test]
+fn a_refusing_device_answers_not_allowed_and_ends_what_waits() {
+    let (mut d, clock) = device();
+    let cid = dev_allocate(&mut d, clock.now());
+    send_cbor(&mut d, cid, &make_credential_msg(), clock.now());
+    assert!(d.prompt().is_some());
+    let out = d.set_refusing(true, clock.now());
+    assert_eq!(
+        reassemble(&out).2,
+        vec![StatusCode::OperationDenied.code()],
+        "the open request was not ended"
+    );
+    assert!(
+        d.prompt().is_none(),
+        "the prompt stays up for the next user"
+    );
+    for msg in [vec![0x04], make_credential_msg()] {
+        let (c, _, data) = reassemble(&send_cbor(&mut d, cid, &msg, clock.now()));
+        assert_eq!((c, data), (cid, vec![StatusCode::NotAllowed.code()]));
+        assert!(d.prompt().is_none());
+    }
+    // A new channel can still be opened, as on any key.
+    let other = dev_allocate(&mut d, clock.now());
+    assert_ne!(other, cid);
+    assert!(d.set_refusing(false, clock.now()).is_empty());
+    let (_, _, data) = reassemble(&send_cbor(&mut d, cid, &[0x04], clock.now()));
+    assert_eq!(data[0], 0, "getInfo after the owner came back");
+}
+
 // ----- forwarding (the bridge's "use my phone") -----
 
 #[test]

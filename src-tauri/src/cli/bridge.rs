@@ -129,7 +129,8 @@ pub(super) fn run(args: &BridgeArgs) -> ExitCode {
         None => None,
     };
     let serial = env.rng.clone().bytes::<8>();
-    let mut key = match UhidKey::create(&args.uhid, &hex::encode(serial)) {
+    let gate = passbridge_core::authenticator::seat::for_uhid(env.clock.clone());
+    let mut key = match UhidKey::create(&args.uhid, &hex::encode(serial), gate) {
         Ok(key) => key,
         Err(error @ UhidError::Missing) => {
             return fail(&format!(

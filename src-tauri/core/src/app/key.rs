@@ -358,6 +358,7 @@ impl SecurityKey {
                 Box::new(crate::authenticator::uhid::UhidKey::create(
                     std::path::Path::new(crate::authenticator::uhid::UHID_PATH),
                     &hex::encode(serial),
+                    crate::authenticator::seat::for_uhid(core.env.clock.clone()),
                 )?)
             }
             #[cfg(not(target_os = "linux"))]

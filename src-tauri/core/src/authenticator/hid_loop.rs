@@ -36,6 +36,12 @@ pub trait ReportPipe {
     fn simulation_reboot(&self) -> bool {
         false
     }
+
+    /// Whether the key may answer now: false while its owner's login session is not the
+    /// active one on the seat ([`super::seat`]). The UDP test transport always may.
+    fn owner_active(&mut self) -> bool {
+        true
+    }
 }
 
 /// Answers forwarded requests ([`ctap::device::Forward`]) elsewhere, without blocking the
@@ -86,6 +92,9 @@ pub fn serve<S: CredentialStore>(
     let mut prompt_shown = false;
     while !stop.load(Ordering::Relaxed) {
         let now = clock.now();
+        for reply in device.set_refusing(!pipe.owner_active(), now) {
+            pipe.send(&reply)?;
+        }
         let wait = device
             .next_deadline()
             .map_or(IDLE_TICK, |deadline| {
@@ -142,4 +151,98 @@ pub fn serve<S: CredentialStore>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use ctap::ctaphid::{BROADCAST_CID, cmd, fragment};
+
+    use super::*;
+    use crate::authenticator::prompt::AutoApproveForTesting;
+    use crate::testing::{self, ManualClock};
+
+    /// Reports in from a queue, out to a list; whose turn it is, from a flag.
+    struct Scripted {
+        incoming: Arc<Mutex<VecDeque<[u8; 64]>>>,
+        sent: Arc<Mutex<Vec<[u8; 64]>>>,
+        active: Arc<AtomicBool>,
+    }
+
+    impl ReportPipe for Scripted {
+        fn recv(&mut self, _: Duration) -> io::Result<Option<[u8; 64]>> {
+            let next = self.incoming.lock().unwrap().pop_front();
+            if next.is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(next)
+        }
+        fn send(&mut self, report: &[u8; 64]) -> io::Result<()> {
+            self.sent.lock().unwrap().push(*report);
+            Ok(())
+        }
+        fn owner_active(&mut self) -> bool {
+            self.active.load(Ordering::SeqCst)
+        }
+    }
+
+    /// The serving loop asks the pipe whose turn it is on every turn: while the owner's
+    /// session is not the active one, the key answers NOT_ALLOWED to everything.
+    #[test]
+    fn the_loop_refuses_while_the_owner_is_not_at_the_seat() {
+        let env = testing::env(&ManualClock::new(), 3);
+        let mut device = device(ctap::MemoryStore::new(), ctap::Config::default(), &env).unwrap();
+        let incoming = Arc::new(Mutex::new(VecDeque::new()));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let active = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut pipe = Scripted {
+            incoming: Arc::clone(&incoming),
+            sent: Arc::clone(&sent),
+            active: Arc::clone(&active),
+        };
+        let serving = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                serve(
+                    &mut device,
+                    &mut pipe,
+                    &mut AutoApproveForTesting,
+                    None,
+                    &stop,
+                )
+                .unwrap();
+            })
+        };
+        // The answer to one message: its first report's payload.
+        let ask = |cid: u32, command: u8, payload: &[u8]| -> [u8; 64] {
+            let before = sent.lock().unwrap().len();
+            incoming
+                .lock()
+                .unwrap()
+                .extend(fragment(cid, command, payload));
+            for _ in 0..2000 {
+                if let Some(reply) = sent.lock().unwrap().get(before) {
+                    return *reply;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            panic!("no answer");
+        };
+        let init = ask(BROADCAST_CID, cmd::INIT, &[1; 8]);
+        let cid = u32::from_be_bytes(init[15..19].try_into().unwrap());
+        let refused = ask(cid, cmd::CBOR, &[0x04]);
+        assert_eq!(
+            refused[7],
+            u8::from(ctap::StatusCode::NotAllowed),
+            "getInfo answered for another user"
+        );
+        active.store(true, Ordering::SeqCst);
+        let info = ask(cid, cmd::CBOR, &[0x04]);
+        assert_eq!(info[7], 0, "getInfo refused for the owner");
+        stop.store(true, Ordering::SeqCst);
+        serving.join().unwrap();
+    }
 }

@@ -13,6 +13,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use super::hid_loop::ReportPipe;
+use super::seat::SeatGate;
 
 /// Where the kernel's uhid device lives.
 pub const UHID_PATH: &str = "/dev/uhid";
@@ -34,18 +35,25 @@ pub enum UhidError {
 }
 
 /// The virtual key: created on [`UhidKey::create`], destroyed on drop.
-#[derive(Debug)]
 pub struct UhidKey {
     file: File,
     events: Receiver<Event>,
+    gate: Box<dyn SeatGate>,
+}
+
+impl std::fmt::Debug for UhidKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UhidKey").finish_non_exhaustive()
+    }
 }
 
 impl UhidKey {
-    /// Creates the device at `path` (normally [`UHID_PATH`]); `uniq` is its serial string.
+    /// Creates the device at `path` (normally [`UHID_PATH`]); `uniq` is its serial string;
+    /// `gate` says when it may answer (normally [`super::seat::for_uhid`]).
     ///
     /// # Errors
     /// [`UhidError`].
-    pub fn create(path: &Path, uniq: &str) -> Result<Self, UhidError> {
+    pub fn create(path: &Path, uniq: &str, gate: Box<dyn SeatGate>) -> Result<Self, UhidError> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -85,7 +93,7 @@ impl UhidKey {
                     }
                 }
             })?;
-        Ok(Self { file, events })
+        Ok(Self { file, events, gate })
     }
 }
 
@@ -114,6 +122,10 @@ impl ReportPipe for UhidKey {
     fn send(&mut self, report: &[u8; 64]) -> io::Result<()> {
         self.file.write_all(&input_event(report))
     }
+
+    fn owner_active(&mut self) -> bool {
+        self.gate.owner_active()
+    }
 }
 
 #[cfg(test)]
@@ -122,10 +134,11 @@ mod tests {
 
     #[test]
     fn a_missing_device_is_told_from_other_failures() {
-        let error = UhidKey::create(Path::new("/nonexistent/uhid"), "x").unwrap_err();
+        let gate = || Box::new(super::super::seat::Unchecked);
+        let error = UhidKey::create(Path::new("/nonexistent/uhid"), "x", gate()).unwrap_err();
         assert!(matches!(error, UhidError::Missing));
         let dir = tempfile::tempdir().unwrap();
-        let error = UhidKey::create(dir.path(), "x").unwrap_err();
+        let error = UhidKey::create(dir.path(), "x", gate()).unwrap_err();
         assert!(matches!(error, UhidError::Io(_)), "{error:?}");
     }
 }
