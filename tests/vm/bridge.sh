@@ -5,7 +5,8 @@
 # ecdsa-sk -O resident, then ssh-keygen -K after a PIN is set), and python-fido2 over hidraw
 # (tests/vm/bridge_client.py, checked by Fido2Server, then credential management), and
 # ctap-hid-fido2 (the crate: getInfo and credential management, tests/src/bin/ctap-hid-probe.rs);
-# plus the hidraw latency of a local getAssertion (tests/vm/latency.py). The ctap-hid-probe
+# plus the hidraw latency of a local getAssertion (tests/vm/latency.py); then the privileged
+# helper (a user without /dev/uhid gets a key) and the seat check across a user switch. The ctap-hid-probe
 # binary must sit next to PASSBRIDGE_BIN (cargo build -p integration-tests --bin ctap-hid-probe).
 # PYTHON must have fido2 installed (./dev's .venv). Exit 77 = no VM here.
 set -euo pipefail
@@ -15,7 +16,10 @@ py=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 [ -x "$bin" ] || { echo "bridge.sh: no binary at $1" >&2; exit 2; }
 
 if [ "${3:-}" != --in-guest ]; then
-    exec "$HERE/run.sh" "$HERE/guest-uhid.sh" "$HERE/bridge.sh" "$bin" "$py" --in-guest
+    # Five clients, the helper and the seat, then the phone: more than run.sh's default 300 s
+    # under TCG.
+    PASSBRIDGE_VM_TIMEOUT=${PASSBRIDGE_VM_TIMEOUT:-600} \
+        exec "$HERE/run.sh" "$HERE/guest-uhid.sh" "$HERE/bridge.sh" "$bin" "$py" --in-guest
 fi
 
 # --- inside the VM, /dev/uhid present ---
@@ -85,6 +89,82 @@ step "ssh-keygen -K: the resident key came back, same public key"
 
 kill -0 $bridge || die "the bridge died"
 kill $bridge; wait $bridge 2>/dev/null || true
+
+# --- the privileged helper and the seat. No user opens /dev/uhid: the helper (as root)
+# creates the key for the uid that connects and relays reports. The key answers only while its
+# owner's login session is the active one on the seat. No systemd or logind runs here, so the
+# helper listens by itself and python-dbusmock's logind template, on a private bus, stands in
+# for logind: Ana (uid 1000) runs Passbridge, Ben (uid 1001) is switched in and back out. ---
+chmod 755 "$work"; chmod 644 policy.toml
+"$bin" uhid-helper --listen /run/passbridge-uhid.sock >helper.out 2>&1 & helper=$!
+# A bus that other users may join (a session bus admits only its owner).
+cat >bus.conf <<EOF_BUS
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$work/system_bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+EOF_BUS
+dbus-daemon --config-file=bus.conf --nofork --print-address=1 >bus.addr 2>/dev/null & busd=$!
+trap 'kill $bridge $helper $busd ${mock:-} ${ana:-} 2>/dev/null || true' EXIT
+# A debug binary under TCG takes seconds to start.
+for _ in $(seq 300); do [ -S /run/passbridge-uhid.sock ] && [ -s bus.addr ] && break; sleep 0.1; done
+[ -S /run/passbridge-uhid.sock ] || { cat helper.out >&2; die "the uhid helper did not start"; }
+sysbus=$(head -1 bus.addr)
+[ -n "$sysbus" ] || die "the private bus did not start"
+step "helper listening; a private bus at $sysbus; starting the mock logind"
+DBUS_SYSTEM_BUS_ADDRESS=$sysbus /usr/bin/python3 -m dbusmock --system --template logind >mock.out 2>&1 & mock=$!
+# Python under TCG is slow to start.
+for _ in $(seq 300); do
+    kill -0 $mock 2>/dev/null || { cat mock.out >&2; die "the mock logind (python3-dbusmock) exited"; }
+    dbus-send --bus="$sysbus" --reply-timeout=2000 --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.NameHasOwner string:org.freedesktop.login1 2>/dev/null | grep -q true && break
+    sleep 0.2
+done
+step "mock logind up"
+logind() { dbus-send --bus="$sysbus" --reply-timeout=10000 --print-reply --dest=org.freedesktop.login1 "$@" >/dev/null; }
+logind /org/freedesktop/login1 org.freedesktop.DBus.Mock.AddSession string:c1 string:seat0 uint32:1000 string:ana boolean:true
+logind /org/freedesktop/login1 org.freedesktop.DBus.Mock.AddSession string:c2 string:seat0 uint32:1001 string:ben boolean:false
+switch_to() {
+    logind "/org/freedesktop/login1/session/$2" org.freedesktop.DBus.Properties.Set \
+        string:org.freedesktop.login1.Session string:Active variant:boolean:false
+    logind "/org/freedesktop/login1/session/$1" org.freedesktop.DBus.Properties.Set \
+        string:org.freedesktop.login1.Session string:Active variant:boolean:true
+    sleep 1.5   # Passbridge asks logind again every half second
+}
+as_ana() { setpriv --reuid=1000 --regid=1000 --clear-groups "$@"; }
+if as_ana sh -c ': <>/dev/uhid' 2>/dev/null; then die "uid 1000 can open /dev/uhid"; fi
+step "uid 1000 cannot open /dev/uhid"
+mkdir -m 777 ana
+as_ana env HOME="$work/ana" PASSBRIDGE_DATA_DIR="$work/ana/data" DBUS_SYSTEM_BUS_ADDRESS="$sysbus" \
+    XDG_SESSION_ID=c1 "$bin" bridge </dev/null >ana.out 2>&1 & ana=$!
+for _ in $(seq 100); do grep -q 'is ready' ana.out && break; sleep 0.2; done
+grep -q 'is ready' ana.out || { cat ana.out helper.out >&2; die "Ana's bridge did not start through the helper"; }
+for _ in $(seq 50); do list=$(fido2-token -L 2>&1 || true); [[ $list == *vendor=0x1209* ]] && break; sleep 0.2; done
+dev=${list%%:*}
+uniq=$(grep HID_UNIQ "/sys/class/hidraw/${dev#/dev/}/device/uevent")
+[[ $uniq == "HID_UNIQ=passbridge-uid-1000" ]] || die "the helper's key is not Ana's: $uniq"
+step "the helper created Ana's key ($uniq)"
+fido2-token -I "$dev" | grep -q aaguid || die "Ana's key does not answer while Ana is at the seat"
+switch_to c2 c1
+if fido2-token -I "$dev" 2>/dev/null | grep -q aaguid; then die "Ana's key answered while Ben is at the seat"; fi
+step "after the switch to Ben, Ana's key refuses (getInfo: not allowed)"
+switch_to c1 c2
+fido2-token -I "$dev" | grep -q aaguid || die "Ana's key does not answer after Ana came back"
+step "Ana is back: her key answers again"
+kill $ana; wait $ana 2>/dev/null || true
+for _ in $(seq 50); do [[ $(fido2-token -L 2>&1 || true) == *vendor=0x1209* ]] || break; sleep 0.2; done
+[[ $(fido2-token -L 2>&1 || true) == *vendor=0x1209* ]] && die "the key outlived Ana's Passbridge"
+step "Ana's Passbridge stopped: the helper removed her key"
+kill $helper $mock $busd 2>/dev/null || true
 
 # --- the bridge forwarding to a phone: relay and virtual phone on loopback, the phone's
 # passkeys in a keychain profile (gnome-keyring in a private D-Bus session, as ./dev does) ---

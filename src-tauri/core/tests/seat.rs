@@ -169,6 +169,43 @@ fn the_key_answers_only_while_its_owners_session_is_the_active_one() {
         Logind::on(bus(&address), Some("c9"), Arc::new(clock.clone()))
             .map_or(true, |mut unknown| !unknown.owner_active())
     );
+    // A process in no session (a user service) is judged by its user's state: "active" only
+    // while one of its sessions is. (The mock has no GetSessionByPID, as for such a process.)
+    let me = rustix::process::getuid().as_raw();
+    call(&control, root, mock, "AddUser", &(me, "owner", true));
+    // The template's own GetUser adds a number to a string; give it a working one.
+    call(
+        &control,
+        root,
+        mock,
+        "AddMethod",
+        &(
+            "org.freedesktop.login1.Manager",
+            "GetUser",
+            "u",
+            "o",
+            "ret = '/org/freedesktop/login1/user/%d' % args[0]",
+        ),
+    );
+    let mut by_user = Logind::on(bus(&address), None, Arc::new(clock.clone())).unwrap();
+    assert!(by_user.owner_active());
+    call(
+        &control,
+        &format!("/org/freedesktop/login1/user/{me}"),
+        "org.freedesktop.DBus.Properties",
+        "Set",
+        &(
+            "org.freedesktop.login1.User",
+            "State",
+            zbus::zvariant::Value::from("online"),
+        ),
+    );
+    clock.advance(Duration::from_secs(1));
+    assert!(
+        !by_user.owner_active(),
+        "the user's sessions are all in the background"
+    );
+
     // A logind that stops answering means refusing.
     drop(_mock);
     clock.advance(Duration::from_secs(1));

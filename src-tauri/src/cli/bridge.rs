@@ -56,9 +56,12 @@ pub(super) struct BridgeArgs {
     phone: bool,
     #[command(flatten)]
     phone_opts: PhoneOpts,
-    /// The uhid device to use.
+    /// The uhid device to use when the helper is not installed.
     #[arg(long, default_value = "/dev/uhid", hide = true)]
     uhid: PathBuf,
+    /// The privileged helper's socket (`passbridge setup-bridge` installs it).
+    #[arg(long, default_value = "/run/passbridge-uhid.sock", hide = true)]
+    helper: PathBuf,
 }
 
 /// The forwarder behind `--phone`: the QR code and every step on this terminal.
@@ -99,11 +102,13 @@ fn terminal_forwarder(opts: &PhoneOpts, env: &Env) -> Result<PhoneForwarder, Str
 pub(super) fn run(args: &BridgeArgs) -> ExitCode {
     use std::sync::atomic::AtomicBool;
 
+    use passbridge_core::authenticator::hid_loop::ReportPipe;
     use passbridge_core::authenticator::hid_loop::{self, Forwarder};
     use passbridge_core::authenticator::prompt::{AutoApproveForTesting, PolicyGate, PromptSource};
     use passbridge_core::authenticator::uhid::{
         DEVICE_NAME, PRODUCT_ID, UhidError, UhidKey, VENDOR_ID,
     };
+    use passbridge_core::authenticator::uhid_helper::HelperKey;
     use passbridge_core::policy::Policy;
 
     use super::profile::open_vault;
@@ -130,8 +135,23 @@ pub(super) fn run(args: &BridgeArgs) -> ExitCode {
     };
     let serial = env.rng.clone().bytes::<8>();
     let gate = passbridge_core::authenticator::seat::for_uhid(env.clock.clone());
-    let mut key = match UhidKey::create(&args.uhid, &hex::encode(serial), gate) {
+    // Through the helper where it is installed: then no user needs raw /dev/uhid.
+    fn boxed(key: impl ReportPipe + Send + 'static) -> Box<dyn ReportPipe + Send> {
+        Box::new(key)
+    }
+    let opened = if args.helper.exists() {
+        HelperKey::connect(&args.helper, gate).map(boxed)
+    } else {
+        UhidKey::create(&args.uhid, &hex::encode(serial), gate).map(boxed)
+    };
+    let mut key = match opened {
         Ok(key) => key,
+        Err(error @ UhidError::Helper(_)) => {
+            return fail(&format!(
+                "{error}: check `systemctl status passbridge-uhid.socket` (installed by \
+                 `sudo passbridge setup-bridge`)"
+            ));
+        }
         Err(error @ UhidError::Missing) => {
             return fail(&format!(
                 "{error}: load it with `sudo modprobe uhid` (or run `passbridge setup-bridge`)"
@@ -184,11 +204,11 @@ pub(super) fn run(args: &BridgeArgs) -> ExitCode {
     let served = match &vault {
         Some(vault) => hid_loop::device(vault, config, &env).map(|mut device| {
             device.set_forwarding(forwarding);
-            hid_loop::serve(&mut device, &mut key, &mut prompt, forwarder, &stop)
+            hid_loop::serve(&mut device, key.as_mut(), &mut prompt, forwarder, &stop)
         }),
         None => hid_loop::device(ctap::MemoryStore::new(), config, &env).map(|mut device| {
             device.set_forwarding(forwarding);
-            hid_loop::serve(&mut device, &mut key, &mut prompt, forwarder, &stop)
+            hid_loop::serve(&mut device, key.as_mut(), &mut prompt, forwarder, &stop)
         }),
     };
     match served {

@@ -13,6 +13,8 @@ mod prompt;
 mod relay;
 mod setup_bridge;
 mod steps;
+#[cfg(target_os = "linux")]
+mod uhid_helper;
 mod words;
 
 use std::process::ExitCode;
@@ -54,6 +56,11 @@ enum Command {
     Bridge(bridge::BridgeArgs),
     /// One-time system set-up for `bridge`: a udev rule and the uhid module (needs root).
     SetupBridge(setup_bridge::SetupBridgeArgs),
+    /// The privileged half of `bridge`: creates the FIDO key for the user who connects
+    /// (started by systemd's passbridge-uhid.socket).
+    #[cfg(target_os = "linux")]
+    #[command(hide = true)]
+    UhidHelper(uhid_helper::UhidHelperArgs),
 }
 
 /// What `main` does after the command line ran.
@@ -87,6 +94,8 @@ pub fn run(cli: Cli) -> Next {
         Some(Command::Demo(args)) => demo::run(&args),
         Some(Command::Bridge(args)) => bridge::run(&args),
         Some(Command::SetupBridge(args)) => setup_bridge::run(&args),
+        #[cfg(target_os = "linux")]
+        Some(Command::UhidHelper(args)) => uhid_helper::run(&args),
         #[cfg(not(feature = "desktop"))]
         None => headless_help(),
     };

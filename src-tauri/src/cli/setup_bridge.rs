@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use passbridge_core::bridge_setup::{self, CommandOutcome, FILES, SetupError};
+use passbridge_core::bridge_setup::{self, CommandOutcome, SetupError};
 
 use super::fail;
 
@@ -21,26 +21,35 @@ pub(super) struct SetupBridgeArgs {
 
 /// Runs `passbridge setup-bridge`.
 pub(super) fn run(args: &SetupBridgeArgs) -> ExitCode {
+    // The helper runs this very binary as root: name it by its installed path.
+    let passbridge =
+        std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/bin/passbridge"));
+    let files = bridge_setup::files(&passbridge);
     println!(
         "Passbridge's bridge appears to browsers as a USB security key. Creating that key needs\n\
-         /dev/uhid, which only root may open by default. This writes:\n"
+         /dev/uhid, which can create any input device (a keyboard too), so it stays root's: a\n\
+         small helper, started by systemd for each connection, creates only the FIDO key for\n\
+         the user who connects. Browsers of the user at the active seat may open the key; while\n\
+         that is not the user whose Passbridge runs (after a fast user switch), Passbridge\n\
+         refuses every request. This writes:\n"
     );
-    for file in FILES {
+    for file in &files {
         println!("  /{}:", file.path);
         for line in file.text.lines() {
             println!("    {line}");
         }
     }
     println!(
-        "\nand then runs `modprobe uhid` and `udevadm control --reload-rules` and\n\
-         `udevadm trigger` so it applies without a reboot. Nothing else changes; delete the two\n\
-         files to undo it."
+        "\nand then runs `modprobe uhid`, `udevadm control --reload-rules`, `udevadm trigger`,\n\
+         `systemctl daemon-reload` and `systemctl enable --now passbridge-uhid.socket` so it\n\
+         applies without a reboot. Nothing else changes; to undo it, disable the socket and\n\
+         delete the four files."
     );
     if args.dry_run {
         println!("\n--dry-run: nothing was written.");
         return ExitCode::SUCCESS;
     }
-    match bridge_setup::write_files(&args.root) {
+    match bridge_setup::write_files(&args.root, &files) {
         Ok(written) => {
             for path in written {
                 println!("wrote {}", path.display());
@@ -66,7 +75,9 @@ pub(super) fn run(args: &SetupBridgeArgs) -> ExitCode {
             CommandOutcome::NotRun(error) => eprintln!("warning: cannot run `{shown}`: {error}"),
         }
     });
-    println!("\nDone: log out and in again if `passbridge bridge` still cannot open /dev/uhid.");
+    println!(
+        "\nDone. A user who had /dev/uhid from an older set-up keeps it until they log in again."
+    );
     ExitCode::SUCCESS
 }
 

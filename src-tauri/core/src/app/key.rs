@@ -355,11 +355,10 @@ impl SecurityKey {
             #[cfg(target_os = "linux")]
             Front::Uhid => {
                 let serial = core.env.rng.clone().bytes::<8>();
-                Box::new(crate::authenticator::uhid::UhidKey::create(
-                    std::path::Path::new(crate::authenticator::uhid::UHID_PATH),
+                crate::authenticator::uhid::open_key(
                     &hex::encode(serial),
                     crate::authenticator::seat::for_uhid(core.env.clock.clone()),
-                )?)
+                )?
             }
             #[cfg(not(target_os = "linux"))]
             Front::Uhid => return Err(SecurityKeyError::NoUhid),

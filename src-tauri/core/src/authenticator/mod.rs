@@ -14,3 +14,5 @@ pub mod seat;
 pub mod udp;
 #[cfg(target_os = "linux")]
 pub mod uhid;
+#[cfg(target_os = "linux")]
+pub mod uhid_helper;

@@ -44,9 +44,20 @@ pub enum SeatError {
     NoSession(#[source] zbus::Error),
 }
 
-/// The owner's session as logind sees it.
+/// What logind is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// Our session: its `Active` property.
+    Session,
+    /// Our user, when this process is in no session (a user service): its `State` is
+    /// "active" only while one of its sessions is the active one on a seat.
+    User,
+}
+
+/// The owner's session (or user) as logind sees it.
 pub struct Logind {
     session: zbus::blocking::Proxy<'static>,
+    asked: Asked,
     clock: SharedClock,
     checked: Option<(Instant, bool)>,
 }
@@ -75,8 +86,8 @@ impl Logind {
         Self::on(bus, session.as_deref(), clock)
     }
 
-    /// The session `session_id` (or, without one, this process's) as the logind on `bus`
-    /// knows it.
+    /// The session `session_id` (or, without one, this process's; or, if logind puts this
+    /// process in no session, this user) as the logind on `bus` knows it.
     ///
     /// # Errors
     /// [`SeatError`].
@@ -92,24 +103,37 @@ impl Logind {
             "org.freedesktop.login1.Manager",
         )
         .map_err(SeatError::NoLogind)?;
-        let path: zbus::zvariant::OwnedObjectPath = match session_id {
+        let by_session: Result<zbus::zvariant::OwnedObjectPath, zbus::Error> = match session_id {
             Some(id) => manager.call("GetSession", &(id,)),
             None => manager.call("GetSessionByPID", &(std::process::id(),)),
-        }
-        .map_err(|error| match error {
-            zbus::Error::MethodError(..) => SeatError::NoSession(error),
-            other => SeatError::NoLogind(other),
-        })?;
+        };
+        let (path, asked) = match by_session {
+            Ok(path) => (path, Asked::Session),
+            Err(zbus::Error::MethodError(..)) if session_id.is_none() => {
+                let uid = rustix::process::getuid().as_raw();
+                let path = manager
+                    .call("GetUser", &(uid,))
+                    .map_err(SeatError::NoSession)?;
+                (path, Asked::User)
+            }
+            Err(error @ zbus::Error::MethodError(..)) => return Err(SeatError::NoSession(error)),
+            Err(other) => return Err(SeatError::NoLogind(other)),
+        };
+        let interface = match asked {
+            Asked::Session => "org.freedesktop.login1.Session",
+            Asked::User => "org.freedesktop.login1.User",
+        };
         // Asked afresh each time: a cached property would lag behind a switch.
         let session = zbus::blocking::proxy::Builder::new(&bus)
             .destination(LOGIND)
             .and_then(|builder| builder.path(path))
-            .and_then(|builder| builder.interface("org.freedesktop.login1.Session"))
+            .and_then(|builder| builder.interface(interface))
             .map(|builder| builder.cache_properties(zbus::proxy::CacheProperties::No))
             .and_then(|builder| builder.build())
             .map_err(SeatError::NoLogind)?;
         Ok(Self {
             session,
+            asked,
             clock,
             checked: None,
         })
@@ -120,7 +144,10 @@ impl Logind {
     /// # Errors
     /// The query failed.
     pub fn active_now(&self) -> Result<bool, zbus::Error> {
-        self.session.get_property::<bool>("Active")
+        match self.asked {
+            Asked::Session => self.session.get_property::<bool>("Active"),
+            Asked::User => Ok(self.session.get_property::<String>("State")? == "active"),
+        }
     }
 }
 

@@ -32,6 +32,43 @@ pub enum UhidError {
     /// Another I/O failure.
     #[error("{UHID_PATH}: {0}")]
     Io(#[from] io::Error),
+    /// The privileged helper (`passbridge-uhid.socket`) could not be reached.
+    #[error("cannot reach the uhid helper at {path}: {source}", path = super::uhid_helper::HELPER_SOCKET, source = .0)]
+    Helper(io::Error),
+}
+
+/// Opens `/dev/uhid` (or `path`) for reading and writing.
+///
+/// # Errors
+/// [`UhidError::Missing`], [`UhidError::Permission`], [`UhidError::Io`].
+pub fn open_uhid(path: &Path) -> Result<File, UhidError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|error| match error.kind() {
+            io::ErrorKind::NotFound => UhidError::Missing,
+            io::ErrorKind::PermissionDenied => UhidError::Permission,
+            _ => UhidError::Io(error),
+        })
+}
+
+/// The virtual key the usual way: through the privileged helper where `setup-bridge` installed
+/// it (its socket exists), else directly on `/dev/uhid` (root, or an older set-up).
+///
+/// # Errors
+/// [`UhidError`].
+pub fn open_key(
+    uniq: &str,
+    gate: Box<dyn SeatGate>,
+) -> Result<Box<dyn ReportPipe + Send>, UhidError> {
+    let helper = Path::new(super::uhid_helper::HELPER_SOCKET);
+    if helper.exists() {
+        return Ok(Box::new(super::uhid_helper::HelperKey::connect(
+            helper, gate,
+        )?));
+    }
+    Ok(Box::new(UhidKey::create(Path::new(UHID_PATH), uniq, gate)?))
 }
 
 /// The virtual key: created on [`UhidKey::create`], destroyed on drop.
@@ -54,15 +91,7 @@ impl UhidKey {
     /// # Errors
     /// [`UhidError`].
     pub fn create(path: &Path, uniq: &str, gate: Box<dyn SeatGate>) -> Result<Self, UhidError> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|error| match error.kind() {
-                io::ErrorKind::NotFound => UhidError::Missing,
-                io::ErrorKind::PermissionDenied => UhidError::Permission,
-                _ => UhidError::Io(error),
-            })?;
+        let mut file = open_uhid(path)?;
         file.write_all(&create_event(uniq))?;
         let mut reader = file.try_clone()?;
         let mut replier = file.try_clone()?;

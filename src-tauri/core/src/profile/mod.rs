@@ -13,6 +13,10 @@
 //! | `keychain+PIN`    | vault key sealed under Argon2id(PIN, salt)  | salt + Argon2 parameters    |
 //! | `passphrase-only` | none (no keychain available, policy allows) | key sealed under Argon2id   |
 //!
+//! Beside `vault:<id>`, a profile with a keychain has `anchor:<id>` (a compact list of its
+//! files' hashes: rollback detection, see `anchor.rs`) and, after wrong PINs, `attempts:<id>`
+//! (the failure count, see [`attempts`]); neither opens anything.
+//!
 //! Keychain entries are filed under service `passbridge` (Secret Service, macOS Keychain,
 //! Windows Credential Manager via `keyring` 4). Records are AES-256-GCM under subkeys of the
 //! vault key, bound to the profile ID and credential ID (see [`record`]). A missing keychain is
@@ -46,6 +50,8 @@
 //! <data dir>/profiles/<profile id>/state.pbr        authenticator state (PIN hash, wrapping key)
 //! <data dir>/profiles/<profile id>/records/*.pbr    one encrypted record per credential
 //! <data dir>/profiles/<profile id>/items/*.pbr      other secrets (linked phones, history)
+//! <data dir>/profiles/<profile id>/quarantine/      records set aside as unreadable or damaged
+//! <data dir>/profiles/<profile id>/attempts.json    passphrase-only: the PIN failure count
 //! ```
 //!
 //! Record file names are the credential ID under deterministic authenticated encryption, so a
