@@ -7,7 +7,10 @@
 //! caller has to remember it.
 //!
 //! Decoding is lenient about order (as authenticators in the field are) but strict about
-//! everything that could hurt: nesting depth is bounded and trailing bytes are an error.
+//! everything that could hurt: nesting depth is bounded, trailing bytes are an error, and tags
+//! are refused (CTAP2's canonical form has none, and `ciborium` reads a bignum tag over an
+//! indefinite-length string as a tag but over a definite one as an integer, so a tagged value
+//! would not survive a round trip: the fuzzer's `forward_prepare` found it).
 
 use std::cmp::Ordering;
 
@@ -31,13 +34,30 @@ pub enum CborError {
     /// The value cannot be encoded (only possible for values built by hand, e.g. tags).
     #[error("CBOR value cannot be encoded")]
     Unencodable,
+    /// A tag (CTAP2 messages have none).
+    #[error("CBOR tags are not allowed in CTAP messages")]
+    Tagged,
+}
+
+/// Whether `value` holds a tag anywhere.
+fn has_tag(value: &Value) -> bool {
+    match value {
+        Value::Tag(..) => true,
+        Value::Array(items) => items.iter().any(has_tag),
+        Value::Map(entries) => entries.iter().any(|(k, v)| has_tag(k) || has_tag(v)),
+        _ => false,
+    }
 }
 
 /// Encodes `value` canonically (maps sorted recursively).
 ///
 /// # Errors
-/// [`CborError::Unencodable`] if `ciborium` refuses the value.
+/// [`CborError::Tagged`] for a tag, [`CborError::Unencodable`] if `ciborium` refuses the
+/// value.
 pub fn encode(value: &Value) -> Result<Vec<u8>, CborError> {
+    if has_tag(value) {
+        return Err(CborError::Tagged);
+    }
     let canonical = canonicalize(value.clone());
     encode_raw(&canonical)
 }
@@ -56,11 +76,15 @@ pub fn encode_raw(value: &Value) -> Result<Vec<u8>, CborError> {
 /// Decodes exactly one CBOR item that must fill `bytes`.
 ///
 /// # Errors
-/// [`CborError::Malformed`] for bad or too-deep input, [`CborError::Trailing`] when bytes remain.
+/// [`CborError::Malformed`] for bad or too-deep input, [`CborError::Trailing`] when bytes remain,
+/// [`CborError::Tagged`] for a tag.
 pub fn decode(bytes: &[u8]) -> Result<Value, CborError> {
     let mut rest = bytes;
     let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
         .map_err(|_| CborError::Malformed)?;
+    if has_tag(&value) {
+        return Err(CborError::Tagged);
+    }
     if rest.is_empty() {
         Ok(value)
     } else {
@@ -71,11 +95,14 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CborError> {
 /// Decodes one CBOR item from the front of `bytes` and returns it with the unread rest.
 ///
 /// # Errors
-/// [`CborError::Malformed`] for bad or too-deep input.
+/// [`CborError::Malformed`] for bad or too-deep input, [`CborError::Tagged`] for a tag.
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, &[u8]), CborError> {
     let mut rest = bytes;
     let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
         .map_err(|_| CborError::Malformed)?;
+    if has_tag(&value) {
+        return Err(CborError::Tagged);
+    }
     Ok((value, rest))
 }
 
@@ -146,6 +173,25 @@ mod tests {
 
     fn text(s: &str) -> Value {
         Value::Text(s.into())
+    }
+
+    /// The `forward_prepare` fuzzer's find: a bignum tag over an indefinite-length byte string
+    /// decodes as a tag, its re-encoding as an integer, so the output was not canonical.
+    #[test]
+    fn tags_are_refused_both_ways() {
+        // {0: 3(h'')} with the byte string in indefinite form: a1 00 c3 5f ff.
+        assert_eq!(
+            decode(&[0xa1, 0x00, 0xc3, 0x5f, 0xff]),
+            Err(CborError::Tagged)
+        );
+        assert_eq!(
+            decode_prefix(&[0xc1, 0x00, 0x00]).map(|_| ()),
+            Err(CborError::Tagged)
+        );
+        let tagged = Value::Array(vec![Value::Tag(1, Box::new(Value::Integer(0.into())))]);
+        assert_eq!(encode(&tagged), Err(CborError::Tagged));
+        // A bignum that ciborium turns into a plain integer is just that integer.
+        assert_eq!(decode(&[0xc3, 0x40]), Ok(Value::Integer((-1).into())));
     }
 
     #[test]

@@ -177,7 +177,7 @@ impl std::error::Error for StatusCode {}
 impl From<CborError> for StatusCode {
     fn from(e: CborError) -> Self {
         match e {
-            CborError::Malformed | CborError::Trailing(_) => Self::InvalidCbor,
+            CborError::Malformed | CborError::Trailing(_) | CborError::Tagged => Self::InvalidCbor,
             _ => Self::OtherError,
         }
     }
