@@ -258,3 +258,90 @@ fn cli_profile_lifecycle_on_the_secret_service() {
         assert!(out.contains("destroyed in the OS keychain"), "{out}");
     }
 }
+
+/// What a person at the command line sees when PINs are guessed and when an old copy of the
+/// profile's files is put back: the attempts left, the wait, the refusal and its remedy.
+#[test]
+fn cli_counts_wrong_pins_and_refuses_restored_files() {
+    if !secret_service("cli_counts_wrong_pins") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "argon2_memory_kib = 8\nargon2_iterations = 1\n").unwrap();
+    let data = dir.path().join("data");
+    let pin = ("PASSBRIDGE_PIN", "13572468");
+    let wrong = ("PASSBRIDGE_PIN", "00000000");
+    assert!(
+        cli(
+            &data,
+            &policy,
+            &["profile", "create", "Mo", "--pin"],
+            &[pin]
+        )
+        .0
+    );
+    let unlock = |with| cli(&data, &policy, &["profile", "unlock", "Mo"], &[with]);
+    for left in [9, 8, 7, 6] {
+        let (ok, _, err) = unlock(wrong);
+        assert!(
+            !ok && err.contains(&format!("{left} attempts left")),
+            "{err}"
+        );
+    }
+    // The fifth attempt waits, even with the right PIN, and says how the waiting works.
+    let (ok, _, err) = unlock(pin);
+    assert!(!ok && err.contains("try again in 30 s"), "{err}");
+    assert!(err.contains("hint:") && err.contains("doubling"), "{err}");
+
+    // An old copy of the profile's files put back is refused with what to do.
+    let create = cli(&data, &policy, &["profile", "create", "Ny"], &[]);
+    assert!(create.0, "{}", create.2);
+    let profile = std::fs::read_dir(data.join("profiles"))
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .find(|path| {
+            std::fs::read_to_string(path.join("profile.json"))
+                .is_ok_and(|meta| meta.contains("\"Ny\""))
+        })
+        .unwrap();
+    let manager = ProfileManager::new(&data, cheap_policy(), Arc::new(OsKeychain::new()));
+    {
+        let mut vault = &manager.open("Ny", None).unwrap();
+        vault.insert(credential(0x11, "a.example", "ny")).unwrap();
+    }
+    let record = std::fs::read_dir(profile.join("records"))
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .next()
+        .unwrap();
+    let old = std::fs::read(&record).unwrap();
+    {
+        let mut vault = &manager.open("Ny", None).unwrap();
+        vault.bump_sign_count(&[0x11; 16]).unwrap();
+    }
+    std::fs::write(&record, old).unwrap();
+    let (ok, _, err) = cli(
+        &data,
+        &policy,
+        &["passkeys", "list", "--profile", "Ny"],
+        &[],
+    );
+    assert!(
+        !ok && err.contains("not the ones Passbridge last saved")
+            && err.contains("1 record(s) in an older or other version")
+            && err.contains("accept-files"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(&data, &policy, &["profile", "accept-files", "Ny"], &[]);
+    assert!(ok && out.contains("1 passkeys"), "{out}{err}");
+    let (ok, out, err) = cli(
+        &data,
+        &policy,
+        &["passkeys", "list", "--profile", "Ny"],
+        &[],
+    );
+    assert!(ok && out.contains("a.example"), "{out}{err}");
+    assert!(cli(&data, &policy, &["profile", "delete", "Mo", "--yes"], &[]).0);
+    assert!(cli(&data, &policy, &["profile", "delete", "Ny", "--yes"], &[]).0);
+}
