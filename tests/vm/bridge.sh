@@ -169,6 +169,8 @@ if [ -e "$dev" ]; then
 fi
 step "Ana's Passbridge stopped: the helper removed her key"
 kill $helper $mock $busd 2>/dev/null || true
+wait $helper 2>/dev/null || true
+rm -f /run/passbridge-uhid.sock   # a helper that is gone leaves its socket file behind
 
 # --- the bridge forwarding to a phone: relay and virtual phone on loopback, the phone's
 # passkeys in a keychain profile (gnome-keyring in a private D-Bus session, as ./dev does) ---

@@ -134,15 +134,24 @@ pub(super) fn run(args: &BridgeArgs) -> ExitCode {
         None => None,
     };
     let serial = env.rng.clone().bytes::<8>();
-    let gate = passbridge_core::authenticator::seat::for_uhid(env.clock.clone());
+    let gate = || passbridge_core::authenticator::seat::for_uhid(env.clock.clone());
     // Through the helper where it is installed: then no user needs raw /dev/uhid.
     fn boxed(key: impl ReportPipe + Send + 'static) -> Box<dyn ReportPipe + Send> {
         Box::new(key)
     }
+    let direct = || UhidKey::create(&args.uhid, &hex::encode(serial), gate()).map(boxed);
     let opened = if args.helper.exists() {
-        HelperKey::connect(&args.helper, gate).map(boxed)
+        match HelperKey::connect(&args.helper, gate()) {
+            // A socket file nobody listens on (the helper is gone): /dev/uhid may still do.
+            Err(UhidError::Helper(error))
+                if error.kind() == std::io::ErrorKind::ConnectionRefused =>
+            {
+                direct().map_err(|_| UhidError::Helper(error))
+            }
+            other => other.map(boxed),
+        }
     } else {
-        UhidKey::create(&args.uhid, &hex::encode(serial), gate).map(boxed)
+        direct()
     };
     let mut key = match opened {
         Ok(key) => key,

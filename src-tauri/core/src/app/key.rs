@@ -355,10 +355,10 @@ impl SecurityKey {
             #[cfg(target_os = "linux")]
             Front::Uhid => {
                 let serial = core.env.rng.clone().bytes::<8>();
-                crate::authenticator::uhid::open_key(
-                    &hex::encode(serial),
-                    crate::authenticator::seat::for_uhid(core.env.clock.clone()),
-                )?
+                let clock = core.env.clock.clone();
+                crate::authenticator::uhid::open_key(&hex::encode(serial), &|| {
+                    crate::authenticator::seat::for_uhid(clock.clone())
+                })?
             }
             #[cfg(not(target_os = "linux"))]
             Front::Uhid => return Err(SecurityKeyError::NoUhid),

@@ -54,21 +54,35 @@ pub fn open_uhid(path: &Path) -> Result<File, UhidError> {
 }
 
 /// The virtual key the usual way: through the privileged helper where `setup-bridge` installed
-/// it (its socket exists), else directly on `/dev/uhid` (root, or an older set-up).
+/// it (its socket exists), else directly on `/dev/uhid` (root, or an older set-up). `gate`
+/// makes the seat check for whichever key opens.
 ///
 /// # Errors
 /// [`UhidError`].
 pub fn open_key(
     uniq: &str,
-    gate: Box<dyn SeatGate>,
+    gate: &dyn Fn() -> Box<dyn SeatGate>,
 ) -> Result<Box<dyn ReportPipe + Send>, UhidError> {
     let helper = Path::new(super::uhid_helper::HELPER_SOCKET);
-    if helper.exists() {
-        return Ok(Box::new(super::uhid_helper::HelperKey::connect(
-            helper, gate,
+    if !helper.exists() {
+        return Ok(Box::new(UhidKey::create(
+            Path::new(UHID_PATH),
+            uniq,
+            gate(),
         )?));
     }
-    Ok(Box::new(UhidKey::create(Path::new(UHID_PATH), uniq, gate)?))
+    match super::uhid_helper::HelperKey::connect(helper, gate()) {
+        Ok(key) => Ok(Box::new(key)),
+        // A socket file nobody listens on (a helper that is gone): /dev/uhid may still work
+        // (root); if not, the helper's failure is the one to report.
+        Err(UhidError::Helper(error)) if error.kind() == io::ErrorKind::ConnectionRefused => {
+            match UhidKey::create(Path::new(UHID_PATH), uniq, gate()) {
+                Ok(key) => Ok(Box::new(key)),
+                Err(_) => Err(UhidError::Helper(error)),
+            }
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// The virtual key: created on [`UhidKey::create`], destroyed on drop.
