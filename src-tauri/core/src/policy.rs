@@ -19,6 +19,8 @@
 //!
 //! Note that `PASSBRIDGE_POLICY` is honoured for anyone who can set the environment of the
 //! process; it is a deployment convenience, not a security boundary against the local user.
+//! It can tighten the PIN guessing limits (`max_pin_failures`, `min_pin_length`) below the
+//! system file's, never loosen them.
 
 use std::path::{Path, PathBuf};
 
@@ -130,17 +132,35 @@ impl Policy {
     /// # Errors
     /// A named file that cannot be read, or any file that does not parse.
     pub fn load() -> Result<Self, PolicyError> {
+        let system = Self::system()?;
         match std::env::var_os(POLICY_ENV) {
-            Some(path) if !path.is_empty() => Self::from_path(Path::new(&path)),
-            _ => match std::fs::read_to_string(SYSTEM_POLICY_PATH) {
-                Ok(text) => Self::from_toml_str(&text, Path::new(SYSTEM_POLICY_PATH)),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-                Err(source) => Err(PolicyError::Read {
-                    path: PathBuf::from(SYSTEM_POLICY_PATH),
-                    source,
-                }),
-            },
+            Some(path) if !path.is_empty() => {
+                Ok(Self::from_path(Path::new(&path))?.no_looser_than(&system))
+            }
+            _ => Ok(system),
         }
+    }
+
+    /// The system-wide policy, or the defaults where there is none.
+    fn system() -> Result<Self, PolicyError> {
+        match std::fs::read_to_string(SYSTEM_POLICY_PATH) {
+            Ok(text) => Self::from_toml_str(&text, Path::new(SYSTEM_POLICY_PATH)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(PolicyError::Read {
+                path: PathBuf::from(SYSTEM_POLICY_PATH),
+                source,
+            }),
+        }
+    }
+
+    /// This policy with its PIN guessing limits no looser than `system`'s: a file named by
+    /// `PASSBRIDGE_POLICY` may tighten them, never loosen them, since anyone who can set the
+    /// environment (a co-user of the account) could otherwise give themselves more guesses.
+    #[must_use]
+    pub fn no_looser_than(mut self, system: &Self) -> Self {
+        self.max_pin_failures = self.max_pin_failures.min(system.max_pin_failures);
+        self.min_pin_length = self.min_pin_length.max(system.min_pin_length);
+        self
     }
 
     /// The file [`Policy::load`] reads, if one is in force (`None`: the built-in defaults).
@@ -230,6 +250,28 @@ mod tests {
             (policy.argon2_memory_kib, policy.argon2_iterations),
             (131_072, 3)
         );
+    }
+
+    #[test]
+    fn a_named_policy_cannot_loosen_the_pin_limits() {
+        let named = Policy::from_toml_str(
+            "max_pin_failures = 100\nmin_pin_length = 2\nauto_lock_idle_secs = 5\n",
+            Path::new("x"),
+        )
+        .unwrap();
+        let effective = named.no_looser_than(&Policy::default());
+        assert_eq!(
+            (effective.max_pin_failures, effective.min_pin_length),
+            (10, 6)
+        );
+        assert_eq!(
+            effective.auto_lock_idle_secs, 5,
+            "other keys are the file's"
+        );
+        let stricter = Policy::from_toml_str("max_pin_failures = 3", Path::new("x"))
+            .unwrap()
+            .no_looser_than(&Policy::default());
+        assert_eq!(stricter.max_pin_failures, 3);
     }
 
     #[test]
