@@ -102,13 +102,11 @@ fn terminal_forwarder(opts: &PhoneOpts, env: &Env) -> Result<PhoneForwarder, Str
 pub(super) fn run(args: &BridgeArgs) -> ExitCode {
     use std::sync::atomic::AtomicBool;
 
-    use passbridge_core::authenticator::hid_loop::ReportPipe;
     use passbridge_core::authenticator::hid_loop::{self, Forwarder};
     use passbridge_core::authenticator::prompt::{AutoApproveForTesting, PolicyGate, PromptSource};
     use passbridge_core::authenticator::uhid::{
-        DEVICE_NAME, PRODUCT_ID, UhidError, UhidKey, VENDOR_ID,
+        DEVICE_NAME, PRODUCT_ID, UhidError, VENDOR_ID, open_key_at,
     };
-    use passbridge_core::authenticator::uhid_helper::HelperKey;
     use passbridge_core::policy::Policy;
 
     use super::profile::open_vault;
@@ -136,23 +134,7 @@ pub(super) fn run(args: &BridgeArgs) -> ExitCode {
     let serial = env.rng.clone().bytes::<8>();
     let gate = || passbridge_core::authenticator::seat::for_uhid(env.clock.clone());
     // Through the helper where it is installed: then no user needs raw /dev/uhid.
-    fn boxed(key: impl ReportPipe + Send + 'static) -> Box<dyn ReportPipe + Send> {
-        Box::new(key)
-    }
-    let direct = || UhidKey::create(&args.uhid, &hex::encode(serial), gate()).map(boxed);
-    let opened = if args.helper.exists() {
-        match HelperKey::connect(&args.helper, gate()) {
-            // A socket file nobody listens on (the helper is gone): /dev/uhid may still do.
-            Err(UhidError::Helper(error))
-                if error.kind() == std::io::ErrorKind::ConnectionRefused =>
-            {
-                direct().map_err(|_| UhidError::Helper(error))
-            }
-            other => other.map(boxed),
-        }
-    } else {
-        direct()
-    };
+    let opened = open_key_at(&args.helper, &args.uhid, &hex::encode(serial), &gate);
     let mut key = match opened {
         Ok(key) => key,
         Err(error @ UhidError::Helper(_)) => {

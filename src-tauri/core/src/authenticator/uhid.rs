@@ -63,20 +63,34 @@ pub fn open_key(
     uniq: &str,
     gate: &dyn Fn() -> Box<dyn SeatGate>,
 ) -> Result<Box<dyn ReportPipe + Send>, UhidError> {
-    let helper = Path::new(super::uhid_helper::HELPER_SOCKET);
+    open_key_at(
+        Path::new(super::uhid_helper::HELPER_SOCKET),
+        Path::new(UHID_PATH),
+        uniq,
+        gate,
+    )
+}
+
+/// [`open_key`] with the helper's socket and the uhid device at other paths (tests, the
+/// command line's hidden options).
+///
+/// # Errors
+/// [`UhidError`].
+pub fn open_key_at(
+    helper: &Path,
+    uhid: &Path,
+    uniq: &str,
+    gate: &dyn Fn() -> Box<dyn SeatGate>,
+) -> Result<Box<dyn ReportPipe + Send>, UhidError> {
     if !helper.exists() {
-        return Ok(Box::new(UhidKey::create(
-            Path::new(UHID_PATH),
-            uniq,
-            gate(),
-        )?));
+        return Ok(Box::new(UhidKey::create(uhid, uniq, gate())?));
     }
     match super::uhid_helper::HelperKey::connect(helper, gate()) {
         Ok(key) => Ok(Box::new(key)),
         // A socket file nobody listens on (a helper that is gone): /dev/uhid may still work
         // (root); if not, the helper's failure is the one to report.
         Err(UhidError::Helper(error)) if error.kind() == io::ErrorKind::ConnectionRefused => {
-            match UhidKey::create(Path::new(UHID_PATH), uniq, gate()) {
+            match UhidKey::create(uhid, uniq, gate()) {
                 Ok(key) => Ok(Box::new(key)),
                 Err(_) => Err(UhidError::Helper(error)),
             }
@@ -183,5 +197,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let error = UhidKey::create(dir.path(), "x", gate()).unwrap_err();
         assert!(matches!(error, UhidError::Io(_)), "{error:?}");
+    }
+
+    /// A socket file left by a helper that is gone: /dev/uhid is tried, and when that fails
+    /// too, the helper's failure is what is said.
+    #[test]
+    fn a_dead_helper_falls_back_and_is_named_when_uhid_fails_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("helper.sock");
+        drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+        let gate = || -> Box<dyn SeatGate> { Box::new(super::super::seat::Unchecked) };
+        let error = open_key_at(&socket, Path::new("/nonexistent/uhid"), "x", &gate)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(matches!(error, UhidError::Helper(_)), "{error:?}");
+        // No helper socket at all: straight to /dev/uhid, and its own error.
+        let error = open_key_at(
+            &dir.path().join("none"),
+            Path::new("/nonexistent/uhid"),
+            "x",
+            &gate,
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert!(matches!(error, UhidError::Missing), "{error:?}");
     }
 }

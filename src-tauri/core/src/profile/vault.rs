@@ -332,8 +332,8 @@ pub(crate) enum Files {
     Accept,
 }
 
-/// Every record file of the profile in `dir` and the hash of its bytes.
-fn scan_manifest(dir: &Path) -> Result<Manifest, Error> {
+/// A manifest holding just the authenticator state's hash, if there is a state file.
+fn state_manifest(dir: &Path) -> Result<Manifest, Error> {
     let mut manifest = Manifest::new();
     match fs::read(dir.join(STATE_FILE)) {
         Ok(bytes) => {
@@ -342,21 +342,16 @@ fn scan_manifest(dir: &Path) -> Result<Manifest, Error> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(source) => return Err(Error::io(&dir.join(STATE_FILE), source)),
     }
+    Ok(manifest)
+}
+
+/// Every record file of the profile in `dir` and the hash of its bytes.
+fn scan_manifest(dir: &Path) -> Result<Manifest, Error> {
+    let mut manifest = state_manifest(dir)?;
     for sub in [RECORDS_DIR, ITEMS_DIR] {
-        let sub_dir = dir.join(sub);
-        let listing = match fs::read_dir(&sub_dir) {
-            Ok(listing) => listing,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(Error::io(&sub_dir, source)),
-        };
-        for item in listing {
-            let item = item.map_err(|source| Error::io(&sub_dir, source))?;
-            let file_name = item.file_name().to_string_lossy().into_owned();
-            if file_name.starts_with('.') || !file_name.ends_with(RECORD_EXT) {
-                continue;
-            }
+        for (file_name, bytes) in record_files(dir, sub)? {
             // An unreadable file cannot be in a manifest; opening quarantines it.
-            if let Ok(bytes) = fs::read(item.path()) {
+            if let Some(bytes) = bytes {
                 manifest.insert(format!("{sub}/{file_name}"), anchor::hash(&bytes));
             }
         }
@@ -442,14 +437,7 @@ impl Vault {
         let mut entries: HashMap<Vec<u8>, Entry> = HashMap::new();
         let mut problems = Vec::new();
         let mut superseded = Vec::new();
-        let mut manifest = Manifest::new();
-        match fs::read(dir.join(STATE_FILE)) {
-            Ok(bytes) => {
-                manifest.insert(STATE_FILE.to_owned(), anchor::hash(&bytes));
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(Error::io(&dir.join(STATE_FILE), source)),
-        }
+        let mut manifest = state_manifest(dir)?;
         for (file_name, bytes) in record_files(dir, RECORDS_DIR)? {
             let path = format!("{RECORDS_DIR}/{file_name}");
             // Damaged records are named by the ID in their contents if that still
