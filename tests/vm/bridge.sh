@@ -144,9 +144,12 @@ as_ana() { setpriv --reuid=1000 --regid=1000 --clear-groups "$@"; }
 if as_ana sh -c ': <>/dev/uhid' 2>/dev/null; then die "uid 1000 can open /dev/uhid"; fi
 step "uid 1000 cannot open /dev/uhid"
 mkdir -m 777 ana
+# Ana runs her own copy: the build's binary may sit under a directory only root can enter (CI
+# builds under /root/.cache).
+install -m 755 "$bin" "$work/passbridge"
 # setpriv itself, not the as_ana function: $! must be Passbridge's PID, not a subshell's.
 setpriv --reuid=1000 --regid=1000 --clear-groups env HOME="$work/ana" PASSBRIDGE_DATA_DIR="$work/ana/data" \
-    DBUS_SYSTEM_BUS_ADDRESS="$sysbus" XDG_SESSION_ID=c1 "$bin" bridge </dev/null >ana.out 2>&1 & ana=$!
+    DBUS_SYSTEM_BUS_ADDRESS="$sysbus" XDG_SESSION_ID=c1 "$work/passbridge" bridge </dev/null >ana.out 2>&1 & ana=$!
 for _ in $(seq 100); do grep -q 'is ready' ana.out && break; sleep 0.2; done
 grep -q 'is ready' ana.out || { cat ana.out helper.out >&2; die "Ana's bridge did not start through the helper"; }
 for _ in $(seq 50); do list=$(fido2-token -L 2>&1 || true); [[ $list == *vendor=0x1209* ]] && break; sleep 0.2; done
