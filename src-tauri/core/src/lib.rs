@@ -27,6 +27,7 @@
 pub mod about;
 pub mod app;
 pub mod authenticator;
+pub mod autostart;
 pub mod bridge_setup;
 pub mod phone;
 pub mod policy;

@@ -15,6 +15,7 @@
 //! argon2_parallelism = 1
 //! silent_presence_rps = []      # RP IDs the bridge may answer with presence but no prompt
 //! bridge_max_prompts_per_minute = 10
+//! start_at_login = true         # unset: each user chooses; true/false: forced on or off
 //! ```
 //!
 //! Note that `PASSBRIDGE_POLICY` is honoured for anyone who can set the environment of the
@@ -68,6 +69,8 @@ pub struct Policy {
     /// How many requests a minute the bridge shows; more are refused without a prompt, so a
     /// misbehaving program cannot flood the user with dialogs.
     pub bridge_max_prompts_per_minute: u32,
+    /// Whether Passbridge starts at login, for everyone (`None`: each user's own setting).
+    pub start_at_login: Option<bool>,
 }
 
 impl Default for Policy {
@@ -87,6 +90,7 @@ impl Default for Policy {
             argon2_parallelism: 1,
             silent_presence_rps: Vec::new(),
             bridge_max_prompts_per_minute: 10,
+            start_at_login: None,
         }
     }
 }

@@ -149,6 +149,12 @@ impl BrokerPrompt {
                 || (can_verify && request.reason == PromptReason::Reset),
             can_verify,
             summary: describe(request),
+            expires_at: self.core.unix_time().saturating_add(
+                request
+                    .deadline
+                    .saturating_duration_since(self.core.env().now())
+                    .as_secs(),
+            ),
             locked,
             can_use_phone: !locked
                 && matches!(

@@ -132,6 +132,15 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// The autostart entry (start at login) cannot be written or removed.
+    #[error("cannot change the autostart entry {}", path.display())]
+    Autostart {
+        /// The entry.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A phone passkey record is damaged.
     #[error("a phone passkey record is damaged")]
     PhonePasskeyDamaged,

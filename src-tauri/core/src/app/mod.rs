@@ -25,6 +25,7 @@ pub use error::{AppError, AppResult, Invalid, Missing, SecurityKeyError, Setting
 use hybrid::io::tunnel::TunnelConfig;
 use types::UserSettings;
 
+use crate::autostart::Autostart;
 use crate::policy::Policy;
 use crate::profile::keychain::KeyStore;
 use crate::profile::{ProfileManager, Vault};
@@ -69,7 +70,12 @@ pub struct AppCore {
     security_key: Mutex<Option<String>>,
     key_switch: key::KeySwitch,
     next_id: AtomicU32,
+    autostart: Option<Autostart>,
+    watchers: Mutex<Vec<Watcher>>,
 }
+
+/// Told when the profiles change (see [`AppCore::on_change`]).
+pub type Watcher = Box<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for AppCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,6 +99,8 @@ pub struct CoreSetup {
     pub env: Env,
     /// The environment's proxy variables and CA file (tests pass their own).
     pub tunnel: TunnelConfig,
+    /// Where starting at login is written (`None`: this system has no such place).
+    pub autostart: Option<Autostart>,
 }
 
 impl AppCore {
@@ -108,6 +116,7 @@ impl AppCore {
             keychain,
             env,
             tunnel,
+            autostart,
         } = setup;
         let path = data_dir.join(STATE_FILE);
         let saved: Saved = match std::fs::read(&path) {
@@ -144,6 +153,8 @@ impl AppCore {
             security_key: Mutex::new(None),
             key_switch: key::KeySwitch::default(),
             next_id: AtomicU32::new(1),
+            autostart,
+            watchers: Mutex::new(Vec::new()),
         })
     }
 
@@ -160,6 +171,7 @@ impl AppCore {
             keychain: Arc::new(crate::profile::keychain::OsKeychain::new()),
             env: Env::system(),
             tunnel: TunnelConfig::from_env(),
+            autostart: Autostart::system(),
         })
     }
 
@@ -181,6 +193,23 @@ impl AppCore {
 
     fn touch(&self) {
         self.changed.store(true, Ordering::SeqCst);
+        if let Ok(watchers) = self.watchers.lock() {
+            for watcher in watchers.iter() {
+                watcher();
+            }
+        }
+    }
+
+    /// Calls `watcher` whenever a profile is created, deleted, switched to, unlocked or locked
+    /// by a call (a tray menu or the window may then show it at once). A profile that locks
+    /// itself when idle is not announced: it locks when next used, so whoever shows lock states
+    /// looks again at the [`ProfileView::auto_lock_at`](types::ProfileView) it was told.
+    /// `watcher` runs on the caller's thread, sometimes under the core's lock: it must only
+    /// pass the news on (a channel, an event), never call back into the core.
+    pub fn on_change(&self, watcher: Watcher) {
+        if let Ok(mut watchers) = self.watchers.lock() {
+            watchers.push(watcher);
+        }
     }
 
     /// Ends the app's life: stops the security key and locks every open vault, so no key

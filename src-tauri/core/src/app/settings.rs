@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::types::{PolicyView, SettingsView, UserSettings};
 use super::{AppCore, AppError, AppResult, Invalid, Setting, to_u32};
+use crate::autostart::Autostart;
 use crate::phone::{Air, CeremonyOptions};
 use crate::policy::Policy;
 use crate::profile::ProfileManager;
@@ -106,7 +107,9 @@ impl AppCore {
                     .unwrap_or(u32::MAX),
                 silent_presence_rps: admin.silent_presence_rps.clone(),
                 max_prompts_per_minute: admin.bridge_max_prompts_per_minute,
+                start_at_login: admin.start_at_login,
             },
+            starts_at_login: self.autostart.as_ref().map(Autostart::is_on),
             settings,
             security_key: self.security_key.lock().ok().and_then(|slot| slot.clone()),
         })
@@ -137,7 +140,31 @@ impl AppCore {
             self.save(&saved)?;
         }
         crate::telemetry::set_level(settings.log_level);
+        self.apply_start_at_login()?;
         self.settings()
+    }
+
+    /// Writes or removes the autostart entry as the policy, or else the user's setting, says:
+    /// at start (so a policy change applies at the next launch) and on every save. Where the
+    /// system has no autostart place this does nothing.
+    ///
+    /// # Errors
+    /// [`AppError::Autostart`]: the entry could not be written or removed.
+    pub fn apply_start_at_login(&self) -> AppResult<()> {
+        let Some(autostart) = &self.autostart else {
+            return Ok(());
+        };
+        let on = match self.admin.start_at_login {
+            Some(forced) => forced,
+            None => self.user_settings()?.start_at_login,
+        };
+        if autostart.is_on() == on {
+            return Ok(());
+        }
+        autostart.set(on).map_err(|source| AppError::Autostart {
+            path: autostart.path(),
+            source,
+        })
     }
 
     /// The user's settings.

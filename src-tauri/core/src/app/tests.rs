@@ -58,6 +58,7 @@ fn setup(dir: &std::path::Path, keychain: Arc<MemoryKeychain>, clock: &ManualClo
         keychain,
         env: testing::env(clock, 3),
         tunnel: TunnelConfig::default(),
+        autostart: None,
     }
 }
 
@@ -233,6 +234,115 @@ fn settings_are_checked_saved_and_capped_by_policy() {
         .create_profile(new_profile("Ana", Some("24682468")))
         .unwrap();
     assert_eq!(profiles[0].auto_lock_at, Some(1_700_000_300));
+}
+
+#[test]
+fn watchers_hear_of_every_profile_change_made_by_a_call() {
+    let f = fixture();
+    let heard = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&heard);
+    f.core.on_change(Box::new(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    }));
+    let heard_now = || heard.load(Ordering::SeqCst);
+    f.core
+        .create_profile(new_profile("Ana", Some("24682468")))
+        .unwrap();
+    let after_create = heard_now();
+    assert!(after_create >= 1);
+    f.core.profiles().unwrap();
+    assert_eq!(heard_now(), after_create, "looking changes nothing");
+    f.core.lock_profile("Ana").unwrap();
+    assert!(heard_now() > after_create);
+    let after_lock = heard_now();
+    assert!(f.core.unlock_profile("Ana", "11111111".into()).is_err());
+    f.core.unlock_profile("Ana", "24682468".into()).unwrap();
+    assert!(heard_now() > after_lock);
+    let after_unlock = heard_now();
+    f.core.create_profile(new_profile("Ben", None)).unwrap();
+    f.core.switch_profile("Ana").unwrap();
+    assert!(heard_now() >= after_unlock + 2);
+}
+
+#[test]
+fn start_at_login_follows_the_setting_unless_the_policy_forces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let autostart_dir = dir.path().join("config/autostart");
+    let entry = autostart_dir.join(crate::autostart::ENTRY_FILE);
+    let core_with = |forced: Option<bool>| {
+        let mut setup = setup(
+            &dir.path().join("data"),
+            Arc::new(MemoryKeychain::new()),
+            &ManualClock::new(),
+        );
+        setup.admin.start_at_login = forced;
+        setup.autostart = Some(Autostart::new(&autostart_dir, "/usr/bin/passbridge"));
+        AppCore::new(setup).unwrap()
+    };
+    let core = core_with(None);
+    core.apply_start_at_login().unwrap();
+    assert!(!entry.exists(), "off by default");
+    assert_eq!(core.settings().unwrap().starts_at_login, Some(false));
+    let mut settings = core.user_settings().unwrap();
+    settings.start_at_login = true;
+    let view = core.save_settings(settings.clone()).unwrap();
+    assert_eq!(view.starts_at_login, Some(true));
+    assert_eq!(view.policy.start_at_login, None);
+    assert!(
+        std::fs::read_to_string(&entry)
+            .unwrap()
+            .contains(" gui --background\n")
+    );
+    settings.start_at_login = false;
+    assert_eq!(
+        core.save_settings(settings.clone())
+            .unwrap()
+            .starts_at_login,
+        Some(false)
+    );
+    assert!(!entry.exists(), "the entry goes when the setting turns off");
+
+    // The administrator forces it on: the next start writes the entry whatever the user chose,
+    // and saving the user's "off" does not remove it.
+    let forced = core_with(Some(true));
+    forced.apply_start_at_login().unwrap();
+    assert!(entry.exists());
+    let view = forced.save_settings(settings.clone()).unwrap();
+    assert_eq!(
+        (view.policy.start_at_login, view.starts_at_login),
+        (Some(true), Some(true))
+    );
+    assert!(entry.exists());
+    // Forced off: removed at the next start though the user turned it on.
+    settings.start_at_login = true;
+    core.save_settings(settings).unwrap();
+    let off = core_with(Some(false));
+    off.apply_start_at_login().unwrap();
+    assert!(!entry.exists());
+    assert_eq!(off.settings().unwrap().starts_at_login, Some(false));
+}
+
+#[test]
+fn start_at_login_that_cannot_be_written_is_an_error_after_the_rest_is_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the autostart directory should be.
+    std::fs::write(dir.path().join("autostart"), b"").unwrap();
+    let mut setup = setup(
+        &dir.path().join("data"),
+        Arc::new(MemoryKeychain::new()),
+        &ManualClock::new(),
+    );
+    setup.autostart = Some(Autostart::new(
+        dir.path().join("autostart"),
+        "/usr/bin/passbridge",
+    ));
+    let core = AppCore::new(setup).unwrap();
+    let mut settings = core.user_settings().unwrap();
+    settings.start_at_login = true;
+    settings.phone_timeout_secs = 90;
+    let error = core.save_settings(settings).unwrap_err();
+    assert!(matches!(error, AppError::Autostart { .. }), "{error:?}");
+    assert_eq!(core.user_settings().unwrap().phone_timeout_secs, 90);
 }
 
 #[test]

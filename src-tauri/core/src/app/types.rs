@@ -103,6 +103,8 @@ pub struct PolicyView {
     pub silent_presence_rps: Vec<String>,
     /// How many request dialogs a minute may appear.
     pub max_prompts_per_minute: u32,
+    /// Start at login forced on or off by the administrator (`None`: the user chooses).
+    pub start_at_login: Option<bool>,
 }
 
 /// The user's own settings, as shown and as saved.
@@ -124,6 +126,8 @@ pub struct UserSettings {
     /// Let browsers and other FIDO clients use the active profile as a USB security key
     /// (Linux, through `/dev/uhid`; `passbridge setup-bridge` once first).
     pub security_key: bool,
+    /// Start Passbridge (tray icon and security key, no window) when the user logs in.
+    pub start_at_login: bool,
 }
 
 impl Default for UserSettings {
@@ -136,6 +140,7 @@ impl Default for UserSettings {
             phone_timeout_secs: 120,
             log_level: LogLevel::Info,
             security_key: false,
+            start_at_login: false,
         }
     }
 }
@@ -150,6 +155,9 @@ pub struct SettingsView {
     pub settings: UserSettings,
     /// Where the virtual security key listens, if it runs ("udp://…" or "/dev/uhid").
     pub security_key: Option<String>,
+    /// Whether Passbridge starts at login now (the setting, or the policy where it forces
+    /// one), and `None` where this system has no way to start it.
+    pub starts_at_login: Option<bool>,
 }
 
 /// What a phone ceremony does.
@@ -328,6 +336,9 @@ pub struct RequestView {
     pub can_verify: bool,
     /// One sentence describing the request.
     pub summary: String,
+    /// When the security key stops waiting and tells the site the request timed out (Unix
+    /// seconds): CTAP's 30 seconds for a person to answer.
+    pub expires_at: u64,
     /// The profile is locked: the dialog offers to unlock it, and the site is told "not
     /// allowed" (it may ask again once the profile is unlocked).
     pub locked: bool,
