@@ -12,6 +12,6 @@ fn main() -> ExitCode {
     match cli::main() {
         Next::Exit(code) => code,
         #[cfg(feature = "desktop")]
-        Next::OpenWindow => passbridge::desktop::run(),
+        Next::OpenWindow(args) => passbridge::desktop::run(&args),
     }
 }

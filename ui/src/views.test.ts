@@ -10,7 +10,7 @@ import { mountPasskeys } from "./views/passkeys";
 import { mountPhone, outcomeText } from "./views/phone";
 import { mountProfiles } from "./views/profiles";
 import { mountRequest } from "./views/request";
-import { mountSettings } from "./views/settings";
+import { loginHintText, mountSettings } from "./views/settings";
 import { mountTabs } from "./views/tabs";
 
 function local(y: number, m: number, d: number, hh = 12, mm = 0): number {
@@ -627,6 +627,7 @@ describe("settings", () => {
       maxAutoLockMinutes: 0,
       silentPresenceRps: [],
       maxPromptsPerMinute: 6,
+      startAtLogin: null as boolean | null,
     },
     settings: {
       autoLockMinutes: 15,
@@ -636,8 +637,10 @@ describe("settings", () => {
       phoneTimeoutSecs: 60,
       logLevel: "info",
       securityKey: false,
+      startAtLogin: false,
     },
     securityKey: "udp://127.0.0.1:8111",
+    startsAtLogin: false as boolean | null,
   };
 
   it("shows the policy and saves empty text as null, pointing at the field a refusal names", async () => {
@@ -658,6 +661,12 @@ describe("settings", () => {
     expect(byId("policy").textContent).toContain("No limit");
     expect(byId("security-key").textContent).toBe("Security key: udp://127.0.0.1:8111");
     expect(byId<HTMLInputElement>("set-security-key").checked).toBe(false);
+    // The test plumbing waits under Advanced, closed while nothing is set there.
+    expect(byId<HTMLDetailsElement>("settings-advanced").open).toBe(false);
+    expect(byId("settings-advanced").contains(byId("set-relay"))).toBe(true);
+    expect(byId("settings-advanced").contains(byId("set-autolock"))).toBe(false);
+    expect(byId<HTMLInputElement>("set-start-at-login").disabled).toBe(false);
+    byId<HTMLInputElement>("set-start-at-login").checked = true;
     byId<HTMLInputElement>("set-relay").value = "x";
     byId<HTMLInputElement>("set-autolock").value = "5";
     byId<HTMLInputElement>("set-security-key").checked = true;
@@ -673,11 +682,71 @@ describe("settings", () => {
           phoneTimeoutSecs: 60,
           logLevel: "info",
           securityKey: true,
+          startAtLogin: true,
         },
       },
     ]);
+    // The refused field is brought into view, Advanced opened for it.
+    expect(byId<HTMLDetailsElement>("settings-advanced").open).toBe(true);
     expect(document.activeElement).toBe(byId("set-relay"));
     expect(byId("settings-status").textContent).toContain("Relay:");
+  });
+});
+
+describe("settings set by the administrator", () => {
+  it("marks them, and keeps the person's own choice while the policy decides", async () => {
+    const saved: { settings: { startAtLogin: boolean } }[] = [];
+    const view = {
+      policy: {
+        source: "/etc/passbridge/policy.toml",
+        minPinLength: 6,
+        allowPassphraseOnly: false,
+        maxAutoLockMinutes: 10,
+        silentPresenceRps: [],
+        maxPromptsPerMinute: 10,
+        startAtLogin: true,
+      },
+      settings: {
+        autoLockMinutes: 5,
+        relay: "wss://relay.example",
+        proxy: null,
+        air: null,
+        phoneTimeoutSecs: 120,
+        logLevel: "info",
+        securityKey: false,
+        startAtLogin: false,
+      },
+      securityKey: null,
+      startsAtLogin: true,
+    };
+    mockIPC((cmd, args) => {
+      if (cmd === "settings_get") return view;
+      if (cmd === "settings_save") {
+        saved.push(args as { settings: { startAtLogin: boolean } });
+        return view;
+      }
+      throw new Error(cmd);
+    });
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    await mountSettings(panel).load();
+    const login = byId<HTMLInputElement>("set-start-at-login");
+    expect(login.checked).toBe(true);
+    expect(login.disabled).toBe(true);
+    expect(byId("set-start-at-login-hint").textContent).toContain("Set by your administrator.");
+    expect(login.closest(".field")?.classList.contains("admin-set")).toBe(true);
+    expect(byId("set-autolock-hint").textContent).toContain("Set by your administrator. At most 10 minutes.");
+    expect(byId("policy").textContent).toContain("Always");
+    // A relay someone set stays in sight.
+    expect(byId<HTMLDetailsElement>("settings-advanced").open).toBe(true);
+    byId("settings-save").click();
+    await vi.waitFor(() => expect(saved).toHaveLength(1));
+    expect(saved[0]?.settings.startAtLogin).toBe(false);
+  });
+
+  it("says so where the system cannot start anything at login", () => {
+    const base = { policy: { startAtLogin: null }, startsAtLogin: null } as const;
+    expect(loginHintText(base as never)).toBe("This system has no way to start Passbridge at login.");
   });
 });
 

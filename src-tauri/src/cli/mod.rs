@@ -38,7 +38,7 @@ enum Command {
     Authenticator(authenticator::AuthenticatorArgs),
     /// Open the Passbridge window (the default when a display is available).
     #[cfg(feature = "desktop")]
-    Gui,
+    Gui(GuiArgs),
     /// Manage profiles: create, list, lock, unlock, delete, rename.
     Profile(profile::ProfileArgs),
     /// Manage a profile's passkeys: list, delete, rename.
@@ -63,6 +63,16 @@ enum Command {
     UhidHelper(uhid_helper::UhidHelperArgs),
 }
 
+/// `passbridge gui`.
+#[cfg(feature = "desktop")]
+#[derive(Debug, Default, clap::Args)]
+pub struct GuiArgs {
+    /// Start in the background: the tray icon and the security key, no window until a site
+    /// asks or you open it from the tray (what starting at login does).
+    #[arg(long)]
+    pub background: bool,
+}
+
 /// What `main` does after the command line ran.
 #[derive(Debug)]
 pub enum Next {
@@ -70,7 +80,7 @@ pub enum Next {
     Exit(ExitCode),
     /// Open the window (`passbridge gui`, or no command in a desktop build).
     #[cfg(feature = "desktop")]
-    OpenWindow,
+    OpenWindow(GuiArgs),
 }
 
 /// Entry point used by `main.rs`: logging, then the parsed command line.
@@ -84,7 +94,9 @@ pub fn run(cli: Cli) -> Next {
     let code = match cli.command {
         Some(Command::Info(args)) => info::run(&args),
         #[cfg(feature = "desktop")]
-        Some(Command::Gui) | None => return Next::OpenWindow,
+        Some(Command::Gui(args)) => return Next::OpenWindow(args),
+        #[cfg(feature = "desktop")]
+        None => return Next::OpenWindow(GuiArgs::default()),
         Some(Command::Authenticator(args)) => authenticator::run(args),
         Some(Command::Profile(args)) => profile::run(&args),
         Some(Command::Passkeys(args)) => passkeys::run(&args),

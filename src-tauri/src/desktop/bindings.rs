@@ -16,7 +16,7 @@ use super::args::{
     ProfileCreateArgs, ProfileUnlockArgs, RequestAnswerArgs, SettingsSaveArgs,
 };
 use super::error::{ErrorCode, IpcError};
-use super::events::{PHONE_EVENT, PhoneEvent, REQUEST_EVENT};
+use super::events::{PHONE_EVENT, PROFILES_EVENT, PhoneEvent, REQUEST_EVENT};
 
 /// Where the bindings live, relative to the workspace root.
 pub const BINDINGS_PATH: &str = "ui/src/ipc/bindings.ts";
@@ -164,7 +164,9 @@ pub fn generate() -> String {
         "/** The event that opens (a RequestView) or closes (null) the request dialog. */\n\
          export const REQUEST_EVENT = \"{REQUEST_EVENT}\";\n\n\
          /** The event that carries each step (a PhoneEvent) of a request sent to the phone. */\n\
-         export const PHONE_EVENT = \"{PHONE_EVENT}\";\n\n"
+         export const PHONE_EVENT = \"{PHONE_EVENT}\";\n\n\
+         /** The event that says the profiles changed outside the window (no payload). */\n\
+         export const PROFILES_EVENT = \"{PROFILES_EVENT}\";\n\n"
     ));
     out.push_str("/** Every command: its arguments and result. */\nexport interface Commands {\n");
     for (command, args, result) in commands(&cfg) {

@@ -264,6 +264,14 @@ impl From<AppError> for IpcError {
                 ErrorCode::Storage,
                 format!("cannot save the settings in {}: {source}", path.display()),
             ),
+            AppError::Autostart { path, source } => Self::new(
+                ErrorCode::Storage,
+                format!(
+                    "the other settings are saved, but starting at login could not be changed \
+                     ({}: {source}); check that you may write there",
+                    path.display()
+                ),
+            ),
             AppError::PhonePasskeyDamaged => {
                 Self::new(ErrorCode::Damaged, "a phone passkey record is damaged")
             }

@@ -10,6 +10,10 @@ use super::words;
 /// The name of the event that carries the request dialog (`RequestView | null`).
 pub const REQUEST_EVENT: &str = "request";
 
+/// The name of the event that says the profiles changed outside the window (the tray menu, an
+/// auto-lock): the window asks for the list again. No payload.
+pub const PROFILES_EVENT: &str = "profiles-changed";
+
 /// The name of the event that carries the steps of a request sent to the phone (`PhoneEvent`).
 pub const PHONE_EVENT: &str = "phone-progress";
 

@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use passbridge_core::app::AppCore;
 use tauri::{Emitter, Manager};
@@ -13,26 +14,96 @@ pub mod bindings;
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod tray;
 pub mod words;
 
 use events::{PHONE_EVENT, PhoneEvent, REQUEST_EVENT};
+
+/// The main window's label (`tauri.conf.json`).
+const MAIN: &str = "main";
+
+/// How the app lives on the desktop.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Life {
+    /// Put an icon in the tray, and hide the window when it is closed instead of quitting.
+    pub tray: bool,
+    /// Start with the window hidden (`gui --background`, starting at login).
+    pub background: bool,
+}
+
+/// Whether the tray icon is up: closing the window then only hides it.
+struct InTray(AtomicBool);
+
+/// Shows the main window and brings it to the front; where the desktop refuses to hand over
+/// the focus, it flags the window as wanting attention (the taskbar or dock shows it).
+pub fn show_main<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    let Some(window) = app.get_webview_window(MAIN) else {
+        return;
+    };
+    let shown = window
+        .show()
+        .and_then(|()| window.unminimize())
+        .and_then(|()| window.set_focus());
+    if let Err(error) = shown {
+        tracing::warn!(%error, "cannot bring the window to the front");
+    }
+    if !window.is_focused().unwrap_or(false)
+        && let Err(error) = window.request_user_attention(Some(tauri::UserAttentionType::Critical))
+    {
+        tracing::warn!(%error, "cannot ask for attention");
+    }
+}
 
 /// Builds the app on any Tauri runtime around `core`, so tests can use
 /// `tauri::test::mock_builder()`.
 pub fn builder<R: tauri::Runtime>(
     builder: tauri::Builder<R>,
     core: Arc<AppCore>,
+    life: Life,
 ) -> tauri::Builder<R> {
     builder
         .manage(core)
-        .setup(|app| {
+        .manage(InTray(AtomicBool::new(false)))
+        .on_window_event(|window, event| {
+            let in_tray = window.state::<InTray>().0.load(Ordering::SeqCst);
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event
+                && in_tray
+                && window.label() == MAIN
+            {
+                // The security key and linked phones keep answering from the tray.
+                api.prevent_close();
+                if let Err(error) = window.hide() {
+                    tracing::warn!(%error, "cannot hide the window");
+                }
+            }
+        })
+        .setup(move |app| {
             let handle = app.handle().clone();
             let core = app.state::<Arc<AppCore>>().inner().clone();
             core.broker().set_notify(Box::new(move |view| {
+                // A site asks: the dialog comes to the person, wherever the window was.
+                if view.is_some() {
+                    show_main(&handle);
+                }
                 if let Err(error) = handle.emit(REQUEST_EVENT, view) {
                     tracing::warn!(%error, "cannot tell the window about a request");
                 }
             }));
+            if life.tray {
+                let up = tray::start(app.handle(), &core, |app, action| match action {
+                    tray::TrayAction::None => {}
+                    tray::TrayAction::Open => show_main(app),
+                    tray::TrayAction::Quit => app.exit(0),
+                });
+                match up {
+                    Ok(()) => app.state::<InTray>().0.store(true, Ordering::SeqCst),
+                    // Without a tray, closing the window quits, as before.
+                    Err(error) => tracing::warn!(%error, "no tray icon"),
+                }
+            }
+            if !life.background {
+                show_main(app.handle());
+            }
             let handle = app.handle().clone();
             core.broker().set_phone_notify(Box::new(move |progress| {
                 let event = PhoneEvent::from(progress.clone());
@@ -79,8 +150,9 @@ pub(crate) fn note_interactive() {
     });
 }
 
-/// Opens the main window and runs until it is closed.
-pub fn run() -> ExitCode {
+/// Opens the main window (or, with `--background`, only the tray icon) and runs until the
+/// person quits from the tray, or closes the window where there is no tray.
+pub fn run(args: &crate::cli::GuiArgs) -> ExitCode {
     let _ = STARTED.set(ctap::Clock::now(&passbridge_core::system::SystemClock));
     let core = match AppCore::system() {
         Ok(core) => Arc::new(core),
@@ -97,8 +169,27 @@ pub fn run() -> ExitCode {
     if let Err(error) = core.apply_security_key() {
         tracing::error!("{}", error::IpcError::from(error).message);
     }
-    let app =
-        builder(tauri::Builder::default(), Arc::clone(&core)).build(tauri::generate_context!());
+    if let Err(error) = core.apply_start_at_login() {
+        tracing::warn!("{}", error::IpcError::from(error).message);
+    }
+    let life = Life {
+        tray: true,
+        background: args.background,
+    };
+    // One instance per user session, registered first so a second launch goes no further: it
+    // hands its command line to this one, which comes to the front (unless the second was
+    // started in the background too, as at login).
+    let single = tauri_plugin_single_instance::init(|app, argv, _cwd| {
+        if !argv.iter().any(|arg| arg == "--background") {
+            show_main(app);
+        }
+    });
+    let app = builder(
+        tauri::Builder::default().plugin(single),
+        Arc::clone(&core),
+        life,
+    )
+    .build(tauri::generate_context!());
     match app {
         Ok(app) => {
             // The event loop ends the process itself (it does not return here), so the

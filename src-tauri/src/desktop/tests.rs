@@ -38,6 +38,7 @@ fn core(dir: &Path) -> Arc<AppCore> {
             // Real time: the phone tests wait for real deadlines.
             env: Env::system(),
             tunnel: TunnelConfig::default(),
+            autostart: None,
         })
         .unwrap(),
     )
@@ -60,7 +61,7 @@ fn window_with(dir: &Path, channel: Option<mpsc::Sender<Value>>) -> Window {
             true
         });
     }
-    let app = builder(mock, core(dir))
+    let app = builder(mock, core(dir), Life::default())
         .build(tauri::generate_context!())
         .unwrap();
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -398,4 +399,41 @@ fn a_missing_bluetooth_adapter_arrives_as_a_bluetooth_code() {
         "{error}"
     );
     assert_code(&error, code);
+}
+
+#[test]
+fn the_tray_menu_locks_switches_opens_and_quits() {
+    use passbridge_core::app::types::NewProfile;
+    use tray::{TrayAction, TrayModel, act};
+    let dir = tempfile::tempdir().unwrap();
+    let core = core(dir.path());
+    let new = |name: &str, pin: Option<&str>| NewProfile {
+        name: name.into(),
+        pin: pin.map(str::to_owned),
+    };
+    core.create_profile(new("Ben", None)).unwrap();
+    core.create_profile(new("Ana", Some("24682468"))).unwrap();
+    assert_eq!(
+        TrayModel::of(&core.profiles().unwrap()).lock.as_deref(),
+        Some("Lock Ana")
+    );
+    assert_eq!(act(&core, "lock"), TrayAction::None);
+    let model = TrayModel::of(&core.profiles().unwrap());
+    assert_eq!((model.status.as_str(), model.lock), ("Ana: locked", None));
+    // To a profile that needs nothing: done from the menu.
+    assert_eq!(act(&core, "switch:Ben"), TrayAction::None);
+    assert_eq!(
+        TrayModel::of(&core.profiles().unwrap()).status,
+        "Ben: unlocked"
+    );
+    // To a locked one: the window opens for its PIN.
+    assert_eq!(act(&core, "switch:Ana"), TrayAction::Open);
+    assert_eq!(act(&core, "switch:Nobody"), TrayAction::Open);
+    assert_eq!(
+        TrayModel::of(&core.profiles().unwrap()).status,
+        "Ana: locked"
+    );
+    assert_eq!(act(&core, "open"), TrayAction::Open);
+    assert_eq!(act(&core, "quit"), TrayAction::Quit);
+    assert_eq!(act(&core, "status"), TrayAction::None);
 }

@@ -186,7 +186,11 @@ silentPresenceRps: Array<string>,
 /**
  * How many request dialogs a minute may appear.
  */
-maxPromptsPerMinute: number, };
+maxPromptsPerMinute: number, 
+/**
+ * Start at login forced on or off by the administrator (`None`: the user chooses).
+ */
+startAtLogin: boolean | null, };
 
 /**
  * The user's own settings, as shown and as saved.
@@ -220,7 +224,11 @@ logLevel: LogLevel,
  * Let browsers and other FIDO clients use the active profile as a USB security key
  * (Linux, through `/dev/uhid`; `passbridge setup-bridge` once first).
  */
-securityKey: boolean, };
+securityKey: boolean, 
+/**
+ * Start Passbridge (tray icon and security key, no window) when the user logs in.
+ */
+startAtLogin: boolean, };
 
 /**
  * The Settings screen: the policy and the user's settings.
@@ -237,7 +245,12 @@ settings: UserSettings,
 /**
  * Where the virtual security key listens, if it runs ("udp://…" or "/dev/uhid").
  */
-securityKey: string | null, };
+securityKey: string | null, 
+/**
+ * Whether Passbridge starts at login now (the setting, or the policy where it forces
+ * one), and `None` where this system has no way to start it.
+ */
+startsAtLogin: boolean | null, };
 
 /**
  * What a phone ceremony does.
@@ -563,6 +576,9 @@ export const REQUEST_EVENT = "request";
 
 /** The event that carries each step (a PhoneEvent) of a request sent to the phone. */
 export const PHONE_EVENT = "phone-progress";
+
+/** The event that says the profiles changed outside the window (no payload). */
+export const PROFILES_EVENT = "profiles-changed";
 
 /** Every command: its arguments and result. */
 export interface Commands {

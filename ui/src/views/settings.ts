@@ -26,6 +26,19 @@ function nullable(input: HTMLInputElement): string | null {
   return v === "" ? null : v;
 }
 
+const AUTOLOCK_HINT = "An unlocked profile with a PIN locks itself after this many minutes without use. 0: the administrator's setting.";
+
+/** The mark on a setting the administrator decides. */
+export const ADMIN_MARK = "Set by your administrator.";
+
+/** The hint under "Start Passbridge when I log in". */
+export function loginHintText(view: Pick<SettingsView, "policy" | "startsAtLogin">): string {
+  if (view.startsAtLogin === null) return "This system has no way to start Passbridge at login.";
+  const what = "Passbridge then waits in the tray, ready for sites and your phone, with no window.";
+  if (view.policy.startAtLogin !== null) return `${ADMIN_MARK} ${what}`;
+  return what;
+}
+
 function policyRows(p: PolicyView): [string, string][] {
   return [
     ["Minimum PIN length", String(p.minPinLength)],
@@ -33,6 +46,7 @@ function policyRows(p: PolicyView): [string, string][] {
     ["Longest auto-lock", p.maxAutoLockMinutes === 0 ? "No limit" : `${p.maxAutoLockMinutes} minutes`],
     ["Sites approved without a prompt", p.silentPresenceRps.length === 0 ? "None" : p.silentPresenceRps.join(", ")],
     ["Request dialogs per minute, at most", String(p.maxPromptsPerMinute)],
+    ["Start at login", p.startAtLogin === null ? "Each person chooses" : p.startAtLogin ? "Always" : "Never"],
     ["Set by", p.source ?? "built-in defaults"],
   ];
 }
@@ -56,30 +70,38 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
     type: "checkbox",
     "aria-describedby": "set-security-key-hint",
   });
+  const loginToggle = h("input", { id: "set-start-at-login", type: "checkbox", "aria-describedby": "set-start-at-login-hint" });
+  const loginHint = h("p", { class: "hint", id: "set-start-at-login-hint" });
   const save = h("button", { id: "settings-save", type: "submit", class: "primary" }, "Save settings");
   const status = h("p", { id: "settings-status", role: "status" });
   status.hidden = true;
-  const autolockField = field(
-    "Auto-lock after (minutes)",
-    autolock,
-    "An unlocked profile with a PIN locks itself after this many minutes without use. 0: the administrator's setting.",
+  const autolockField = field("Auto-lock after (minutes)", autolock, AUTOLOCK_HINT);
+  // What a person changes, first; what an administrator or a test sets up, under Advanced.
+  const advanced = h(
+    "details",
+    { id: "settings-advanced", class: "advanced" },
+    h("summary", {}, "Advanced"),
+    h("p", { class: "hint" }, "For administrators and testing: leave these empty unless you were told what to enter."),
+    field("Relay URL", relay, "Leave empty to use the service the phone names."),
+    field("HTTP proxy", proxy, "Leave empty to use the system's HTTPS_PROXY setting."),
+    field("Where to look for the phone", air, "Leave empty for Bluetooth (or ble:hci1 for another adapter)."),
+    field("Phone timeout (seconds)", timeout, "How long to wait for the phone, 10 to 600 seconds."),
+    field("Log detail", loglevel),
   );
   const form = h(
     "form",
     { id: "settings-form", class: "card form", novalidate: true, "aria-labelledby": "settings-form-title" },
     h("h3", { id: "settings-form-title" }, "Your settings"),
     autolockField,
-    field("Relay URL", relay, "Leave empty to use the service the phone names."),
-    field("HTTP proxy", proxy, "Leave empty to use the system's HTTPS_PROXY setting."),
-    field("Where to look for the phone", air, "Leave empty for Bluetooth (or ble:hci1 for another adapter)."),
-    field("Phone timeout (seconds)", timeout, "How long to wait for the phone, 10 to 600 seconds."),
-    field("Log detail", loglevel),
+    checkField("Start Passbridge when I log in", loginToggle),
+    loginHint,
     checkField("Let browsers use the active profile as a USB security key (Linux)", keyToggle),
     h(
       "p",
       { class: "hint", id: "set-security-key-hint" },
       "Every request opens the request dialog. Needs a one-time `sudo passbridge setup-bridge`.",
     ),
+    advanced,
     h("div", { class: "actions" }, save),
     status,
   );
@@ -98,8 +120,12 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
     ),
   );
 
+  // The person's own choice, kept while the administrator's overrides it.
+  let ownStartAtLogin = false;
+
   function fill(view: SettingsView): void {
     const s = view.settings;
+    ownStartAtLogin = s.startAtLogin;
     autolock.value = String(s.autoLockMinutes);
     relay.value = s.relay ?? "";
     proxy.value = s.proxy ?? "";
@@ -108,12 +134,18 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
     loglevel.value = s.logLevel;
     keyToggle.checked = s.securityKey;
     const p = view.policy;
+    loginToggle.checked = view.startsAtLogin ?? s.startAtLogin;
+    loginToggle.disabled = view.startsAtLogin === null || p.startAtLogin !== null;
+    loginToggle.closest(".field")?.classList.toggle("admin-set", p.startAtLogin !== null);
+    loginHint.textContent = loginHintText(view);
     if (p.maxAutoLockMinutes > 0) autolock.max = String(p.maxAutoLockMinutes);
+    autolockField.classList.toggle("admin-set", p.maxAutoLockMinutes > 0);
     if (autolockHint) {
       autolockHint.textContent =
-        "An unlocked profile with a PIN locks itself after this many minutes without use. 0: the administrator's setting." +
-        (p.maxAutoLockMinutes > 0 ? ` Your administrator allows at most ${p.maxAutoLockMinutes} minutes.` : "");
+        AUTOLOCK_HINT + (p.maxAutoLockMinutes > 0 ? ` ${ADMIN_MARK} At most ${p.maxAutoLockMinutes} minutes.` : "");
     }
+    // A value someone set under Advanced stays in sight.
+    if (s.relay !== null || s.proxy !== null || s.air !== null) advanced.open = true;
     replace(policy, ...policyRows(p).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     securityKey.textContent = `Security key: ${view.securityKey ?? "off"}`;
   }
@@ -129,6 +161,8 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
   }
 
   function fail(el: HTMLElement, message: string): void {
+    const section = el.closest("details");
+    if (section) section.open = true;
     el.setAttribute("aria-invalid", "true");
     setStatus("error", message);
     reportError({ code: "invalid-input", message });
@@ -159,6 +193,7 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
       phoneTimeoutSecs: secs,
       logLevel: loglevel.value as LogLevel,
       securityKey: keyToggle.checked,
+      startAtLogin: loginToggle.disabled ? ownStartAtLogin : loginToggle.checked,
     };
     save.disabled = true;
     void (async () => {
