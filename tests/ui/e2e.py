@@ -8,7 +8,12 @@ QR), answer a site's request in the request dialog (python-fido2 is the site's b
 talking to the app's security key over loopback UDP), answer another with "Use a phone
 instead" (the site's request goes to the virtual phone, and the passkey joins the list as one
 on a phone), delete a passkey, lock the profile and
-see nothing. Every step asserts what the window shows; a screenshot of each screen is saved.
+see nothing. Around the window, as a desktop would be (tests/ui/desktop_probe.py: a tray host's
+registry, the XDG portal's colour scheme, a window manager's close button): the window follows the
+system's dark and light theme, closing it leaves Passbridge in the tray, a site's request brings
+the hidden window back with the dialog, a second launch brings the first to the front, "start at
+login" writes and removes the autostart entry, and the tray menu locks the profile. Every step
+asserts what the window shows; a screenshot of each screen is saved.
 
 Usage: e2e.py PASSBRIDGE_DESKTOP_BINARY OUT_DIR
 Needs: Xvfb, tauri-driver, WebKitWebDriver, a D-Bus session with an unlocked Secret Service
@@ -31,6 +36,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# The desktop probe needs the distribution's python3-dbus, python3-gi and python3-xlib.
+SYSTEM_PYTHON = "/usr/bin/python3"
+PROBE = str(REPO / "tests" / "ui" / "desktop_probe.py")
 sys.path.insert(0, str(REPO / "tests" / "interop"))
 
 from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction  # noqa: E402
@@ -203,6 +211,27 @@ def register_at_site(key_port: int, reply_port: int, rp_id: str, result: dict) -
         result["error"] = error
 
 
+# The test's display, once Xvfb gave it: the probe's window commands look there.
+PROBE_ENV: dict[str, str] = {}
+
+
+def probe(*args: str) -> str:
+    done = subprocess.run([SYSTEM_PYTHON, PROBE, *args], capture_output=True, text=True, timeout=30,
+                          env=dict(os.environ, **PROBE_ENV))
+    if done.returncode != 0:
+        raise RuntimeError(f"desktop_probe {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def tray_labels() -> list[str]:
+    items = json.loads(probe("tray"))
+    return [e["label"] for item in items for e in item["entries"] if e["label"]]
+
+
+def prefers_dark(d: "WebDriver") -> bool:
+    return d.script("return window.matchMedia('(prefers-color-scheme: dark)').matches;")
+
+
 def main() -> int:
     binary, out = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -231,6 +260,17 @@ def main() -> int:
         if display is None:
             raise RuntimeError("Xvfb gave no display number")
 
+        # The desktop around the window: the tray host's registry and the portal, which says
+        # "dark" before the app starts.
+        PROBE_ENV["DISPLAY"] = display
+        desktop = spawn([SYSTEM_PYTHON, PROBE, "serve"], "desktop-probe.log", env=dict(os.environ, **PROBE_ENV))
+        deadline = time.monotonic() + 20
+        while "serving" not in (work / "desktop-probe.log").read_text(errors="replace"):
+            if desktop.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the desktop probe did not start")
+            time.sleep(0.1)
+        probe("scheme", "1")
+
         # Relay and the phone's own profile (its passkeys survive between the two ceremonies).
         relay_port = free_tcp_port()
         relay = f"ws://127.0.0.1:{relay_port}"
@@ -247,6 +287,7 @@ def main() -> int:
             os.environ,
             DISPLAY=display,
             PASSBRIDGE_DATA_DIR=str(work / "app"),
+            XDG_CONFIG_HOME=str(work / "config"),
             PASSBRIDGE_SECURITY_KEY=f"udp://127.0.0.1:{key_port},127.0.0.1:{reply_port}",
         )
         wd_port = free_tcp_port()
@@ -258,13 +299,21 @@ def main() -> int:
         driver.start(str(binary))
         d = driver
 
-        # 1. First start: no profile yet.
+        # 1. First start: no profile yet; the welcome says what Passbridge is for, in the
+        # system's dark theme. Then the system turns light, and so does the window.
         d.wait(lambda: d.text("#active-profile") == "No profile", "the 'No profile' header")
         print(f"window ready in {time.monotonic() - started:.1f} s (WebDriver session included)")
+        d.wait(lambda: d.visible("#welcome-create"), "the welcome")
+        assert "passkeys instead of passwords" in d.text("#no-profile-notice"), d.text("#no-profile-notice")
+        assert prefers_dark(d), "the window is light while the system prefers dark"
+        d.screenshot(out / "01-first-start-dark.png")
+        probe("scheme", "2")
+        d.wait(lambda: not prefers_dark(d), "the light theme after the system turned light", timeout=10)
         d.screenshot(out / "01-first-start.png")
+        assert tray_labels() == ["No profile yet", "Open Passbridge", "Quit Passbridge"], tray_labels()
 
-        # 2. Create a profile with a PIN: it becomes active, unlocked, and empty.
-        d.click("#profile-new")
+        # 2. Create a profile with a PIN, from the welcome: it becomes active, unlocked, empty.
+        d.click("#welcome-create")
         d.type("#new-profile-name", "Ana")
         d.type("#new-profile-pin", "24682468")
         d.screenshot(out / "02-new-profile.png")
@@ -275,8 +324,21 @@ def main() -> int:
         assert d.visible("#autolock"), "no auto-lock indicator for a PIN profile"
         d.screenshot(out / "03-empty-list.png")
 
-        # 3. Settings: the local relay and the loopback air.
+        # 3. Settings: starting at login writes the autostart entry and removes it again; the
+        # local relay and the loopback air are under Advanced.
         d.click("#tab-settings")
+        entry = work / "config" / "autostart" / "org.passbridge.app.desktop"
+        assert not entry.exists(), "an autostart entry before anyone asked for one"
+        d.click("#set-start-at-login")
+        d.click("#settings-save")
+        d.wait(lambda: entry.exists(), "the autostart entry", timeout=10)
+        text = entry.read_text()
+        assert f'Exec="{binary}" gui --background' in text, text
+        d.wait(lambda: d.attr("#settings-status", "data-state") == "ok", "settings saved")
+        d.click("#set-start-at-login")
+        d.click("#settings-save")
+        d.wait(lambda: not entry.exists(), "the autostart entry to go", timeout=10)
+        d.click("#settings-advanced summary")
         d.type("#set-relay", relay)
         d.type("#set-air", air)
         d.type("#set-timeout", "60")
@@ -332,14 +394,25 @@ def main() -> int:
         assert not d.visible("#phone-qr img"), "a linked phone needed a QR code"
         d.screenshot(out / "07-phone-linked-sign-in.png")
 
-        # 7. A site asks for a passkey through the security key: the request dialog.
+        # 6b. The tray menu names the profile and offers to lock it. Closing the window (the
+        # window manager's close button) hides it: Passbridge stays in the tray.
+        d.wait(lambda: "Ana: unlocked" in tray_labels(), "the tray's 'Ana: unlocked'", timeout=40)
+        assert "Lock Ana" in tray_labels(), tray_labels()
+        probe("close")
+        d.wait(lambda: probe("window") == "unmapped", "the window to hide", timeout=10)
+        assert tray_labels()[0] == "Ana: unlocked", tray_labels()
+
+        # 7. A site asks for a passkey through the security key while the window is hidden:
+        # the window comes back with the request dialog.
         result: dict = {}
 
         thread = threading.Thread(target=register_at_site, args=(key_port, reply_port, "example.org", result),
                                   daemon=True)
         thread.start()
+        d.wait(lambda: probe("window") == "viewable", "the hidden window to come back", timeout=30)
         d.wait(lambda: d.visible("#request-dialog"), "the request dialog")
         assert "example.org" in d.text("#request-site"), d.text("#request-site")
+        assert d.text("#request-countdown").startswith("Answer within"), d.text("#request-countdown")
         assert d.text("#request-profile") == "Ana", d.text("#request-profile")
         assert "ana@example.org" in d.text("#request-dialog")
         d.screenshot(out / "08-request-dialog.png")
@@ -377,6 +450,13 @@ def main() -> int:
         d.click("#request-phone-close")
         d.wait(lambda: not d.visible("#request-dialog"), "the dialog to close")
 
+        # 7c. Hidden again, a second launch brings the first instance to the front and ends.
+        probe("close")
+        d.wait(lambda: probe("window") == "unmapped", "the window to hide", timeout=10)
+        second = subprocess.run([str(binary), "gui"], env=env_app, capture_output=True, timeout=60)
+        assert second.returncode == 0, second
+        d.wait(lambda: probe("window") == "viewable", "the first window to come back", timeout=10)
+
         # 8. Three passkeys: example.com on the phone (Phone tab), example.org on this computer
         # (the dialog), example.net on the phone (the dialog's "Use a phone instead"). Delete
         # the example.com one, with confirmation.
@@ -406,14 +486,23 @@ def main() -> int:
         d.wait(lambda: len(d.find_all("li.passkey")) == 2, "two passkeys left")
         assert not d.find_all(f'li.passkey[data-id="{item_id}"]')
 
-        # 9. Lock: nothing of the profile is shown.
-        d.click("#profile-lock")
+        # 9. Lock from the tray: the window shows it at once (well before its 15 s refresh),
+        # and nothing of the profile is shown.
+        probe("click", "Lock Ana")
+        d.wait(lambda: d.visible("#unlock-pin"), "the PIN field of the locked profile", timeout=8)
         d.wait(lambda: d.visible("#locked-notice"), "the locked notice")
+        assert "“Ana” is locked" in d.text("#unlock-form"), d.text("#unlock-form")
+        d.wait(lambda: "Ana: locked" in tray_labels(), "the tray's 'Ana: locked'", timeout=10)
+        assert "Lock Ana" not in tray_labels(), tray_labels()
         assert not d.find_all("li.passkey"), "a locked profile still lists passkeys"
         text = d.page_text()
         for secret in ("ana@example", "example.org", "example.com"):
             assert secret not in text, f"the locked window shows {secret!r}"
         d.screenshot(out / "12-locked.png")
+
+        # 10. Quit from the tray: the app ends, window and all.
+        probe("click", "Quit Passbridge")
+        d.wait(lambda: probe("window") == "none", "the app to end", timeout=20)
         print(f"e2e: every step passed; screenshots in {out}")
         return 0
     except Exception:

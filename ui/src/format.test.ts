@@ -73,6 +73,12 @@ describe("labels", () => {
     expect(siteLabel("Example", "example.com")).toBe("Example (example.com)");
     expect(siteLabel(null, "example.com")).toBe("example.com");
     expect(siteLabel("example.com", "example.com")).toBe("example.com");
+    // Named once, whatever the case or words around it.
+    expect(siteLabel("Example example.org", "example.org")).toBe("Example example.org");
+    expect(siteLabel("Example.COM", "example.com")).toBe("Example.COM");
+    expect(siteLabel("  ", "example.com")).toBe("example.com");
+    expect(siteLabel("Example", null)).toBe("Example");
+    expect(siteLabel(null, null)).toBe("An unnamed site");
     expect(accountLabel("Ana Lima", "ana@example.com")).toBe("Ana Lima");
     expect(accountLabel(null, "ana@example.com")).toBe("ana@example.com");
     expect(accountLabel("", null)).toBe("Unnamed account");

@@ -56,11 +56,16 @@ export function locationLabel(p: Pick<PasskeyView, "location" | "phone">): strin
   return present(p.phone) ? `Phone: ${p.phone}` : "A phone";
 }
 
-/** "Example (example.com)", or the RP ID alone when the site gave no other name. */
+/**
+ * The site as the person knows it, named once: its name, with the RP ID after it only where the
+ * name does not already contain it ("Example (example.com)", "Example.com", "example.com").
+ */
 export function siteLabel(rpName: string | null, rpId: string | null): string {
   const id = present(rpId) ? rpId : null;
-  if (present(rpName) && rpName !== id) return id === null ? rpName : `${rpName} (${id})`;
-  return id ?? "An unnamed site";
+  if (!present(rpName)) return id ?? "An unnamed site";
+  const name = rpName.trim();
+  if (id === null || name.toLowerCase().includes(id.toLowerCase())) return name;
+  return `${name} (${id})`;
 }
 
 /** The display name, else the account name. */

@@ -1,7 +1,7 @@
 // Wiring: builds the window from the views and connects them to the app.
 import { showAbout } from "./about";
 import { h } from "./dom";
-import { currentRequest, onPhoneProgress, onRequest } from "./ipc/client";
+import { currentRequest, onPhoneProgress, onProfilesChanged, onRequest } from "./ipc/client";
 import { createStatus, reportError } from "./status";
 import { Store } from "./store";
 import { mountPasskeys } from "./views/passkeys";
@@ -23,7 +23,10 @@ export async function startApp(root: HTMLElement): Promise<void> {
   const panelPhone = h("section", { id: "panel-phone", class: "panel" });
   const panelSettings = h("section", { id: "panel-settings", class: "panel" });
 
-  const passkeys = mountPasskeys(panelPasskeys, store, { onChanged: () => void profiles.refresh() });
+  const passkeys = mountPasskeys(panelPasskeys, store, {
+    onChanged: () => void profiles.refresh(),
+    onNewProfile: () => profiles.openNewProfile(),
+  });
   const phone = mountPhone(panelPhone, store, {
     onFinished: () => {
       void passkeys.reload();
@@ -76,6 +79,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
   try {
     await onRequest(request.show);
     await onPhoneProgress(request.phoneEvent);
+    // Locked or switched from the tray menu: show it at once, not at the next refresh.
+    await onProfilesChanged(() => void profiles.refresh());
     request.show(await currentRequest());
   } catch (e) {
     reportError(e);

@@ -119,9 +119,33 @@ describe("passkey list", () => {
     const { view } = setup([profile({ state: "locked", passkeyCount: null })]);
     await view.reload();
     expect(byId("locked-notice").hidden).toBe(false);
-    expect(byId("locked-notice").textContent).toContain("“Ana” is locked");
+    expect(byId("locked-notice").textContent).toBe("This profile's passkeys appear here once it is unlocked.");
     expect(document.getElementById("passkeys")).toBeNull();
     expect(calls).not.toContain("passkeys_list");
+  });
+
+  it("says a locked profile is locked once in the whole window, next to its PIN field", async () => {
+    mockIPC(() => PASSKEYS);
+    const { store, view } = setup([profile({ state: "locked", passkeyCount: null }), profile({ name: "Ben", active: false, state: "locked" })]);
+    const profiles = mountProfiles(store);
+    document.body.prepend(profiles.header);
+    await view.reload();
+    // What a person sees: text outside hidden elements (the select shows only its chosen option).
+    const seen: string[] = [];
+    const walk = (node: Node): void => {
+      if (node instanceof HTMLElement && (node.hidden || node.tagName === "DIALOG")) return;
+      if (node instanceof HTMLSelectElement) {
+        seen.push(node.selectedOptions[0]?.textContent ?? "");
+        return;
+      }
+      if (node.nodeType === Node.TEXT_NODE) seen.push(node.textContent ?? "");
+      node.childNodes.forEach(walk);
+    };
+    walk(document.body);
+    const text = seen.join(" ");
+    expect(text.match(/\blocked\b/gi)?.length, text).toBe(1);
+    expect(text).toContain("“Ana” is locked. Enter its PIN to unlock it.");
+    expect(byId("unlock-pin").closest("[hidden]")).toBeNull();
   });
 
   it("drops the list when the profile turns out to be locked", async () => {
@@ -207,6 +231,7 @@ describe("request dialog", () => {
     needsVerification: true,
     canVerify: true,
     summary: "Sign in to example.com as one of 2 accounts.",
+    expiresAt: Math.floor(Date.now() / 1000) + 30,
     locked: false,
     canUsePhone: false,
   };
@@ -230,6 +255,46 @@ describe("request dialog", () => {
     expect(byId("request-pin").closest(".field")?.hasAttribute("hidden")).toBe(false);
     req.show(null);
     expect(req.dialog.open).toBe(false);
+  });
+
+  it("names the site once and counts down the time the site waits", () => {
+    const req = setup();
+    req.show(REQUEST);
+    // The summary would name the site a second time: only the line above it shows.
+    expect(byId("request-summary").hidden).toBe(true);
+    expect(byId("request-countdown").textContent).toMatch(/^Answer within (29|30) seconds\.$/);
+    req.show(null);
+  });
+
+  it("says what a program without a site asks, and nothing twice", () => {
+    const req = setup();
+    req.show({ ...REQUEST, id: 42, kind: "confirm", rpId: null, rpName: null, accounts: [], summary: "A program asks to erase every passkey and the PIN (factory reset)." });
+    expect(byId("request-summary").hidden).toBe(false);
+    expect(byId("request-site").closest("p")?.hidden).toBe(true);
+    req.show(null);
+  });
+
+  it("tells the person when the site stopped waiting, and not after an answer from here", async () => {
+    const req = setup();
+    const past = Math.floor(Date.now() / 1000) - 1;
+    req.show({ ...REQUEST, id: 43, expiresAt: past });
+    req.show(null);
+    expect(req.dialog.open).toBe(false);
+    expect(byId("status").textContent).toContain("timed out, and the site was told");
+    req.show({ ...REQUEST, id: 44, expiresAt: past + 20 });
+    req.show(null);
+    expect(byId("status").textContent).toContain("Example (example.com) withdrew its request.");
+    // Answered here: the dialog closes without a word.
+    byId("status").hidden = true;
+    mockIPC((cmd) => {
+      if (cmd === "request_answer") return null;
+      throw new Error(cmd);
+    });
+    req.show({ ...REQUEST, id: 45, needsVerification: false });
+    byId("request-decline").click();
+    await vi.waitFor(() => expect(req.dialog.open).toBe(false));
+    req.show(null);
+    expect(byId("status").hidden).toBe(true);
   });
 
   it("keeps the dialog open on a wrong PIN, says so, and clears and focuses the PIN", async () => {
@@ -309,6 +374,7 @@ describe("request dialog: use a phone instead", () => {
     needsVerification: false,
     canVerify: true,
     summary: "Create a passkey for ana on example.com.",
+    expiresAt: Math.floor(Date.now() / 1000) + 30,
     locked: false,
     canUsePhone: true,
   };

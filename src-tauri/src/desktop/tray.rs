@@ -295,7 +295,7 @@ mod tests {
         assert_eq!(none.lock, None);
         let ana = profile("Ana", LockState::Unlocked, Protection::KeychainPin, true);
         let ben = profile("Ben", LockState::Unlocked, Protection::Keychain, false);
-        let model = TrayModel::of(&[ana.clone(), ben.clone()]);
+        let model = TrayModel::of(&[ana, ben.clone()]);
         assert_eq!(model.status, "Ana: unlocked");
         assert_eq!(model.tooltip, "Passbridge (Ana: unlocked)");
         assert_eq!(model.lock.as_deref(), Some("Lock Ana"));

@@ -434,6 +434,11 @@ canVerify: boolean,
  */
 summary: string, 
 /**
+ * When the security key stops waiting and tells the site the request timed out (Unix
+ * seconds): CTAP's 30 seconds for a person to answer.
+ */
+expiresAt: number, 
+/**
  * The profile is locked: the dialog offers to unlock it, and the site is told "not
  * allowed" (it may ask again once the profile is unlocked).
  */

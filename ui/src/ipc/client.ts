@@ -5,6 +5,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 import {
   PHONE_EVENT,
+  PROFILES_EVENT,
   REQUEST_EVENT,
   type AppError,
   type AppInfo,
@@ -23,7 +24,7 @@ import {
 } from "./bindings";
 
 export type * from "./bindings";
-export { PHONE_EVENT, REQUEST_EVENT } from "./bindings";
+export { PHONE_EVENT, PROFILES_EVENT, REQUEST_EVENT } from "./bindings";
 
 // A Record over ErrorCode: the type-check fails when Rust adds a code and this list lacks it.
 const ERROR_CODE_LIST: Record<ErrorCode, true> = {
@@ -173,4 +174,9 @@ export function onRequest(handler: (request: RequestView | null) => void): Promi
 /** Listens for the steps (each a `PhoneEvent`) of a site's request the person sent to their phone. */
 export function onPhoneProgress(handler: (event: PhoneEvent) => void): Promise<UnlistenFn> {
   return listen<PhoneEvent>(PHONE_EVENT, (event) => handler(event.payload));
+}
+
+/** Listens for profile changes made outside the window (the tray menu). */
+export function onProfilesChanged(handler: () => void): Promise<UnlistenFn> {
+  return listen<null>(PROFILES_EVENT, () => handler());
 }

@@ -1,5 +1,5 @@
 // The Passkeys tab: the active profile's passkeys, rename and delete. A locked profile shows
-// nothing but the locked notice.
+// no list, only a line on when it comes back.
 import { accountLabel, createdLabel, errorText, lastUsedLabel, locationLabel, nowSecs, siteLabel } from "../format";
 import { deletePasskey, listPasskeys, renamePasskey } from "../ipc/client";
 import type { PasskeyView } from "../ipc/bindings";
@@ -18,7 +18,15 @@ export interface PasskeysOptions {
   onChanged?: () => void;
   /** The clock, for tests. */
   now?: () => number;
+  /** Opens the "New profile" dialog (from the first start's welcome). */
+  onNewProfile?: () => void;
 }
+
+/** The first start, in three sentences: what Passbridge is for, and what a profile is. */
+export const WELCOME =
+  "Passbridge signs you in to websites with passkeys instead of passwords, kept on this computer or on your phone. " +
+  "Browsers reach it like a security key, and it asks you here before any site gets a passkey. " +
+  "Your passkeys live in a profile of your own, which a PIN locks when you step away from a shared computer.";
 
 export function mountPasskeys(panel: HTMLElement, store: Store, options: PasskeysOptions = {}): PasskeysView {
   const now = options.now ?? nowSecs;
@@ -50,21 +58,20 @@ export function mountPasskeys(panel: HTMLElement, store: Store, options: Passkey
     show(lockedNotice, mode === "locked");
     show(noProfile, mode === "no-profile");
     if (mode === "locked") {
-      const name = active?.name ?? "This profile";
-      const unlockHint =
-        active?.state === "keychain-unavailable"
-          ? "The OS keychain is not available, so it cannot be opened right now."
-          : "Enter its PIN above to unlock it.";
-      const focusBtn = button("Enter PIN", { class: "primary" });
-      focusBtn.addEventListener("click", () => document.getElementById("unlock-pin")?.focus());
-      replace(
-        lockedNotice,
-        h("p", {}, h("strong", {}, `“${name}” is locked.`), " Its passkeys are not shown while it is locked. ", unlockHint),
-        active?.state === "locked" && h("p", {}, focusBtn),
-      );
+      // That the profile is locked, and the PIN field, are said once, at the top of the window;
+      // here only what it means for this tab.
+      const when = active?.state === "keychain-unavailable" ? "once the OS keychain is available" : "once it is unlocked";
+      replace(lockedNotice, h("p", {}, `This profile's passkeys appear here ${when}.`));
     }
     if (mode === "no-profile") {
-      replace(noProfile, h("p", {}, "There is no profile yet. Create one with “New profile…” at the top to keep passkeys."));
+      const create = button("Create my profile", { id: "welcome-create", class: "primary" });
+      create.addEventListener("click", () => options.onNewProfile?.());
+      replace(
+        noProfile,
+        h("h3", {}, "Welcome to Passbridge"),
+        h("p", {}, WELCOME),
+        h("p", {}, create),
+      );
     }
     if (mode !== "list") {
       // No list at all while locked (not just hidden).

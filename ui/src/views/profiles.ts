@@ -4,7 +4,7 @@ import { autoLockLabel, errorText, lockStateLabel, protectionLabel } from "../fo
 import { createProfile, listProfiles, lockProfile, switchProfile, unlockProfile } from "../ipc/client";
 import type { ProfileView } from "../ipc/bindings";
 import { button, closeDialog, dialog, field, h, onSubmit, openDialog, replace, show } from "../dom";
-import { clearStatus, reportError, reportInfo } from "../status";
+import { clearStatus, reportError } from "../status";
 import type { Store } from "../store";
 
 // Failures whose message says what to do next: attempts left, how long to wait, who unblocks.
@@ -92,7 +92,8 @@ export function mountProfiles(store: Store): ProfilesView {
   function render(): void {
     const active = store.active();
     setText(activeName, active ? active.name : "No profile");
-    activeState.hidden = active === null;
+    // A locked profile's state is said by the unlock form below, once.
+    activeState.hidden = active === null || active.state === "locked";
     if (active) {
       setText(activeState, lockStateLabel(active.state));
       activeState.dataset["state"] = active.state;
@@ -156,8 +157,8 @@ export function mountProfiles(store: Store): ProfilesView {
     if (!active) return;
     void (async () => {
       try {
+        // The unlock form that appears says it is locked.
         store.setProfiles(await lockProfile(active.name));
-        reportInfo(`“${active.name}” is locked.`);
         pin.focus();
       } catch (e) {
         reportError(e);
@@ -237,7 +238,9 @@ function setText(el: HTMLElement, text: string): void {
 
 function renderSelect(select: HTMLSelectElement, profiles: ProfileView[]): void {
   const options = profiles.map((p) => {
-    const suffix = p.state === "locked" ? " (locked)" : p.state === "keychain-unavailable" ? " (keychain unavailable)" : "";
+    // The active profile's state is shown beside the list; the others' in it.
+    const state = p.active ? "unlocked" : p.state;
+    const suffix = state === "locked" ? " (locked)" : state === "keychain-unavailable" ? " (keychain unavailable)" : "";
     const o = h("option", { value: p.name }, p.name + suffix);
     o.selected = p.active;
     return o;

@@ -1,6 +1,6 @@
 // The request dialog: a site asks the active profile to create a passkey or sign in, or the
 // person answers it with a passkey on their phone instead (QR code and steps in the dialog).
-import { accountLabel, errorText, siteLabel } from "../format";
+import { accountLabel, errorText, nowSecs, siteLabel } from "../format";
 import { answerRequest, cancelPhone, toAppError, unlockProfile } from "../ipc/client";
 import type { AppError, PhoneEvent, ProfileView, RequestView } from "../ipc/bindings";
 import { button, closeDialog, dialog, field, h, openDialog, replace, show } from "../dom";
@@ -38,6 +38,21 @@ export function phoneResultText(m: Pick<PhoneModel, "finished" | "message">): st
     default:
       return "The phone could not answer the request.";
   }
+}
+
+/** "Answer within 25 seconds." while the security key waits, and what a late answer meets. */
+export function countdownText(expiresAt: number, now: number): string {
+  const left = expiresAt - now;
+  if (left <= 0) return "The site has stopped waiting.";
+  return left === 1 ? "Answer within 1 second." : `Answer within ${left} seconds.`;
+}
+
+/** What the window says when a request goes away without an answer from here. */
+export function endedText(r: Pick<RequestView, "rpName" | "rpId" | "expiresAt">, now: number): string {
+  const site = siteLabel(r.rpName, r.rpId);
+  if (now >= r.expiresAt - 1)
+    return `The request from ${site} timed out, and the site was told. Ask it to try again when you are ready.`;
+  return `${site} withdrew its request.`;
 }
 
 /** "wants to create a passkey for ana" / "wants you to sign in". */
@@ -80,6 +95,9 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
   const profileEl = h("strong", { id: "request-profile" });
   const profileLine = h("p", {}, "Profile: ", profileEl);
   const summaryEl = h("p", { id: "request-summary", class: "muted" });
+  const countdownEl = h("p", { id: "request-countdown", class: "muted", role: "timer" });
+  const whatEl = h("p", { class: "request-what" }, siteEl, " ", kindEl);
+  let ticker: number | null = null;
   const errorEl = h("p", { id: "request-error", class: "field-error" });
 
   // Locked profile.
@@ -135,9 +153,10 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
   phoneResult.hidden = true;
 
   d.body.append(
-    h("p", { class: "request-what" }, siteEl, " ", kindEl),
+    whatEl,
     profileLine,
     summaryEl,
+    countdownEl,
     lockedPart,
     answerPart,
     phonePart,
@@ -168,20 +187,39 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
     d.heading.textContent = on ? "Use your phone" : TITLE;
     show(phonePart, on);
     show(profileLine, !on);
-    show(summaryEl, !on);
+    show(summaryEl, !on && summaryWanted);
+    show(countdownEl, !on);
     if (on) {
       lockedPart.hidden = true;
       answerPart.hidden = true;
     }
   }
 
+  // The summary sentence names the site too: shown only where no site is named above it (a
+  // program asking for a reset or to pick this key).
+  let summaryWanted = false;
+
+  function tick(): void {
+    if (request !== null) countdownEl.textContent = countdownText(request.expiresAt, nowSecs());
+  }
+
+  function stopTicking(): void {
+    if (ticker !== null) window.clearInterval(ticker);
+    ticker = null;
+  }
+
   function render(r: RequestView): void {
+    summaryWanted = r.kind === "confirm" && (r.rpId === null || r.rpId === "");
     resetPhone();
     showPhoneView(false);
     siteEl.textContent = siteLabel(r.rpName, r.rpId);
     kindEl.textContent = kindText(r);
+    show(whatEl, !summaryWanted);
     profileEl.textContent = r.profile;
     summaryEl.textContent = r.summary;
+    stopTicking();
+    tick();
+    ticker = window.setInterval(tick, 1000);
     say(null);
     show(lockedPart, r.locked);
     show(answerPart, !r.locked);
@@ -226,6 +264,7 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
   function close(): void {
     const was = request;
     request = null;
+    stopTicking();
     resetPhone();
     closeDialog(d.dialog);
     if (was) options.onClosed?.();
@@ -310,9 +349,12 @@ export function mountRequest(options: RequestOptions = {}): RequestDialog {
         options.onClosed?.();
         return;
       }
-      // The authenticator has carried the answer out (or the site gave up): reload now.
+      // The authenticator has carried the answer out (or the site gave up): reload now. Gone
+      // while nobody here was answering it: the site gave up or timed out, and the person is told.
+      const unanswered = request !== null && !busy && d.dialog.open ? request : null;
       close();
       options.onClosed?.();
+      if (unanswered !== null) reportInfo(endedText(unanswered, nowSecs()));
       return;
     }
     const same = request !== null && request.id === r.id && d.dialog.open;
