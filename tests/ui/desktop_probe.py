@@ -123,11 +123,14 @@ def menus() -> list[dict]:
     out = []
     for item in registered():
         name, _, path = item.partition("/")
-        item_obj = bus.get_object(name, "/" + path)
-        props = item_obj.GetAll("org.kde.StatusNotifierItem", dbus_interface=dbus.PROPERTIES_IFACE)
-        menu_obj = bus.get_object(name, str(props["Menu"]))
-        _, layout = menu_obj.GetLayout(0, -1, dbus.Array([], signature="s"),
-                                       dbus_interface="com.canonical.dbusmenu")
+        try:
+            item_obj = bus.get_object(name, "/" + path)
+            props = item_obj.GetAll("org.kde.StatusNotifierItem", dbus_interface=dbus.PROPERTIES_IFACE)
+            menu_obj = bus.get_object(name, str(props["Menu"]))
+            _, layout = menu_obj.GetLayout(0, -1, dbus.Array([], signature="s"),
+                                           dbus_interface="com.canonical.dbusmenu")
+        except dbus.exceptions.DBusException:
+            continue  # an item whose program has ended (a real watcher would drop it)
         entries: list[dict] = []
 
         def walk(node, depth):

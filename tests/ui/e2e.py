@@ -503,6 +503,17 @@ def main() -> int:
         # 10. Quit from the tray: the app ends, window and all.
         probe("click", "Quit Passbridge")
         d.wait(lambda: probe("window") == "none", "the app to end", timeout=20)
+
+        # 11. As at login (the autostart entry's command): the tray and the key, no window
+        # until the tray's Open.
+        background = spawn([str(binary), "gui", "--background"], "background.log", env=env_app)
+        d.wait(lambda: "Open Passbridge" in tray_labels(), "the tray icon of the background start", timeout=30)
+        assert "Ana: locked" in tray_labels(), tray_labels()
+        assert probe("window") in ("unmapped", "none"), probe("window")
+        probe("click", "Open Passbridge")
+        d.wait(lambda: probe("window") == "viewable", "the window after the tray's Open", timeout=15)
+        probe("click", "Quit Passbridge")
+        assert background.wait(20) == 0, (work / "background.log").read_text()
         print(f"e2e: every step passed; screenshots in {out}")
         return 0
     except Exception:

@@ -33,7 +33,9 @@ export async function startApp(root: HTMLElement): Promise<void> {
       void profiles.refresh();
     },
   });
-  const settings = mountSettings(panelSettings);
+  const settings = mountSettings(panelSettings, {
+    onSettings: (view) => phone.setRememberDefault(view.settings.rememberPhones),
+  });
   // A site's request was answered (here or on a phone): passkeys and counts may have changed.
   const reloadAfterRequest = (): void => {
     void passkeys.reload();

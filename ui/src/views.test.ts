@@ -672,6 +672,20 @@ describe("phone tab", () => {
     expect(byId("phone-result").textContent).toBe("The phone did not answer. Turn on Bluetooth and try again.");
   });
 
+  it("ticks 'Remember this phone' as the settings say, unless the person changed it", () => {
+    mockIPC(() => []);
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    const view = mountPhone(panel, new Store());
+    const remember = byId<HTMLInputElement>("phone-remember");
+    expect(remember.checked).toBe(true);
+    view.setRememberDefault(false);
+    expect(remember.checked).toBe(false);
+    remember.checked = true; // the person's own choice for this ceremony
+    view.setRememberDefault(false);
+    expect(remember.checked).toBe(true);
+  });
+
   it("asks for the site before starting", () => {
     mockIPC(() => []);
     const store = new Store();
@@ -704,6 +718,7 @@ describe("settings", () => {
       logLevel: "info",
       securityKey: false,
       startAtLogin: false,
+      rememberPhones: true,
     },
     securityKey: "udp://127.0.0.1:8111",
     startsAtLogin: false as boolean | null,
@@ -733,6 +748,8 @@ describe("settings", () => {
     expect(byId("settings-advanced").contains(byId("set-autolock"))).toBe(false);
     expect(byId<HTMLInputElement>("set-start-at-login").disabled).toBe(false);
     byId<HTMLInputElement>("set-start-at-login").checked = true;
+    expect(byId<HTMLInputElement>("set-remember-phones").checked).toBe(true);
+    byId<HTMLInputElement>("set-remember-phones").checked = false;
     byId<HTMLInputElement>("set-relay").value = "x";
     byId<HTMLInputElement>("set-autolock").value = "5";
     byId<HTMLInputElement>("set-security-key").checked = true;
@@ -749,6 +766,7 @@ describe("settings", () => {
           logLevel: "info",
           securityKey: true,
           startAtLogin: true,
+          rememberPhones: false,
         },
       },
     ]);
@@ -781,6 +799,7 @@ describe("settings set by the administrator", () => {
         logLevel: "info",
         securityKey: false,
         startAtLogin: false,
+        rememberPhones: true,
       },
       securityKey: null,
       startsAtLogin: true,

@@ -101,7 +101,8 @@ pub fn builder<R: tauri::Runtime>(
                     Err(error) => tracing::warn!(%error, "no tray icon"),
                 }
             }
-            if !life.background {
+            // In the background only with a tray to come back from.
+            if !life.background || !app.state::<InTray>().0.load(Ordering::SeqCst) {
                 show_main(app.handle());
             }
             let handle = app.handle().clone();

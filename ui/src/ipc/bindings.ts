@@ -228,7 +228,12 @@ securityKey: boolean,
 /**
  * Start Passbridge (tray icon and security key, no window) when the user logs in.
  */
-startAtLogin: boolean, };
+startAtLogin: boolean, 
+/**
+ * Whether "Remember this phone" starts ticked: a phone that offers linking is then
+ * contacted without a QR code next time.
+ */
+rememberPhones: boolean, };
 
 /**
  * The Settings screen: the policy and the user's settings.

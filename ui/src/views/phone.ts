@@ -10,6 +10,8 @@ import type { Store } from "../store";
 
 export interface PhoneView {
   reloadPhones(): Promise<void>;
+  /** Whether "Remember this phone" starts ticked (the user's setting). */
+  setRememberDefault(on: boolean): void;
   dialogs: HTMLDialogElement[];
 }
 
@@ -360,5 +362,12 @@ export function mountPhone(panel: HTMLElement, store: Store, options: PhoneOptio
   store.onActiveChange(() => void reloadPhones());
   renderPhones();
 
-  return { reloadPhones, dialogs: [rm.dialog] };
+  // The setting applies to the next ceremony, not to one the person is setting up now.
+  let rememberDefault = true;
+  function setRememberDefault(on: boolean): void {
+    if (remember.checked === rememberDefault) remember.checked = on;
+    rememberDefault = on;
+  }
+
+  return { reloadPhones, setRememberDefault, dialogs: [rm.dialog] };
 }

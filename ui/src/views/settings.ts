@@ -51,7 +51,12 @@ function policyRows(p: PolicyView): [string, string][] {
   ];
 }
 
-export function mountSettings(panel: HTMLElement): SettingsViewHandle {
+export interface SettingsOptions {
+  /** The settings as loaded or saved (other views follow some of them). */
+  onSettings?: (view: SettingsView) => void;
+}
+
+export function mountSettings(panel: HTMLElement, options: SettingsOptions = {}): SettingsViewHandle {
   const policy = h("dl", { id: "policy", class: "policy" });
   const securityKey = h("p", { id: "security-key" });
 
@@ -72,6 +77,7 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
   });
   const loginToggle = h("input", { id: "set-start-at-login", type: "checkbox", "aria-describedby": "set-start-at-login-hint" });
   const loginHint = h("p", { class: "hint", id: "set-start-at-login-hint" });
+  const rememberToggle = h("input", { id: "set-remember-phones", type: "checkbox" });
   const save = h("button", { id: "settings-save", type: "submit", class: "primary" }, "Save settings");
   const status = h("p", { id: "settings-status", role: "status" });
   status.hidden = true;
@@ -95,6 +101,7 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
     autolockField,
     checkField("Start Passbridge when I log in", loginToggle),
     loginHint,
+    checkField("Remember the phones I use, so next time they need no QR code", rememberToggle),
     checkField("Let browsers use the active profile as a USB security key (Linux)", keyToggle),
     h(
       "p",
@@ -126,6 +133,7 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
   function fill(view: SettingsView): void {
     const s = view.settings;
     ownStartAtLogin = s.startAtLogin;
+    rememberToggle.checked = s.rememberPhones;
     autolock.value = String(s.autoLockMinutes);
     relay.value = s.relay ?? "";
     proxy.value = s.proxy ?? "";
@@ -146,6 +154,7 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
     }
     // A value someone set under Advanced stays in sight.
     if (s.relay !== null || s.proxy !== null || s.air !== null) advanced.open = true;
+    options.onSettings?.(view);
     replace(policy, ...policyRows(p).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     securityKey.textContent = `Security key: ${view.securityKey ?? "off"}`;
   }
@@ -194,6 +203,7 @@ export function mountSettings(panel: HTMLElement): SettingsViewHandle {
       logLevel: loglevel.value as LogLevel,
       securityKey: keyToggle.checked,
       startAtLogin: loginToggle.disabled ? ownStartAtLogin : loginToggle.checked,
+      rememberPhones: rememberToggle.checked,
     };
     save.disabled = true;
     void (async () => {

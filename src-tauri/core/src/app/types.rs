@@ -128,6 +128,9 @@ pub struct UserSettings {
     pub security_key: bool,
     /// Start Passbridge (tray icon and security key, no window) when the user logs in.
     pub start_at_login: bool,
+    /// Whether "Remember this phone" starts ticked: a phone that offers linking is then
+    /// contacted without a QR code next time.
+    pub remember_phones: bool,
 }
 
 impl Default for UserSettings {
@@ -141,6 +144,7 @@ impl Default for UserSettings {
             log_level: LogLevel::Info,
             security_key: false,
             start_at_login: false,
+            remember_phones: true,
         }
     }
 }
