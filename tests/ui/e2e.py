@@ -453,8 +453,11 @@ def main() -> int:
         # 7c. Hidden again, a second launch brings the first instance to the front and ends.
         probe("close")
         d.wait(lambda: probe("window") == "unmapped", "the window to hide", timeout=10)
-        second = subprocess.run([str(binary), "gui"], env=env_app, capture_output=True, timeout=60)
+        second = subprocess.run([str(binary), "gui"], env=dict(env_app, RUST_LOG="info"),
+                                capture_output=True, timeout=60)
         assert second.returncode == 0, second
+        # It handed over before starting anything of its own: no second security key.
+        assert b"security key" not in second.stdout + second.stderr, second
         d.wait(lambda: probe("window") == "viewable", "the first window to come back", timeout=10)
 
         # 8. Three passkeys: example.com on the phone (Phone tab), example.org on this computer

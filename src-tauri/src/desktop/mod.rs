@@ -165,14 +165,6 @@ pub fn run(args: &crate::cli::GuiArgs) -> ExitCode {
     if let Ok(settings) = core.user_settings() {
         passbridge_core::telemetry::set_level(settings.log_level);
     }
-    // The security key: off unless the settings (or PASSBRIDGE_SECURITY_KEY) ask for it. A
-    // failure is not fatal: the window opens and Settings shows the key as off.
-    if let Err(error) = core.apply_security_key() {
-        tracing::error!("{}", error::IpcError::from(error).message);
-    }
-    if let Err(error) = core.apply_start_at_login() {
-        tracing::warn!("{}", error::IpcError::from(error).message);
-    }
     let life = Life {
         tray: true,
         background: args.background,
@@ -185,8 +177,24 @@ pub fn run(args: &crate::cli::GuiArgs) -> ExitCode {
             show_main(app);
         }
     });
+    // What only the one instance may start, after the single-instance check (plugins set up
+    // in the order they are added): a second launch must not put up a second security key.
+    let services = Arc::clone(&core);
+    let services = tauri::plugin::Builder::<tauri::Wry, ()>::new("passbridge-services")
+        .setup(move |_, _| {
+            // The security key: off unless the settings (or PASSBRIDGE_SECURITY_KEY) ask for
+            // it. A failure is not fatal: the window opens and Settings shows the key as off.
+            if let Err(error) = services.apply_security_key() {
+                tracing::error!("{}", error::IpcError::from(error).message);
+            }
+            if let Err(error) = services.apply_start_at_login() {
+                tracing::warn!("{}", error::IpcError::from(error).message);
+            }
+            Ok(())
+        })
+        .build();
     let app = builder(
-        tauri::Builder::default().plugin(single),
+        tauri::Builder::default().plugin(single).plugin(services),
         Arc::clone(&core),
         life,
     )
