@@ -574,9 +574,25 @@ describe("header", () => {
     const pin = byId<HTMLInputElement>("unlock-pin");
     pin.value = "0000";
     byId("unlock-submit").click();
-    await vi.waitFor(() => expect(byId("status").dataset["code"]).toBe("wrong-pin"));
+    await vi.waitFor(() => expect(byId("unlock-error").hidden).toBe(false));
+    expect(byId("unlock-error").textContent).toBe("Wrong PIN.");
     expect(pin.value).toBe("");
     expect(document.activeElement).toBe(pin);
+  });
+
+  it("says why an unlock failed and what to do, once, beside the PIN", async () => {
+    mockIPC(() => {
+      throw { code: "keychain-unavailable", message: "the OS keychain is not available: unlock your keychain (or log in again), then try again" };
+    });
+    const store = new Store();
+    const view = mountProfiles(store);
+    document.body.append(view.header);
+    store.setProfiles([profile({ state: "locked" })]);
+    byId<HTMLInputElement>("unlock-pin").value = "24682468";
+    byId("unlock-submit").click();
+    await vi.waitFor(() => expect(byId("unlock-error").hidden).toBe(false));
+    expect(byId("unlock-error").textContent).toContain("unlock your keychain (or log in again), then try again");
+    expect(byId("status").hidden).toBe(true);
   });
 });
 

@@ -43,7 +43,7 @@ pub struct TrayModel {
     pub status: String,
     /// The tooltip.
     pub tooltip: String,
-    /// "Lock <name>", when the active profile is unlocked and can lock.
+    /// "Lock Ana" (the active profile's name), when it is unlocked and can lock.
     pub lock: Option<String>,
     /// Every profile, and whether it is the active one.
     pub profiles: Vec<(String, bool)>,

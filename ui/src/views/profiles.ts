@@ -1,14 +1,11 @@
 // The header: the active profile (always visible), its lock state and auto-lock time, the
 // profile switcher, "New profile", "Lock", and the unlock form for a locked profile.
 import { autoLockLabel, errorText, lockStateLabel, protectionLabel } from "../format";
-import { createProfile, listProfiles, lockProfile, switchProfile, unlockProfile } from "../ipc/client";
+import { createProfile, listProfiles, lockProfile, switchProfile, toAppError, unlockProfile } from "../ipc/client";
 import type { ProfileView } from "../ipc/bindings";
 import { button, closeDialog, dialog, field, h, onSubmit, openDialog, replace, show } from "../dom";
 import { clearStatus, reportError } from "../status";
 import type { Store } from "../store";
-
-// Failures whose message says what to do next: attempts left, how long to wait, who unblocks.
-const PIN_CODES: ReadonlySet<string> = new Set(["wrong-pin", "pin-wait", "pin-blocked"]);
 
 export interface ProfilesView {
   header: HTMLElement;
@@ -184,8 +181,9 @@ export function mountProfiles(store: Store): ProfilesView {
         clearStatus();
         store.setProfiles(profiles);
       } catch (e) {
-        const err = reportError(e);
-        unlockError.textContent = PIN_CODES.has(err.code) ? errorText(err) : "Not unlocked.";
+        // Said once, where the person typed the PIN: what went wrong and what to do.
+        const err = toAppError(e);
+        unlockError.textContent = errorText(err);
         unlockError.hidden = false;
         pin.value = "";
         pin.focus();
