@@ -12,6 +12,6 @@ fn main() -> ExitCode {
     match cli::main() {
         Next::Exit(code) => code,
         #[cfg(feature = "desktop")]
-        Next::OpenWindow(args) => passbridge::desktop::run(&args),
+        Next::OpenWindow(args) => passbridge::desktop::run(args.background),
     }
 }

@@ -151,9 +151,9 @@ pub(crate) fn note_interactive() {
     });
 }
 
-/// Opens the main window (or, with `--background`, only the tray icon) and runs until the
-/// person quits from the tray, or closes the window where there is no tray.
-pub fn run(args: &crate::cli::GuiArgs) -> ExitCode {
+/// Opens the main window (or, `background`, only the tray icon) and runs until the person
+/// quits from the tray, or closes the window where there is no tray.
+pub fn run(background: bool) -> ExitCode {
     let _ = STARTED.set(ctap::Clock::now(&passbridge_core::system::SystemClock));
     let core = match AppCore::system() {
         Ok(core) => Arc::new(core),
@@ -167,7 +167,7 @@ pub fn run(args: &crate::cli::GuiArgs) -> ExitCode {
     }
     let life = Life {
         tray: true,
-        background: args.background,
+        background,
     };
     // One instance per user session, registered first so a second launch goes no further: it
     // hands its command line to this one, which comes to the front (unless the second was
