@@ -338,13 +338,15 @@ def main() -> int:
         d.click("#set-start-at-login")
         d.click("#settings-save")
         d.wait(lambda: not entry.exists(), "the autostart entry to go", timeout=10)
+        d.script("window.scrollTo(0, 0);")
+        d.screenshot(out / "04-settings.png")
         d.click("#settings-advanced summary")
         d.type("#set-relay", relay)
         d.type("#set-air", air)
         d.type("#set-timeout", "60")
         d.click("#settings-save")
         d.wait(lambda: d.attr("#settings-status", "data-state") == "ok", "settings saved")
-        d.screenshot(out / "04-settings.png")
+        d.screenshot(out / "04b-settings-advanced.png")
 
         # 4. Register on the phone through the QR code; every step shows.
         d.click("#tab-phone")

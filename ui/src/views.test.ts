@@ -756,6 +756,7 @@ describe("settings", () => {
     await view.load();
     expect(byId("policy").textContent).toContain("built-in defaults");
     expect(byId("policy").textContent).toContain("No limit");
+
     expect(byId("security-key").textContent).toBe("Security key: udp://127.0.0.1:8111");
     expect(byId<HTMLInputElement>("set-security-key").checked).toBe(false);
     // The test plumbing waits under Advanced, closed while nothing is set there.
@@ -843,6 +844,26 @@ describe("settings set by the administrator", () => {
     byId("settings-save").click();
     await vi.waitFor(() => expect(saved).toHaveLength(1));
     expect(saved[0]?.settings.startAtLogin).toBe(false);
+  });
+
+  it("does not call the built-in defaults the administrator's", async () => {
+    const view = {
+      policy: { source: null, minPinLength: 6, allowPassphraseOnly: false, maxAutoLockMinutes: 15, silentPresenceRps: [], maxPromptsPerMinute: 10, startAtLogin: null },
+      settings: { autoLockMinutes: 15, relay: null, proxy: null, air: null, phoneTimeoutSecs: 120, logLevel: "info", securityKey: false, startAtLogin: false, rememberPhones: true },
+      securityKey: null,
+      startsAtLogin: false,
+    };
+    mockIPC((cmd) => {
+      if (cmd === "settings_get") return view;
+      throw new Error(cmd);
+    });
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    await mountSettings(panel).load();
+    expect(byId("set-autolock").closest(".field")?.classList.contains("admin-set")).toBe(false);
+    expect(byId("set-autolock-hint").textContent).toContain("At most 15 minutes.");
+    expect(byId("set-autolock-hint").textContent).not.toContain("Set by your administrator");
+    expect(byId<HTMLInputElement>("set-start-at-login").disabled).toBe(false);
   });
 
   it("says so where the system cannot start anything at login", () => {

@@ -147,10 +147,12 @@ export function mountSettings(panel: HTMLElement, options: SettingsOptions = {})
     loginToggle.closest(".field")?.classList.toggle("admin-set", p.startAtLogin !== null);
     loginHint.textContent = loginHintText(view);
     if (p.maxAutoLockMinutes > 0) autolock.max = String(p.maxAutoLockMinutes);
-    autolockField.classList.toggle("admin-set", p.maxAutoLockMinutes > 0);
+    // The built-in defaults cap it too, but only a policy file is the administrator's word.
+    const byAdmin = p.maxAutoLockMinutes > 0 && p.source !== null;
+    autolockField.classList.toggle("admin-set", byAdmin);
     if (autolockHint) {
-      autolockHint.textContent =
-        AUTOLOCK_HINT + (p.maxAutoLockMinutes > 0 ? ` ${ADMIN_MARK} At most ${p.maxAutoLockMinutes} minutes.` : "");
+      const cap = p.maxAutoLockMinutes > 0 ? ` At most ${p.maxAutoLockMinutes} minutes.` : "";
+      autolockHint.textContent = AUTOLOCK_HINT + (byAdmin ? ` ${ADMIN_MARK}` : "") + cap;
     }
     // A value someone set under Advanced stays in sight.
     if (s.relay !== null || s.proxy !== null || s.air !== null) advanced.open = true;
