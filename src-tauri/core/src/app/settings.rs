@@ -140,24 +140,32 @@ impl AppCore {
             self.save(&saved)?;
         }
         crate::telemetry::set_level(settings.log_level);
-        self.apply_start_at_login()?;
+        self.set_start_at_login(settings.start_at_login)?;
         self.settings()
     }
 
-    /// Writes or removes the autostart entry as the policy, or else the user's setting, says:
-    /// at start (so a policy change applies at the next launch) and on every save. Where the
-    /// system has no autostart place this does nothing.
+    /// Enforces the administrator's start-at-login, at start (so a policy change applies at
+    /// the next launch). The user's own choice is written only when they save it
+    /// ([`Self::save_settings`]): an entry the person made some other way (a desktop's startup
+    /// applications tool copies the same file name) is not undone behind their back. Where
+    /// the system has no autostart place this does nothing.
     ///
     /// # Errors
     /// [`AppError::Autostart`]: the entry could not be written or removed.
     pub fn apply_start_at_login(&self) -> AppResult<()> {
+        match self.admin.start_at_login {
+            Some(forced) => self.set_start_at_login(forced),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes or removes the autostart entry: the policy's value where it forces one, else
+    /// `wanted`.
+    fn set_start_at_login(&self, wanted: bool) -> AppResult<()> {
         let Some(autostart) = &self.autostart else {
             return Ok(());
         };
-        let on = match self.admin.start_at_login {
-            Some(forced) => forced,
-            None => self.user_settings()?.start_at_login,
-        };
+        let on = self.admin.start_at_login.unwrap_or(wanted);
         if autostart.is_on() == on {
             return Ok(());
         }

@@ -279,6 +279,20 @@ fn start_at_login_follows_the_setting_unless_the_policy_forces_it() {
         setup.autostart = Some(Autostart::new(&autostart_dir, "/usr/bin/passbridge"));
         AppCore::new(setup).unwrap()
     };
+    // An entry made some other way (a desktop's startup applications tool) survives a start
+    // with the setting off: only saving the setting writes or removes it.
+    std::fs::create_dir_all(&autostart_dir).unwrap();
+    std::fs::write(&entry, b"[Desktop Entry]\nExec=passbridge\n").unwrap();
+    core_with(None).apply_start_at_login().unwrap();
+    assert!(
+        entry.exists(),
+        "a start removed an entry nobody asked Passbridge to remove"
+    );
+    assert_eq!(
+        core_with(None).settings().unwrap().starts_at_login,
+        Some(true)
+    );
+    std::fs::remove_file(&entry).unwrap();
     let core = core_with(None);
     core.apply_start_at_login().unwrap();
     assert!(!entry.exists(), "off by default");
