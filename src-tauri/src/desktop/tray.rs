@@ -241,10 +241,13 @@ pub fn start<R: Runtime>(
         .spawn(move || {
             let mut shown = model;
             loop {
+                // A deadline already past (the profile locks when next used) is no reason to
+                // look again every second.
+                let now = core.unix_time();
                 let wait = shown
                     .recheck_at
-                    .map(|at| at.saturating_sub(core.unix_time()) + 1)
-                    .map_or(RECHECK, |secs| RECHECK.min(Duration::from_secs(secs)));
+                    .filter(|&at| at > now)
+                    .map_or(RECHECK, |at| RECHECK.min(Duration::from_secs(at - now + 1)));
                 match rx.recv_timeout(wait) {
                     Ok(()) | Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => return,
