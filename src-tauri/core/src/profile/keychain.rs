@@ -114,10 +114,6 @@ impl OsKeychain {
             "Secret Service"
         }
     }
-
-    fn entry(&self, account: &str) -> Result<keyring::Entry, KeychainError> {
-        keyring::Entry::new(&self.service, account).map_err(|error| classify(error, account))
-    }
 }
 
 /// Sorts keyring errors into "there is no keychain here" and "this operation failed".
@@ -145,9 +141,70 @@ fn classify(error: keyring::Error, account: &str) -> KeychainError {
     }
 }
 
+/// The D-Bus error the bus itself sends when the service a call went to left the bus before
+/// answering (D-Bus specification, "Message Bus Messages").
+const DBUS_NO_REPLY: &str = "org.freedesktop.DBus.Error.NoReply";
+/// The Secret Service's answer to a session it does not know (Secret Service API, "Errors"):
+/// what a restarted daemon says about the session opened with the one before it.
+const SECRET_NO_SESSION: &str = "org.freedesktop.Secret.Error.NoSession";
+
+/// Whether `error` (or anything it wraps) says the keychain daemon this process talked to is
+/// gone. keyring passes the Secret Service client's error on only as a boxed error, so its
+/// D-Bus error name, a stable protocol identifier, is what can be recognised.
+fn went_away(error: &keyring::Error) -> bool {
+    if !matches!(error, keyring::Error::PlatformFailure(_)) {
+        return false;
+    }
+    let mut current: Option<&dyn std::error::Error> = Some(error);
+    while let Some(layer) = current {
+        let text = layer.to_string();
+        if text.contains(DBUS_NO_REPLY) || text.contains(SECRET_NO_SESSION) {
+            return true;
+        }
+        current = layer.source();
+    }
+    false
+}
+
+/// Opens a fresh connection and session to the Secret Service for every later entry. keyring
+/// sets its store up once per process and keeps that session; after gnome-keyring restarts
+/// (it can crash, and D-Bus starts it again on the next call) the old session is unknown to
+/// the new daemon, and a long-running Passbridge would fail every keychain call until it
+/// restarted.
+#[cfg(target_os = "linux")]
+fn reconnect() {
+    match zbus_secret_service_keyring_store::Store::new() {
+        Ok(store) => keyring_core::set_default_store(store),
+        Err(error) => tracing::warn!("could not reconnect to the Secret Service: {error}"),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reconnect() {}
+
+impl OsKeychain {
+    /// Runs a keychain call, and once more on a new connection if the keychain's daemon went
+    /// away (mid-call, or since the last call). Every call here is idempotent (read, write the
+    /// same value, delete), so asking twice is safe; a second failure is reported as it is.
+    fn call<T>(
+        &self,
+        account: &str,
+        call: impl Fn(&keyring::Entry) -> keyring::Result<T>,
+    ) -> keyring::Result<T> {
+        match call(&keyring::Entry::new(&self.service, account)?) {
+            Err(error) if went_away(&error) => {
+                tracing::warn!("the keychain service went away; connecting again");
+                reconnect();
+                call(&keyring::Entry::new(&self.service, account)?)
+            }
+            other => other,
+        }
+    }
+}
+
 impl KeyStore for OsKeychain {
     fn get(&self, account: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeychainError> {
-        match self.entry(account)?.get_secret() {
+        match self.call(account, keyring::Entry::get_secret) {
             Ok(secret) => Ok(Some(Zeroizing::new(secret))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(error) => Err(classify(error, account)),
@@ -155,13 +212,12 @@ impl KeyStore for OsKeychain {
     }
 
     fn set(&self, account: &str, secret: &[u8]) -> Result<(), KeychainError> {
-        self.entry(account)?
-            .set_secret(secret)
+        self.call(account, |entry| entry.set_secret(secret))
             .map_err(|error| classify(error, account))
     }
 
     fn delete(&self, account: &str) -> Result<bool, KeychainError> {
-        match self.entry(account)?.delete_credential() {
+        match self.call(account, keyring::Entry::delete_credential) {
             Ok(()) => Ok(true),
             Err(keyring::Error::NoEntry) => Ok(false),
             Err(error) => Err(classify(error, account)),
@@ -217,5 +273,37 @@ impl KeyStore for MemoryKeychain {
 
     fn backend_name(&self) -> &'static str {
         "test memory keychain"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that wraps another, as the Secret Service client's errors wrap zbus's.
+    #[derive(Debug, thiserror::Error)]
+    #[error("zbus error")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Inner(&'static str);
+
+    fn platform(message: &'static str) -> keyring::Error {
+        keyring::Error::PlatformFailure(Box::new(Outer(Inner(message))))
+    }
+
+    #[test]
+    fn a_daemon_that_went_away_is_recognised_and_nothing_else_is() {
+        assert!(went_away(&platform(
+            "org.freedesktop.DBus.Error.NoReply: Message recipient disconnected"
+        )));
+        assert!(went_away(&platform(
+            "org.freedesktop.Secret.Error.NoSession: The session does not exist"
+        )));
+        assert!(!went_away(&platform(
+            "org.freedesktop.DBus.Error.ServiceUnknown: no such name"
+        )));
+        assert!(!went_away(&keyring::Error::NoEntry));
     }
 }
