@@ -29,6 +29,7 @@ pub mod app;
 pub mod authenticator;
 pub mod autostart;
 pub mod bridge_setup;
+pub mod diagnostics;
 pub mod phone;
 pub mod policy;
 pub mod profile;

@@ -4,6 +4,7 @@
 mod authenticator;
 mod bridge;
 mod demo;
+mod doctor;
 mod hybrid;
 mod info;
 mod passkeys;
@@ -34,6 +35,9 @@ pub struct Cli {
 enum Command {
     /// Print the version and how this binary was built.
     Info(info::InfoArgs),
+    /// Check this machine for what passkeys and the security key need: policy, keychain,
+    /// profiles, /dev/uhid; and write the firewall list a phone sign-in needs.
+    Doctor(doctor::DoctorArgs),
     /// Run the platform authenticator for CTAP clients.
     Authenticator(authenticator::AuthenticatorArgs),
     /// Open the Passbridge window (the default when a display is available).
@@ -93,6 +97,7 @@ pub fn main() -> Next {
 pub fn run(cli: Cli) -> Next {
     let code = match cli.command {
         Some(Command::Info(args)) => info::run(&args),
+        Some(Command::Doctor(args)) => doctor::run(&args),
         #[cfg(feature = "desktop")]
         Some(Command::Gui(args)) => return Next::OpenWindow(args),
         #[cfg(feature = "desktop")]
