@@ -147,6 +147,19 @@ mkdir -m 777 ana
 # Ana runs her own copy: the build's binary may sit under a directory only root can enter (CI
 # builds under /root/.cache).
 install -m 755 "$bin" "$work/passbridge"
+# passbridge doctor on the real kernel: root opens /dev/uhid itself; Ana, who cannot, is told
+# the key starts through the helper. (Neither has a keychain here: doctor exits 1 for that.)
+key_findings() {
+    /usr/bin/python3 -c 'import json, sys
+r = json.load(sys.stdin)
+print(" ".join(c["finding"] for c in r["checks"] if c["area"] == "security-key"))'
+}
+root_says=$("$bin" doctor --json | key_findings) || true
+[[ $root_says == "uhid-open "* ]] || die "doctor as root: $root_says"
+ana_says=$(as_ana env HOME="$work/ana" PASSBRIDGE_DATA_DIR="$work/ana/data" "$work/passbridge" doctor --json \
+    | key_findings) || true
+[[ $ana_says == "uhid-helper "* ]] || die "doctor as Ana: $ana_says"
+step "doctor: root opens /dev/uhid ($root_says); Ana goes through the helper ($ana_says)"
 # setpriv itself, not the as_ana function: $! must be Passbridge's PID, not a subshell's.
 setpriv --reuid=1000 --regid=1000 --clear-groups env HOME="$work/ana" PASSBRIDGE_DATA_DIR="$work/ana/data" \
     DBUS_SYSTEM_BUS_ADDRESS="$sysbus" XDG_SESSION_ID=c1 "$work/passbridge" bridge </dev/null >ana.out 2>&1 & ana=$!
