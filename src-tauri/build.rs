@@ -25,6 +25,7 @@ const COMMANDS: &[&str] = &[
     "phone_cancel",
     "request_current",
     "request_answer",
+    "diagnostics_run",
 ];
 
 fn main() {

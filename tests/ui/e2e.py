@@ -491,6 +491,16 @@ def main() -> int:
         d.wait(lambda: len(d.find_all("li.passkey")) == 2, "two passkeys left")
         assert not d.find_all(f'li.passkey[data-id="{item_id}"]')
 
+        # 8b. Diagnostics: the doctor's checks in the window, in the command line's words.
+        d.click("#tab-diagnostics")
+        d.click("#diagnostics-run")
+        d.wait(lambda: len(d.find_all("#diagnostics li.check")) >= 4, "the checks")
+        assert d.attr('li.check[data-area="keychain"]', "data-status") == "pass", d.text("#diagnostics")
+        assert '"Ana" (keychain and PIN): ready' in d.text("#diagnostics"), d.text("#diagnostics")
+        assert "passed" in d.text("#diagnostics-summary"), d.text("#diagnostics-summary")
+        d.screenshot(out / "14-diagnostics.png")
+        d.click("#tab-passkeys")
+
         # 9. Lock from the tray: the window shows it at once (well before its 15 s refresh),
         # and nothing of the profile is shown.
         probe("click", "Lock Ana")

@@ -4,6 +4,7 @@ import { h } from "./dom";
 import { currentRequest, onPhoneProgress, onProfilesChanged, onRequest } from "./ipc/client";
 import { createStatus, reportError } from "./status";
 import { Store } from "./store";
+import { mountDiagnostics } from "./views/diagnostics";
 import { mountPasskeys } from "./views/passkeys";
 import { mountPhone } from "./views/phone";
 import { mountProfiles } from "./views/profiles";
@@ -22,6 +23,8 @@ export async function startApp(root: HTMLElement): Promise<void> {
   const panelPasskeys = h("section", { id: "panel-passkeys", class: "panel" });
   const panelPhone = h("section", { id: "panel-phone", class: "panel" });
   const panelSettings = h("section", { id: "panel-settings", class: "panel" });
+  const panelDiagnostics = h("section", { id: "panel-diagnostics", class: "panel" });
+  mountDiagnostics(panelDiagnostics);
 
   const passkeys = mountPasskeys(panelPasskeys, store, {
     onChanged: () => void profiles.refresh(),
@@ -52,6 +55,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
       { id: "tab-passkeys", label: "Passkeys", panel: panelPasskeys },
       { id: "tab-phone", label: "Phone", panel: panelPhone },
       { id: "tab-settings", label: "Settings", panel: panelSettings },
+      { id: "tab-diagnostics", label: "Diagnostics", panel: panelDiagnostics },
     ],
     (id) => {
       if (id === "tab-settings") void settings.load();
@@ -61,7 +65,7 @@ export async function startApp(root: HTMLElement): Promise<void> {
   const about = h("p", { id: "about", "data-state": "loading" }, "Asking the app for its version…");
   root.replaceChildren(
     profiles.header,
-    h("main", { class: "content" }, status, tabs.list, panelPasskeys, panelPhone, panelSettings),
+    h("main", { class: "content" }, status, tabs.list, panelPasskeys, panelPhone, panelSettings, panelDiagnostics),
     h("footer", { class: "app-footer" }, about),
     profiles.newProfileDialog,
     ...passkeys.dialogs,

@@ -6,6 +6,7 @@ import type { Channel } from "@tauri-apps/api/core";
 import type { PasskeyView, PhoneEvent, ProfileView, RequestView } from "./ipc/bindings";
 import { createStatus } from "./status";
 import { Store } from "./store";
+import { mountDiagnostics, summaryText } from "./views/diagnostics";
 import { mountPasskeys } from "./views/passkeys";
 import { mountPhone, outcomeText } from "./views/phone";
 import { mountProfiles } from "./views/profiles";
@@ -869,6 +870,47 @@ describe("settings set by the administrator", () => {
   it("says so where the system cannot start anything at login", () => {
     const base = { policy: { startAtLogin: null }, startsAtLogin: null } as const;
     expect(loginHintText(base as never)).toBe("This system has no way to start Passbridge at login.");
+  });
+});
+
+describe("diagnostics", () => {
+  const CHECKS = [
+    { area: "policy", areaLabel: "policy", status: "pass", message: "policy read from /etc/passbridge/policy.toml" },
+    { area: "keychain", areaLabel: "keychain", status: "fail", message: "the OS keychain (Secret Service) cannot be used: locked; log in to a desktop session (or start gnome-keyring and unlock it) and run doctor again" },
+    { area: "security-key", areaLabel: "security key", status: "warn", message: "/etc/udev/rules.d/70-passbridge.rules is missing" },
+  ] as const;
+
+  it("runs the checks and shows each with its outcome and what to do", async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      if (cmd === "diagnostics_run") return CHECKS;
+      throw new Error(cmd);
+    });
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    mountDiagnostics(panel);
+    expect(calls).toEqual([]);
+    byId("diagnostics-run").click();
+    await vi.waitFor(() => expect(document.querySelectorAll("#diagnostics li.check")).toHaveLength(3));
+    const keychain = document.querySelector<HTMLElement>('li.check[data-area="keychain"]')!;
+    expect(keychain.dataset["status"]).toBe("fail");
+    expect(keychain.querySelector(".badge")?.textContent).toBe("Fail");
+    expect(keychain.textContent).toContain("run doctor again");
+    expect(byId("diagnostics-summary").textContent).toBe("1 passed, 1 to look at, 1 failed");
+    expect(byId("diagnostics-summary").dataset["state"]).toBe("error");
+    expect(summaryText([])).toBe("0 passed, 0 to look at, 0 failed");
+  });
+
+  it("says why the checks could not run", async () => {
+    mockIPC(() => {
+      throw { code: "internal", message: "state lock poisoned" };
+    });
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    await mountDiagnostics(panel).run();
+    expect(byId("diagnostics-summary").textContent).toContain("state lock poisoned");
+    expect(byId<HTMLButtonElement>("diagnostics-run").disabled).toBe(false);
   });
 });
 

@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::policy::{Policy, PolicyError};
 use crate::profile::keychain::{KeyStore, KeychainError};
 use crate::profile::{LockState, ProfileManager, Protection};
 
 /// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Fine.
@@ -27,7 +28,7 @@ pub enum Status {
 }
 
 /// What a check is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum Area {
     /// The administrator's policy file.
@@ -168,6 +169,9 @@ pub struct MachineSetup {
     pub policy: Result<(Policy, Option<PathBuf>), PolicyError>,
     /// The security key's system parts.
     pub devices: DevicePaths,
+    /// Profiles this process holds unlocked (a PIN profile is unlocked only in the process
+    /// that checked its PIN): the app's own view; empty for the command line.
+    pub unlocked_here: Vec<String>,
 }
 
 impl MachineSetup {
@@ -186,6 +190,7 @@ impl MachineSetup {
             keychain: Arc::new(crate::profile::keychain::OsKeychain::new()),
             policy: Policy::load().map(|policy| (policy, Policy::source_path())),
             devices: DevicePaths::system(),
+            unlocked_here: Vec::new(),
         })
     }
 }
@@ -255,7 +260,10 @@ pub fn machine_checks(setup: &MachineSetup) -> Vec<Check> {
             ));
         }
         Ok(list) => {
-            for profile in list {
+            for mut profile in list {
+                if setup.unlocked_here.contains(&profile.name) {
+                    profile.state = LockState::Unlocked;
+                }
                 let status = match profile.state {
                     LockState::KeychainUnavailable => Status::Fail,
                     // A keychain-only profile without its key in a reachable keychain has
@@ -486,6 +494,7 @@ mod tests {
             keychain,
             policy: Ok((fast_policy(), Some(dir.path().join("policy.toml")))),
             devices: devices(dir.path()),
+            unlocked_here: Vec::new(),
         });
         let findings: Vec<&Finding> = checks.iter().map(|c| &c.finding).collect();
         assert!(
@@ -514,6 +523,7 @@ mod tests {
             keychain: Arc::new(Broken),
             policy: Err(bad_policy),
             devices: devices(dir.path()),
+            unlocked_here: Vec::new(),
         });
         assert_eq!(worst(&checks), Status::Fail);
         assert!(
@@ -568,6 +578,7 @@ mod tests {
             keychain: store,
             policy: Ok((fast_policy(), None)),
             devices: devices(dir.path()),
+            unlocked_here: Vec::new(),
         });
         assert!(matches!(&checks[0].finding, Finding::PolicyDefaults));
         assert!(

@@ -8,6 +8,7 @@ use passbridge_core::app::types::{
     PasskeyView, PhoneCeremony, PhoneOutcome, PhoneRequest, PhoneStep, PolicyView, ProfileView,
     RequestAnswer, RequestKind, RequestView, SettingsView, UserSettings,
 };
+use passbridge_core::diagnostics::{Area, Status};
 use passbridge_core::profile::{LockState, Protection};
 use ts_rs::{Config, TS};
 
@@ -15,6 +16,7 @@ use super::args::{
     PasskeyArgs, PasskeyRenameArgs, PhoneArgs, PhoneCancelArgs, PhoneRunArgs, ProfileArgs,
     ProfileCreateArgs, ProfileUnlockArgs, RequestAnswerArgs, SettingsSaveArgs,
 };
+use super::commands::diagnostics::CheckView;
 use super::error::{ErrorCode, IpcError};
 use super::events::{PHONE_EVENT, PROFILES_EVENT, PhoneEvent, REQUEST_EVENT};
 
@@ -102,6 +104,7 @@ pub fn commands(cfg: &Config) -> Vec<(&'static str, String, String)> {
             name::<RequestAnswerArgs>(cfg),
             "null".into(),
         ),
+        ("diagnostics_run", none(), list(name::<CheckView>(cfg))),
     ]
 }
 
@@ -133,6 +136,9 @@ pub fn generate() -> String {
         decl::<PhoneCeremony>(&cfg),
         decl::<PhoneRequest>(&cfg),
         decl::<PhoneStep>(&cfg),
+        decl::<Status>(&cfg),
+        decl::<Area>(&cfg),
+        decl::<CheckView>(&cfg),
         decl::<PhoneEvent>(&cfg),
         decl::<PhoneOutcome>(&cfg),
         decl::<CounterRegression>(&cfg),

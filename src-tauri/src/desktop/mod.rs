@@ -132,6 +132,7 @@ pub fn builder<R: tauri::Runtime>(
             commands::phone::phone_cancel,
             commands::requests::request_current,
             commands::requests::request_answer,
+            commands::diagnostics::diagnostics_run,
         ])
 }
 

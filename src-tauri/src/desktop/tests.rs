@@ -437,3 +437,38 @@ fn the_tray_menu_locks_switches_opens_and_quits() {
     assert_eq!(act(&core, "quit"), TrayAction::Quit);
     assert_eq!(act(&core, "status"), TrayAction::None);
 }
+
+/// The Diagnostics page gets the machine's checks over IPC, in the command line's words.
+#[test]
+fn diagnostics_answer_with_the_doctors_checks_and_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, webview) = window(dir.path());
+    invoke(
+        &webview,
+        "profile_create",
+        json!({"profile": {"name": "Ana", "pin": "24682468"}}),
+    )
+    .unwrap();
+    let checks = invoke(&webview, "diagnostics_run", json!({})).unwrap();
+    let checks = checks.as_array().unwrap();
+    let areas: Vec<&str> = checks.iter().map(|c| c["area"].as_str().unwrap()).collect();
+    assert_eq!(
+        &areas[..4],
+        ["policy", "keychain", "profiles", "security-key"],
+        "{checks:#?}"
+    );
+    assert_eq!(checks[1]["status"], "pass");
+    assert_eq!(
+        checks[1]["message"],
+        "the OS keychain (test memory keychain) answers"
+    );
+    assert_eq!(checks[2]["areaLabel"], "profiles");
+    assert!(
+        checks[2]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("\"Ana\" (keychain and PIN): ready"),
+        "{}",
+        checks[2]
+    );
+}

@@ -293,6 +293,37 @@ rememberPhone: boolean, };
 export type PhoneStep = "qr-shown" | "contacting-phone" | "phone-nearby" | "relay-connected" | "secure-channel" | "waiting-for-approval" | "done" | "failed" | "cancelled";
 
 /**
+ * How a check came out.
+ */
+export type Status = "pass" | "warn" | "fail";
+
+/**
+ * What a check is about.
+ */
+export type Area = "policy" | "keychain" | "profiles" | "security-key";
+
+/**
+ * One check as the page shows it.
+ */
+export type CheckView = { 
+/**
+ * What it is about.
+ */
+area: Area, 
+/**
+ * "policy", "keychain", "profiles", "security key".
+ */
+areaLabel: string, 
+/**
+ * How it came out.
+ */
+status: Status, 
+/**
+ * What was measured and what to do.
+ */
+message: string, };
+
+/**
  * One step of a phone ceremony.
  */
 export type PhoneEvent = { 
@@ -609,4 +640,5 @@ export interface Commands {
   phone_cancel: { args: PhoneCancelArgs; result: boolean };
   request_current: { args: {}; result: RequestView | null };
   request_answer: { args: RequestAnswerArgs; result: null };
+  diagnostics_run: { args: {}; result: CheckView[] };
 }

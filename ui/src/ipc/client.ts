@@ -9,6 +9,7 @@ import {
   REQUEST_EVENT,
   type AppError,
   type AppInfo,
+  type CheckView,
   type Commands,
   type ErrorCode,
   type LinkedPhoneView,
@@ -137,6 +138,11 @@ export function listPhones(): Promise<LinkedPhoneView[]> {
 
 export function removePhone(name: string): Promise<LinkedPhoneView[]> {
   return call("phone_remove", { name });
+}
+
+/** `doctor`'s machine checks, with the command line's sentences. */
+export function runDiagnostics(): Promise<CheckView[]> {
+  return call("diagnostics_run", {});
 }
 
 export function getSettings(): Promise<SettingsView> {

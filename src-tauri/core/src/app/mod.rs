@@ -200,6 +200,24 @@ impl AppCore {
         }
     }
 
+    /// `doctor`'s machine checks for this app: its policy (loaded, or the app would not run),
+    /// its keychain and data directory, and this system's security-key parts.
+    pub fn machine_checks(&self) -> Vec<crate::diagnostics::Check> {
+        crate::diagnostics::machine_checks(&crate::diagnostics::MachineSetup {
+            data_dir: self.root.clone(),
+            keychain: Arc::clone(&self.keychain),
+            policy: Ok((self.admin.clone(), self.policy_source.clone())),
+            devices: crate::diagnostics::DevicePaths::system(),
+            unlocked_here: self
+                .profiles()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p.state == crate::profile::LockState::Unlocked)
+                .map(|p| p.name)
+                .collect(),
+        })
+    }
+
     /// Calls `watcher` whenever a profile is created, deleted, switched to, unlocked or locked
     /// by a call (a tray menu or the window may then show it at once). A profile that locks
     /// itself when idle is not announced: it locks when next used, so whoever shows lock states

@@ -6,6 +6,7 @@
 //! Commands that touch the keychain or run Argon2 move the work to a blocking thread, so the
 //! window never freezes on them.
 
+pub mod diagnostics;
 pub mod info;
 pub mod passkeys;
 pub mod phone;
