@@ -29,6 +29,8 @@ const RECHECK: Duration = Duration::from_secs(30);
 
 /// Menu item IDs.
 mod id {
+    /// The inactive first line.
+    pub(super) const STATUS: &str = "status";
     pub(super) const OPEN: &str = "open";
     pub(super) const LOCK: &str = "lock";
     pub(super) const QUIT: &str = "quit";
@@ -139,24 +141,14 @@ pub fn act(core: &AppCore, item: &str) -> TrayAction {
 }
 
 fn menu<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<Menu<R>> {
+    let item =
+        |id: &str, text: &str, enabled| MenuItem::with_id(app, id, text, enabled, None::<&str>);
     let menu = Menu::new(app)?;
-    menu.append(&MenuItem::with_id(
-        app,
-        "status",
-        &model.status,
-        false,
-        None::<&str>,
-    )?)?;
+    menu.append(&item(id::STATUS, &model.status, false)?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&MenuItem::with_id(
-        app,
-        id::OPEN,
-        "Open Passbridge",
-        true,
-        None::<&str>,
-    )?)?;
+    menu.append(&item(id::OPEN, "Open Passbridge", true)?)?;
     if let Some(lock) = &model.lock {
-        menu.append(&MenuItem::with_id(app, id::LOCK, lock, true, None::<&str>)?)?;
+        menu.append(&item(id::LOCK, lock, true)?)?;
     }
     if model.profiles.len() > 1 {
         let switch = Submenu::new(app, "Switch profile", true)?;
@@ -174,13 +166,7 @@ fn menu<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<Menu
         menu.append(&switch)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&MenuItem::with_id(
-        app,
-        id::QUIT,
-        "Quit Passbridge",
-        true,
-        None::<&str>,
-    )?)?;
+    menu.append(&item(id::QUIT, "Quit Passbridge", true)?)?;
     Ok(menu)
 }
 
