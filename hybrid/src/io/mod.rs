@@ -7,6 +7,7 @@ pub mod air;
 pub mod ble;
 pub mod driver;
 pub mod phone;
+pub mod probe;
 pub mod relay;
 pub mod tls;
 pub mod tunnel;

@@ -102,7 +102,8 @@ impl ClientTls {
     }
 }
 
-fn build_client_config(extra: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+/// The roots a tunnel trusts: the platform's, plus every certificate in `extra`.
+pub(crate) fn trusted_roots(extra: Option<&Path>) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     // Some platform stores hold certificates rustls cannot parse; skipping them is what
     // browsers do too.
@@ -115,6 +116,16 @@ fn build_client_config(extra: Option<&Path>) -> Result<Arc<ClientConfig>, TlsErr
     if roots.is_empty() {
         return Err(TlsError::NoRoots);
     }
+    Ok(roots)
+}
+
+/// The one crypto provider, for the probe's own client configuration.
+pub(crate) fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    provider()
+}
+
+fn build_client_config(extra: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    let roots = trusted_roots(extra)?;
     let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)

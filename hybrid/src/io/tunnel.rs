@@ -29,7 +29,7 @@ use crate::tunnel_url::{ROUTING_ID_HEADER, TunnelRequest, WEBSOCKET_PROTOCOL};
 
 /// Disable Nagle's algorithm: the protocol is small request/response messages, and Nagle plus
 /// delayed ACKs added ~40 ms to every round trip on loopback.
-const NO_DELAY: bool = true;
+pub(crate) const NO_DELAY: bool = true;
 
 /// Largest message accepted from the tunnel.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -290,7 +290,7 @@ impl TunnelConfig {
 
     /// A proxy variable as the proxy decision sees it, with the override in place of the
     /// proxy variables.
-    fn proxy_var(&self, name: &str) -> Option<String> {
+    pub(crate) fn proxy_var(&self, name: &str) -> Option<String> {
         let is_proxy =
             name.to_ascii_uppercase().ends_with("_PROXY") && !name.eq_ignore_ascii_case("NO_PROXY");
         match &self.proxy_override {
@@ -380,7 +380,7 @@ impl TunnelConn for Tunnel {
 }
 
 /// Where `uri` points, for the proxy decision and the TCP connection.
-fn target_of(uri: &tungstenite::http::Uri) -> Result<Target, TunnelError> {
+pub(crate) fn target_of(uri: &tungstenite::http::Uri) -> Result<Target, TunnelError> {
     let secure = match uri.scheme_str() {
         Some("wss") => true,
         Some("ws") => false,
@@ -428,11 +428,21 @@ pub fn check_relay_url(url: &str) -> Result<(), TunnelError> {
 
 /// Opens a TCP connection through `proxy` to `target` (CONNECT, expecting a 2xx).
 async fn connect_via(proxy: &HttpProxy, target: &Target) -> Result<TcpStream, TunnelError> {
-    let fail = |problem: ProxyProblem| TunnelError::Proxy(proxy.error(problem));
     let mut stream = TcpStream::connect((proxy.host.as_str(), proxy.port))
         .await
-        .map_err(|e| fail(ProxyProblem::Unreachable(e.to_string())))?;
+        .map_err(|e| proxy.error(ProxyProblem::Unreachable(e.to_string())))?;
     let _ = stream.set_nodelay(NO_DELAY);
+    proxy_handshake(&mut stream, proxy, target).await?;
+    Ok(stream)
+}
+
+/// Asks `proxy`, on the connection `stream` has open to it, for a tunnel to `target`.
+pub(crate) async fn proxy_handshake(
+    stream: &mut TcpStream,
+    proxy: &HttpProxy,
+    target: &Target,
+) -> Result<(), ProxyError> {
+    let fail = |problem: ProxyProblem| proxy.error(problem);
     stream
         .write_all(HttpProxy::connect_request(target).as_bytes())
         .await
@@ -447,8 +457,7 @@ async fn connect_via(proxy: &HttpProxy, target: &Target) -> Result<TcpStream, Tu
             .map_err(|e| fail(ProxyProblem::ConnectionLost(e.to_string())))?;
         head.push(byte);
     }
-    proxy.check_answer(target, &head)?;
-    Ok(stream)
+    proxy.check_answer(target, &head)
 }
 
 #[cfg(test)]

@@ -114,6 +114,7 @@ pub(super) fn run(args: RelayArgs) -> ExitCode {
         tunnel_lifetime: Duration::from_secs(args.lifetime_secs),
         idle_timeout: Duration::from_secs(args.idle_secs),
         tls,
+        ..RelayConfig::default()
     };
     // Every connection is a descriptor; the usual soft limit (1024) is far below
     // --max-connections. Raised before the socket opens, said after the listening lines

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Relay limits and identity.
 #[derive(Debug, Clone)]
@@ -40,6 +40,19 @@ pub struct RelayConfig {
     /// Serve TLS with this configuration (see [`super::super::tls::server_config`]); `None`: plain
     /// WebSocket, for loopback and behind a TLS-terminating load balancer.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The wall clock the `Date` header of each answer reads ([`system_wall_clock`]; tests
+    /// set their own). Clients compare it with their own clock: a phone's or a desktop's
+    /// clock far off breaks TLS and `doctor` says so.
+    pub wall_clock: fn() -> SystemTime,
+}
+
+/// The system's wall clock: the relay's one use of it is the `Date` header.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the relay's wall-clock seam, read only for the Date header"
+)]
+pub fn system_wall_clock() -> SystemTime {
+    SystemTime::now()
 }
 
 impl Default for RelayConfig {
@@ -59,6 +72,7 @@ impl Default for RelayConfig {
             tunnel_lifetime: Duration::from_secs(300),
             idle_timeout: Duration::from_secs(60),
             tls: None,
+            wall_clock: system_wall_clock,
         }
     }
 }

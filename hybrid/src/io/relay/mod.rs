@@ -42,7 +42,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
-pub use config::{RelayConfig, RelayError};
+pub use config::{RelayConfig, RelayError, system_wall_clock};
 use conn::{Conn, Inner};
 pub use metrics::{Metrics, Refused};
 use route::{FirstPeer, Route, Table, Upgrade};
@@ -675,7 +675,16 @@ fn refused(shared: &Shared, refusal: route::Refusal) -> ErrorResponse {
     let mut response = ErrorResponse::new(Some(refusal.reason.to_owned()));
     *response.status_mut() =
         StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    insert_date(shared, response.headers_mut());
     response
+}
+
+/// The `Date` header (RFC 9110 §6.6.1), which lets a client check its clock against ours.
+fn insert_date(shared: &Shared, headers: &mut tokio_tungstenite::tungstenite::http::HeaderMap) {
+    let date = httpdate::fmt_http_date((shared.config.wall_clock)());
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        headers.insert("date", value);
+    }
 }
 
 fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
@@ -744,6 +753,7 @@ fn decide(
         "sec-websocket-protocol",
         HeaderValue::from_static(WEBSOCKET_PROTOCOL),
     );
+    insert_date(shared, headers);
     *decided = Some(Decided { route, tunnel });
     Ok(response)
 }
