@@ -1,7 +1,9 @@
 //! The sentences of `doctor`'s findings, for both faces: the command line prints them and the
 //! window's Diagnostics page shows them, so an administrator reads the same words in each.
 
-use passbridge_core::diagnostics::{Area, Finding, Status};
+use passbridge_core::diagnostics::{
+    Area, Finding, NetProblem, NetStep, ProbeFacts, SKEW_FAIL_SECS, Status, TunnelRole,
+};
 use passbridge_core::profile::{LockState, Protection};
 
 /// "PASS", "WARN" or "FAIL".
@@ -20,6 +22,8 @@ pub fn area_word(area: Area) -> &'static str {
         Area::Keychain => "keychain",
         Area::Profiles => "profiles",
         Area::SecurityKey => "security key",
+        Area::Network => "network",
+        Area::Clock => "clock",
     }
 }
 
@@ -80,7 +84,200 @@ pub fn message(finding: &Finding) -> String {
              passbridge setup-bridge`",
             path.display()
         ),
+        Finding::TunnelReachable { role, probe } => {
+            format!("{}: reachable ({})", service(*role, probe), timings(probe))
+        }
+        Finding::TunnelCertificateExpiring {
+            role,
+            probe,
+            days_left,
+        } => format!(
+            "{}: reachable, but its certificate expires in {days_left} day(s) ({}); the \
+             relay's operator must renew it before then",
+            service(*role, probe),
+            probe
+                .certificate
+                .as_ref()
+                .map_or_else(String::new, |c| format_time(c.not_after))
+        ),
+        Finding::TunnelInspected { role, probe } => format!(
+            "{}: reachable, but its certificate was issued by {}, not by a public CA: \
+             something on this network (a TLS-inspecting proxy) replaces the tunnel \
+             service's certificate; ask the network's administrator to exempt cable.* hosts \
+             from inspection, since phones cannot be expected to trust that CA",
+            service(*role, probe),
+            issuer(probe)
+        ),
+        Finding::TunnelUnreachable {
+            role,
+            probe,
+            step,
+            problem,
+        } => format!(
+            "{}: {} failed: {}",
+            service(*role, probe),
+            step_word(*step),
+            problem_words(*role, probe, problem)
+        ),
+        Finding::ClockSkew { host, skew_secs } => clock_message(host, *skew_secs),
         _ => "a check this version cannot describe".to_owned(),
+    }
+}
+
+/// A network step, in words.
+pub fn step_word(step: NetStep) -> &'static str {
+    match step {
+        NetStep::Dns => "name lookup",
+        NetStep::Tcp => "connection",
+        NetStep::Proxy => "proxy",
+        NetStep::Tls => "TLS",
+        NetStep::Upgrade => "WebSocket upgrade",
+    }
+}
+
+fn service(role: TunnelRole, probe: &ProbeFacts) -> String {
+    let kind = match role {
+        TunnelRole::Assigned => "tunnel service",
+        TunnelRole::Hashed => "hashed tunnel domain",
+        TunnelRole::Relay => "relay",
+    };
+    let port = if probe.port == 443 {
+        String::new()
+    } else {
+        format!(":{}", probe.port)
+    };
+    let via = probe
+        .proxy
+        .as_ref()
+        .map_or_else(String::new, |proxy| format!(" via proxy {proxy}"));
+    format!("{kind} {}{port}{via}", probe.host)
+}
+
+fn timings(probe: &ProbeFacts) -> String {
+    probe
+        .timings
+        .iter()
+        .map(|t| format!("{} {}", step_word(t.step), millis(t.micros)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn millis(micros: u64) -> String {
+    let tenths = micros / 100;
+    format!("{}.{} ms", tenths / 10, tenths % 10)
+}
+
+fn issuer(probe: &ProbeFacts) -> String {
+    probe.certificate.as_ref().map_or_else(
+        || "an unknown issuer".to_owned(),
+        |c| format!("\"{}\"", c.issuer_name),
+    )
+}
+
+fn problem_words(role: TunnelRole, probe: &ProbeFacts, problem: &NetProblem) -> String {
+    let firewall = "allow it through the firewall (`passbridge doctor --firewall-list FILE` \
+                    lists every host a phone may need)";
+    match problem {
+        NetProblem::BadUrl { detail } => format!("{detail}; fix the relay setting"),
+        NetProblem::NoSuchName { detail } => format!(
+            "{} does not resolve ({detail}); check this machine's DNS, or {firewall}",
+            probe.host
+        ),
+        NetProblem::NoConnection { detail } => match role {
+            TunnelRole::Relay => format!(
+                "nothing answers ({detail}); check that the relay runs and listens on port \
+                 {}, or that the firewall lets this machine reach it",
+                probe.port
+            ),
+            _ => format!("no connection ({detail}); {firewall}"),
+        },
+        NetProblem::ProxyRefused { target, status } => format!(
+            "the proxy refused to connect to {target} (HTTP {status}); ask its \
+             administrator to allow {target}, or set NO_PROXY for it"
+        ),
+        NetProblem::ProxyUnreachable { detail } => format!(
+            "the proxy cannot be reached ({detail}); check HTTPS_PROXY / ALL_PROXY or the \
+             proxy setting"
+        ),
+        NetProblem::ProxyUnusable { detail } => {
+            format!("the proxy cannot be used: {detail}; check the proxy setting")
+        }
+        NetProblem::UntrustedCertificate if probe.host.starts_with("cable.") => format!(
+            "the certificate was issued by {}, which this machine does not trust: a \
+             TLS-inspecting proxy on this network replaces the tunnel service's \
+             certificate; ask the network's administrator to exempt cable.* hosts",
+            issuer(probe)
+        ),
+        NetProblem::UntrustedCertificate => format!(
+            "the certificate was issued by {}, which this machine does not trust; for a \
+             relay with a private CA, point PASSBRIDGE_CA_FILE at the CA's PEM file",
+            issuer(probe)
+        ),
+        NetProblem::ExpiredCertificate => format!(
+            "the certificate expired{}; the relay's operator must renew it (or this \
+             machine's clock is wrong)",
+            probe
+                .certificate
+                .as_ref()
+                .map_or_else(String::new, |c| format!(" on {}", format_time(c.not_after)))
+        ),
+        NetProblem::FutureCertificate => "the certificate is not valid yet: this machine's \
+             clock is probably behind; set it right (NTP)"
+            .to_owned(),
+        NetProblem::CertificateForAnotherName => format!(
+            "the certificate is not for {} (it names {}); fix the relay's certificate or the \
+             relay URL",
+            probe.host,
+            probe
+                .certificate
+                .as_ref()
+                .map_or("another name", |c| c.subject.as_str())
+        ),
+        NetProblem::TlsSetup { detail } => format!("TLS cannot be set up here: {detail}"),
+        NetProblem::TlsFailed { detail } => detail.clone(),
+        NetProblem::UpgradeRefused { status } => match role {
+            TunnelRole::Relay => format!(
+                "the server answered HTTP {status} instead of opening a tunnel; check that \
+                 the URL names a caBLE relay (`passbridge relay`) and its path"
+            ),
+            _ => format!(
+                "the server answered HTTP {status} instead of opening a tunnel; a proxy or \
+                 filter in between may be answering for it"
+            ),
+        },
+        NetProblem::NotATunnelService => "the server speaks WebSocket but not the \
+             fido.cable protocol: it is not a caBLE tunnel service; check the URL"
+            .to_owned(),
+        NetProblem::UpgradeFailed { detail } => {
+            format!("{detail}; a proxy or filter may be cutting WebSocket connections")
+        }
+        NetProblem::TimedOut { limit_secs } => format!(
+            "no answer within {limit_secs} s; a firewall may be dropping the traffic: \
+             {firewall}"
+        ),
+        _ => "a failure this version cannot describe".to_owned(),
+    }
+}
+
+fn clock_message(host: &str, skew_secs: i64) -> String {
+    let off = skew_secs.unsigned_abs();
+    let direction = if skew_secs > 0 { "behind" } else { "ahead of" };
+    if off < 2 {
+        return format!("this machine's clock agrees with {host}'s");
+    }
+    let amount = if off < 120 {
+        format!("{off} s")
+    } else {
+        format!("{} min", off / 60)
+    };
+    if off >= SKEW_FAIL_SECS {
+        format!(
+            "this machine's clock is {amount} {direction} {host}'s: certificates and sign-in \
+             times will look wrong; set the clock right (turn on NTP: `timedatectl \
+             set-ntp true`)"
+        )
+    } else {
+        format!("this machine's clock is {amount} {direction} {host}'s")
     }
 }
 
@@ -100,5 +297,55 @@ fn profile_message(name: &str, state: LockState, protection: Protection) -> Stri
         (LockState::KeychainUnavailable, _) => {
             format!("\"{name}\" ({kind}): cannot be opened while the keychain is unavailable")
         }
+    }
+}
+
+/// `YYYY-MM-DD HH:MMZ` from Unix seconds (UTC), without a date library.
+pub fn format_time(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days, on unsigned values (dates after 1970).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_dates() {
+        assert_eq!(format_time(0), "1970-01-01 00:00Z");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00Z");
+        assert_eq!(format_time(1_700_000_000), "2023-11-14 22:13Z");
+    }
+
+    #[test]
+    fn clock_words_say_which_way_and_how_far() {
+        assert_eq!(
+            clock_message("relay", 1),
+            "this machine's clock agrees with relay's"
+        );
+        assert_eq!(
+            clock_message("relay", 90),
+            "this machine's clock is 90 s behind relay's"
+        );
+        assert!(
+            clock_message("relay", -900)
+                .starts_with("this machine's clock is 15 min ahead of relay's: ")
+        );
+        assert_eq!(millis(1_234), "1.2 ms");
     }
 }

@@ -1,6 +1,7 @@
 //! `passbridge doctor` run as an administrator would: on the real Secret Service with a
 //! profile, without any keychain, and with a broken policy file; the JSON report, the exit
-//! status and the firewall list.
+//! status and the firewall list; the network checks against a real `passbridge relay` on
+//! loopback (TLS from a private CA, trusted or not) and a port where nothing listens.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,10 +10,12 @@
     reason = "tests: failing loudly is the point"
 )]
 
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use passbridge_core::profile::keychain::{KeyStore, OsKeychain};
+use passbridge_core::testing::{CaFiles, private_ca};
 
 const REQUIRE_ENV: &str = "PASSBRIDGE_REQUIRE_SECRET_SERVICE";
 const NO_BUS: (&str, &str) = ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent");
@@ -24,6 +27,8 @@ fn doctor(data: &Path, policy: &Path, args: &[&str], envs: &[(&str, &str)]) -> (
         .args(args)
         .env("PASSBRIDGE_DATA_DIR", data)
         .env("PASSBRIDGE_POLICY", policy)
+        .env_remove("PASSBRIDGE_RELAY")
+        .env_remove("PASSBRIDGE_CA_FILE")
         .env("RUST_LOG", "warn");
     for (key, value) in envs {
         command.env(key, value);
@@ -50,7 +55,12 @@ fn doctor_names_a_missing_keychain_and_a_broken_policy_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, "min_pin_length = \"six\"\n").unwrap();
-    let (code, out) = doctor(&dir.path().join("data"), &policy, &["--json"], &[NO_BUS]);
+    let (code, out) = doctor(
+        &dir.path().join("data"),
+        &policy,
+        &["--json", "--offline"],
+        &[NO_BUS],
+    );
     assert_eq!(code, 1, "{out}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["status"], "fail");
@@ -80,7 +90,7 @@ fn doctor_names_a_missing_keychain_and_a_broken_policy_and_fails() {
     assert_eq!(finding(&report, "no-profiles")["status"], "warn");
 
     // The text says the same, a line per check, and counts.
-    let (code, text) = doctor(&dir.path().join("data"), &policy, &[], &[NO_BUS]);
+    let (code, text) = doctor(&dir.path().join("data"), &policy, &["--offline"], &[NO_BUS]);
     assert_eq!(code, 1);
     assert!(
         text.lines().any(|l| l.starts_with("FAIL  keychain ")),
@@ -120,6 +130,7 @@ fn doctor_passes_a_ready_profile_and_writes_the_firewall_list() {
         &policy,
         &[
             "--json",
+            "--offline",
             "--firewall-list",
             list.to_str().unwrap(),
             "--relay",
@@ -147,4 +158,144 @@ fn doctor_passes_a_ready_profile_and_writes_the_firewall_list() {
     assert_eq!(hosts.len(), 2 + 65_280 + 1);
     assert_eq!(hosts[0], "cable.ua5v.com 443");
     assert_eq!(hosts.last().unwrap(), "relay.example.org 8443");
+}
+
+/// A `passbridge relay` on a free loopback port, serving TLS with `files`; killed on drop.
+struct TlsRelay {
+    child: Child,
+    url: String,
+}
+
+impl TlsRelay {
+    fn start(files: &CaFiles) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_passbridge"))
+            .args(["relay", "--listen", "127.0.0.1:0", "--tls-cert"])
+            .arg(&files.cert)
+            .arg("--tls-key")
+            .arg(&files.key)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("wss://"))
+            .unwrap_or_else(|| panic!("relay did not start: {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = out.read_to_string(&mut sink);
+        });
+        Self { child, url }
+    }
+}
+
+impl Drop for TlsRelay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn network_check(report: &serde_json::Value) -> &serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["area"] == "network")
+        .unwrap_or_else(|| panic!("no network check in {report:#}"))
+}
+
+#[test]
+fn doctor_checks_a_tls_relay_step_by_step_and_names_an_untrusted_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = private_ca(dir.path());
+    let relay = TlsRelay::start(&files);
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "").unwrap();
+    let data = dir.path().join("data");
+    let args = ["--json", "--relay", relay.url.as_str(), "--only-relay"];
+
+    // Trusted through PASSBRIDGE_CA_FILE: every step passes, and the relay's Date checks the
+    // clock (both clocks are this machine's).
+    let ca = files.ca.to_str().unwrap();
+    let (_, out) = doctor(&data, &policy, &args, &[("PASSBRIDGE_CA_FILE", ca)]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let check = network_check(&report);
+    assert_eq!(check["finding"], "tunnel-reachable", "{check:#}");
+    assert_eq!(check["status"], "pass");
+    let steps: Vec<&str> = check["probe"]["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["dns", "tcp", "tls", "upgrade"]);
+    assert_eq!(
+        check["probe"]["certificate"]["issuer_name"],
+        "Passbridge test CA"
+    );
+    let message = check["message"].as_str().unwrap();
+    assert!(message.starts_with("relay 127.0.0.1:"), "{message}");
+    assert!(message.contains("TLS "), "{message}");
+    let clock = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["area"] == "clock")
+        .unwrap_or_else(|| panic!("no clock check: {report:#}"));
+    assert_eq!(clock["status"], "pass", "{clock:#}");
+    assert!(clock["skew_secs"].as_i64().unwrap().abs() <= 2, "{clock:#}");
+
+    // Not trusted: TLS fails, the issuer is named, and the fix is the CA file.
+    let (code, out) = doctor(&data, &policy, &args, &[]);
+    assert_eq!(code, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let check = network_check(&report);
+    assert_eq!(check["finding"], "tunnel-unreachable", "{check:#}");
+    assert_eq!(
+        (check["step"].as_str(), check["problem"].as_str()),
+        (Some("tls"), Some("untrusted-certificate"))
+    );
+    let message = check["message"].as_str().unwrap();
+    assert!(
+        message.contains("TLS failed") && message.contains("\"Passbridge test CA\""),
+        "{message}"
+    );
+    assert!(message.contains("PASSBRIDGE_CA_FILE"), "{message}");
+}
+
+#[test]
+fn doctor_names_a_relay_that_refuses_connections_as_the_failing_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let relay = format!("ws://127.0.0.1:{port}");
+    let (code, text) = doctor(
+        &dir.path().join("data"),
+        &policy,
+        &["--relay", &relay, "--only-relay", "--timeout", "5"],
+        &[],
+    );
+    assert_eq!(code, 1, "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("FAIL  network "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains(&format!(
+            "relay 127.0.0.1:{port}: connection failed: nothing answers"
+        )),
+        "{line}"
+    );
+    assert!(line.contains("check that the relay runs"), "{line}");
 }

@@ -1,12 +1,19 @@
 //! `doctor`: what an administrator checks when passkeys or "use a phone" fail on one machine.
 //! This module runs the machine's checks (the policy, the keychain, each profile, what the
-//! security key needs) and lists every host a phone sign-in may need, for a firewall. It
-//! returns typed findings; each face says them in its own words.
+//! security key needs), the network checks (each tunnel service a phone may name, and the
+//! configured relay, step by step; this machine's clock against the services' `Date`), and
+//! lists every host a phone sign-in may need, for a firewall. It returns typed findings; each
+//! face says them in its own words.
 //!
-//! Not here yet: the Bluetooth and network checks and the cross-device test.
+//! Not here yet: the Bluetooth checks and the cross-device test.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hybrid::io::probe::{Probe, ProbeFailure, ProbeOptions, Step, TlsFailure, UpgradeFailure};
+use hybrid::io::tunnel::TunnelConfig;
+use hybrid::proxy::ProxyProblem;
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -39,6 +46,10 @@ pub enum Area {
     Profiles,
     /// What the USB security key (the uhid bridge) needs.
     SecurityKey,
+    /// The tunnel services and the relay, over the network.
+    Network,
+    /// This machine's clock, against a tunnel service's.
+    Clock,
 }
 
 /// What a check found, with the measured facts.
@@ -113,6 +124,50 @@ pub enum Finding {
         /// Where it belongs.
         path: PathBuf,
     },
+    /// A tunnel service (or the relay) can be reached: every step passed.
+    TunnelReachable {
+        /// Which service.
+        role: TunnelRole,
+        /// What the probe measured.
+        probe: ProbeFacts,
+    },
+    /// Reachable, but its certificate expires within [`EXPIRY_WARN_DAYS`].
+    TunnelCertificateExpiring {
+        /// Which service.
+        role: TunnelRole,
+        /// What the probe measured.
+        probe: ProbeFacts,
+        /// Whole days left.
+        days_left: u64,
+    },
+    /// Reachable, but a public tunnel service showed a certificate from a CA outside the
+    /// public web's list: something on this network (a TLS-inspecting proxy) replaces the
+    /// service's certificate.
+    TunnelInspected {
+        /// Which service.
+        role: TunnelRole,
+        /// What the probe measured.
+        probe: ProbeFacts,
+    },
+    /// A tunnel service (or the relay) cannot be reached: the first step that failed.
+    TunnelUnreachable {
+        /// Which service.
+        role: TunnelRole,
+        /// What the probe measured up to the failure.
+        probe: ProbeFacts,
+        /// The step that failed.
+        step: NetStep,
+        /// Why.
+        #[serde(flatten)]
+        problem: NetProblem,
+    },
+    /// This machine's clock against a server's `Date` header (positive: the server is ahead).
+    ClockSkew {
+        /// The server compared with.
+        host: String,
+        /// The server's time minus this machine's, in seconds.
+        skew_secs: i64,
+    },
 }
 
 /// One check's result.
@@ -134,6 +189,444 @@ impl Check {
             status,
             finding,
         }
+    }
+}
+
+/// Which tunnel service a network check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum TunnelRole {
+    /// One of the two assigned services (`cable.ua5v.com`, `cable.auth.com`), which today's
+    /// phones name.
+    Assigned,
+    /// A sample of the hashed domains (`cable.<base32>.{com,org,net,info}`) a phone may name.
+    Hashed,
+    /// The relay this machine is configured to use.
+    Relay,
+}
+
+/// A step of reaching a tunnel service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetStep {
+    /// The name lookup (of the proxy, when there is one).
+    Dns,
+    /// The TCP connection.
+    Tcp,
+    /// The proxy's CONNECT.
+    Proxy,
+    /// TLS and the certificate check.
+    Tls,
+    /// The WebSocket upgrade with `fido.cable`.
+    Upgrade,
+}
+
+impl From<Step> for NetStep {
+    fn from(step: Step) -> Self {
+        match step {
+            Step::Dns => Self::Dns,
+            Step::Tcp => Self::Tcp,
+            Step::Proxy => Self::Proxy,
+            Step::Tls => Self::Tls,
+            Step::Upgrade => Self::Upgrade,
+        }
+    }
+}
+
+/// How long one step took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepTime {
+    /// The step.
+    pub step: NetStep,
+    /// Its duration in microseconds.
+    pub micros: u64,
+}
+
+/// The server's certificate as the probe read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateView {
+    /// The name it is for.
+    pub subject: String,
+    /// Its issuer's distinguished name.
+    pub issuer: String,
+    /// Its issuer's organisation (or common name).
+    pub issuer_name: String,
+    /// When it expires, in seconds since 1970.
+    pub not_after: u64,
+    /// How many certificates the server sent.
+    pub chain_len: usize,
+    /// Whether the chain ends outside the public web's list of CAs.
+    pub private_ca: bool,
+}
+
+/// What one probe measured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbeFacts {
+    /// The host.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// The proxy used, if any.
+    pub proxy: Option<String>,
+    /// The addresses the name resolved to (the proxy's with a proxy).
+    pub addresses: Vec<String>,
+    /// Each step that finished, with its time.
+    pub timings: Vec<StepTime>,
+    /// The certificate, when TLS got that far.
+    pub certificate: Option<CertificateView>,
+    /// The routing ID the service gave (tunnel services give one to phones).
+    pub routing_id: Option<String>,
+}
+
+/// Why a step failed, by kind, so each face can say what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum NetProblem {
+    /// The URL cannot be used.
+    BadUrl {
+        /// Why.
+        detail: String,
+    },
+    /// The name does not resolve.
+    NoSuchName {
+        /// The resolver's words.
+        detail: String,
+    },
+    /// No TCP connection.
+    NoConnection {
+        /// The system's words.
+        detail: String,
+    },
+    /// The proxy refused the CONNECT.
+    ProxyRefused {
+        /// What it was asked for.
+        target: String,
+        /// Its HTTP status.
+        status: u16,
+    },
+    /// The proxy cannot be reached.
+    ProxyUnreachable {
+        /// The system's words.
+        detail: String,
+    },
+    /// The proxy setting or the proxy's answer cannot be used.
+    ProxyUnusable {
+        /// What is wrong.
+        detail: String,
+    },
+    /// The certificate leads to no CA this machine trusts.
+    UntrustedCertificate,
+    /// The certificate has expired.
+    ExpiredCertificate,
+    /// The certificate is not valid yet.
+    FutureCertificate,
+    /// The certificate is for another name.
+    CertificateForAnotherName,
+    /// TLS cannot be set up on this machine.
+    TlsSetup {
+        /// What is wrong.
+        detail: String,
+    },
+    /// TLS failed otherwise.
+    TlsFailed {
+        /// rustls's words.
+        detail: String,
+    },
+    /// The server answered the upgrade with an HTTP status.
+    UpgradeRefused {
+        /// The status.
+        status: u16,
+    },
+    /// The server upgraded but is no caBLE tunnel service (no `fido.cable`).
+    NotATunnelService,
+    /// The upgrade broke off.
+    UpgradeFailed {
+        /// The words it broke off with.
+        detail: String,
+    },
+    /// The step took longer than the limit.
+    TimedOut {
+        /// The limit, in seconds.
+        limit_secs: u64,
+    },
+}
+
+/// A certificate that expires within this many days is a warning.
+pub const EXPIRY_WARN_DAYS: u64 = 14;
+
+/// A clock this far off (seconds, either way) is a warning: TLS and the phone's own checks
+/// still work, but it is drifting.
+pub const SKEW_WARN_SECS: u64 = 60;
+
+/// A clock this far off (seconds, either way) fails: certificates start to look expired or
+/// not yet valid, and sign-in timestamps are wrong.
+pub const SKEW_FAIL_SECS: u64 = 600;
+
+/// The hashed domain IDs probed as a sample (the first and the middle of the range).
+pub const HASHED_SAMPLE: [u16; 2] = [256, 32_768];
+
+/// One service to probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeTarget {
+    /// Which service.
+    pub role: TunnelRole,
+    /// The URL probed: the path a phone opens, with a random tunnel ID.
+    pub url: String,
+}
+
+/// The services the network checks probe: the two assigned services and [`HASHED_SAMPLE`]
+/// (unless `only_relay`), then `relay`. Each URL is the path a phone opens to start a tunnel
+/// (`/cable/new/<tunnel ID>`) with a fresh random ID.
+pub fn probe_targets(
+    relay: Option<&str>,
+    only_relay: bool,
+    rng: &mut crate::system::SharedRng,
+) -> Vec<ProbeTarget> {
+    use hybrid::keys::TunnelId;
+    use hybrid::tunnel_url::{DomainId, TunnelBase};
+    let mut targets = Vec::new();
+    let mut add = |role, base: &TunnelBase, domain: DomainId| {
+        if let Ok(url) = base.new_tunnel_url(domain, &TunnelId(rng.bytes())) {
+            targets.push(ProbeTarget { role, url });
+        }
+    };
+    if !only_relay {
+        add(TunnelRole::Assigned, &TunnelBase::Default, DomainId::GOOGLE);
+        add(TunnelRole::Assigned, &TunnelBase::Default, DomainId::APPLE);
+        for id in HASHED_SAMPLE {
+            add(TunnelRole::Hashed, &TunnelBase::Default, DomainId(id));
+        }
+    }
+    if let Some(relay) = relay {
+        add(
+            TunnelRole::Relay,
+            &TunnelBase::Custom(relay.to_owned()),
+            DomainId::GOOGLE,
+        );
+    }
+    targets
+}
+
+/// Whether `host` is one of the public tunnel services (assigned or hashed), whose certificates
+/// come from public CAs.
+pub fn is_public_tunnel_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    hybrid::tunnel_url::ASSIGNED_DOMAINS.contains(&host.as_str())
+        || (host.starts_with("cable.")
+            && host.matches('.').count() == 2
+            && [".com", ".org", ".net", ".info"]
+                .iter()
+                .any(|tld| host.ends_with(tld)))
+}
+
+/// Hears each network step as it starts, with the host: the faces' live progress.
+pub type NetProgress = Arc<dyn Fn(&str, NetStep) + Send + Sync>;
+
+/// Probes every target at once, each step bounded by `options.step_limit`, and turns what
+/// each found into checks, in the targets' order, followed by the clock check (against the
+/// relay's `Date` when it answered, else the first service's). `progress` hears each step
+/// as it starts, with the host.
+pub async fn network_checks(
+    targets: Vec<ProbeTarget>,
+    tunnel: &TunnelConfig,
+    options: &ProbeOptions,
+    clock: &crate::system::SharedClock,
+    progress: NetProgress,
+) -> Vec<Check> {
+    let mut running = tokio::task::JoinSet::new();
+    for (index, target) in targets.iter().enumerate() {
+        let (url, tunnel, options, progress) = (
+            target.url.clone(),
+            tunnel.clone(),
+            options.clone(),
+            Arc::clone(&progress),
+        );
+        running.spawn(async move {
+            let probe = hybrid::io::probe::probe(&url, &tunnel, &options, |step| {
+                let host = url_host(&url);
+                progress(host, step.into());
+            })
+            .await;
+            (index, probe)
+        });
+    }
+    let mut probes: Vec<Option<Probe>> = vec![None; targets.len()];
+    while let Some(done) = running.join_next().await {
+        if let Ok((index, probe)) = done
+            && let Some(slot) = probes.get_mut(index)
+        {
+            *slot = Some(probe);
+        }
+    }
+    let now = clock.unix_time();
+    let mut checks = Vec::new();
+    let mut dates: Vec<(TunnelRole, String, SystemTime)> = Vec::new();
+    for (target, probe) in targets.iter().zip(probes) {
+        let Some(probe) = probe else { continue };
+        if let Some(date) = probe.server_date {
+            dates.push((target.role, probe.host.clone(), date));
+        }
+        checks.push(tunnel_check(target.role, &probe, options.step_limit, now));
+    }
+    let compared = dates
+        .iter()
+        .find(|(role, ..)| *role == TunnelRole::Relay)
+        .or_else(|| dates.first());
+    if let Some((_, host, date)) = compared {
+        let server = date
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let skew_secs = i64::try_from(server)
+            .unwrap_or(i64::MAX)
+            .saturating_sub(i64::try_from(now).unwrap_or(i64::MAX));
+        let status = match skew_secs.unsigned_abs() {
+            off if off >= SKEW_FAIL_SECS => Status::Fail,
+            off if off >= SKEW_WARN_SECS => Status::Warn,
+            _ => Status::Pass,
+        };
+        checks.push(Check::new(
+            Area::Clock,
+            status,
+            Finding::ClockSkew {
+                host: host.clone(),
+                skew_secs,
+            },
+        ));
+    }
+    checks
+}
+
+/// The host of a `ws://` or `wss://` URL, for progress lines.
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    if rest.starts_with('[') {
+        return rest.split_inclusive(']').next().unwrap_or(rest);
+    }
+    rest.split(['/', ':']).next().unwrap_or(rest)
+}
+
+fn tunnel_check(role: TunnelRole, probe: &Probe, limit: Duration, now: u64) -> Check {
+    let facts = probe_facts(probe);
+    let Some(failure) = &probe.failure else {
+        let public = is_public_tunnel_host(&probe.host);
+        let expires = facts.certificate.as_ref().map(|c| c.not_after);
+        return match (&facts.certificate, expires) {
+            (Some(cert), _) if public && cert.private_ca => Check::new(
+                Area::Network,
+                Status::Warn,
+                Finding::TunnelInspected { role, probe: facts },
+            ),
+            (_, Some(not_after)) if not_after.saturating_sub(now) < EXPIRY_WARN_DAYS * 86_400 => {
+                Check::new(
+                    Area::Network,
+                    Status::Warn,
+                    Finding::TunnelCertificateExpiring {
+                        role,
+                        probe: facts,
+                        days_left: not_after.saturating_sub(now) / 86_400,
+                    },
+                )
+            }
+            _ => Check::new(
+                Area::Network,
+                Status::Pass,
+                Finding::TunnelReachable { role, probe: facts },
+            ),
+        };
+    };
+    // A phone may name a hashed domain, but today's phones name the assigned ones: a hashed
+    // domain blocked is a warning, anything else a failure.
+    let status = if role == TunnelRole::Hashed {
+        Status::Warn
+    } else {
+        Status::Fail
+    };
+    Check::new(
+        Area::Network,
+        status,
+        Finding::TunnelUnreachable {
+            role,
+            probe: facts,
+            step: failure.step().into(),
+            problem: net_problem(failure, limit),
+        },
+    )
+}
+
+fn probe_facts(probe: &Probe) -> ProbeFacts {
+    ProbeFacts {
+        host: probe.host.clone(),
+        port: probe.port,
+        proxy: probe.proxy.clone(),
+        addresses: probe.addresses.iter().map(ToString::to_string).collect(),
+        timings: probe
+            .timings
+            .iter()
+            .map(|(step, took)| StepTime {
+                step: (*step).into(),
+                micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            })
+            .collect(),
+        certificate: probe.certificate.as_ref().map(|cert| CertificateView {
+            subject: cert.subject.clone(),
+            issuer: cert.issuer.clone(),
+            issuer_name: cert.issuer_name.clone(),
+            not_after: cert
+                .not_after
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            chain_len: cert.chain_len,
+            private_ca: cert.private_ca,
+        }),
+        routing_id: probe.routing_id.map(|id| hex::encode_upper(id.0)),
+    }
+}
+
+fn net_problem(failure: &ProbeFailure, limit: Duration) -> NetProblem {
+    match failure {
+        ProbeFailure::Url(detail) => NetProblem::BadUrl {
+            detail: detail.clone(),
+        },
+        ProbeFailure::Dns(detail) => NetProblem::NoSuchName {
+            detail: detail.clone(),
+        },
+        ProbeFailure::Tcp(detail) => NetProblem::NoConnection {
+            detail: detail.clone(),
+        },
+        ProbeFailure::Proxy(ProxyProblem::Refused { target, status }) => NetProblem::ProxyRefused {
+            target: target.clone(),
+            status: *status,
+        },
+        ProbeFailure::Proxy(ProxyProblem::Unreachable(detail)) => NetProblem::ProxyUnreachable {
+            detail: detail.clone(),
+        },
+        ProbeFailure::Proxy(other) => NetProblem::ProxyUnusable {
+            detail: other.to_string(),
+        },
+        ProbeFailure::Tls(TlsFailure::UnknownIssuer) => NetProblem::UntrustedCertificate,
+        ProbeFailure::Tls(TlsFailure::Expired) => NetProblem::ExpiredCertificate,
+        ProbeFailure::Tls(TlsFailure::NotYetValid) => NetProblem::FutureCertificate,
+        ProbeFailure::Tls(TlsFailure::WrongName) => NetProblem::CertificateForAnotherName,
+        ProbeFailure::Tls(TlsFailure::Setup(detail)) => NetProblem::TlsSetup {
+            detail: detail.clone(),
+        },
+        ProbeFailure::Tls(TlsFailure::Other(detail)) => NetProblem::TlsFailed {
+            detail: detail.clone(),
+        },
+        ProbeFailure::Upgrade(UpgradeFailure::Status(status)) => {
+            NetProblem::UpgradeRefused { status: *status }
+        }
+        ProbeFailure::Upgrade(UpgradeFailure::NoSubprotocol) => NetProblem::NotATunnelService,
+        ProbeFailure::Upgrade(UpgradeFailure::Other(detail)) => NetProblem::UpgradeFailed {
+            detail: detail.clone(),
+        },
+        ProbeFailure::TimedOut(_) => NetProblem::TimedOut {
+            limit_secs: limit.as_secs(),
+        },
+        other => NetProblem::TlsFailed {
+            detail: format!("{other:?}"),
+        },
     }
 }
 
@@ -603,6 +1096,210 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// 30 s ahead of the test clock (`ManualClock`'s Unix time 1,700,000,000).
+    fn relay_clock_close() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_030)
+    }
+
+    /// 15 minutes behind the test clock.
+    fn relay_clock_far() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 - 900)
+    }
+
+    async fn tls_relay(files: &crate::testing::CaFiles, wall_clock: fn() -> SystemTime) -> u16 {
+        let config = hybrid::io::relay::RelayConfig {
+            tls: Some(hybrid::io::tls::server_config(&files.cert, &files.key).unwrap()),
+            wall_clock,
+            ..hybrid::io::relay::RelayConfig::default()
+        };
+        let relay =
+            hybrid::io::relay::Relay::bind((std::net::Ipv4Addr::LOCALHOST, 0).into(), config)
+                .await
+                .unwrap();
+        let port = relay.local_addr().unwrap().port();
+        tokio::spawn(relay.run());
+        port
+    }
+
+    fn tunnel_trusting(files: &crate::testing::CaFiles) -> TunnelConfig {
+        TunnelConfig::new(hybrid::io::tls::ClientTls::new(Some(files.ca.clone())))
+    }
+
+    fn options(connect_to: Option<u16>) -> ProbeOptions {
+        ProbeOptions {
+            step_limit: Duration::from_secs(5),
+            connect_to: connect_to.map(|port| (std::net::Ipv4Addr::LOCALHOST, port).into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reachable_relay_passes_and_its_date_checks_the_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = crate::testing::private_ca(dir.path());
+        let port = tls_relay(&files, relay_clock_close).await;
+        let clock = crate::testing::ManualClock::new();
+        let env = crate::testing::env(&clock, 7);
+        let mut rng = env.rng.clone();
+        let relay = format!("wss://localhost:{port}");
+        let targets = probe_targets(Some(&relay), true, &mut rng);
+        assert_eq!(targets.len(), 1);
+        assert!(targets[0].url.starts_with(&format!("{relay}/cable/new/")));
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::clone(&heard);
+        let checks = network_checks(
+            targets,
+            &tunnel_trusting(&files),
+            &options(None),
+            &env.clock,
+            Arc::new(move |host: &str, step| log.lock().unwrap().push((host.to_owned(), step))),
+        )
+        .await;
+        assert_eq!(worst(&checks), Status::Pass, "{checks:#?}");
+        let Finding::TunnelReachable { role, probe } = &checks[0].finding else {
+            panic!("{checks:#?}");
+        };
+        assert_eq!(*role, TunnelRole::Relay);
+        assert_eq!(probe.port, port);
+        let steps: Vec<NetStep> = probe.timings.iter().map(|t| t.step).collect();
+        assert_eq!(
+            steps,
+            [NetStep::Dns, NetStep::Tcp, NetStep::Tls, NetStep::Upgrade]
+        );
+        assert_eq!(probe.routing_id.as_deref(), Some("000001"));
+        assert!(probe.certificate.as_ref().unwrap().private_ca);
+        assert_eq!(
+            checks[1].finding,
+            Finding::ClockSkew {
+                host: "localhost".to_owned(),
+                skew_secs: 30
+            }
+        );
+        let heard = heard.lock().unwrap();
+        assert_eq!(heard.len(), 4);
+        assert!(heard.iter().all(|(host, _)| host == "localhost"));
+    }
+
+    #[tokio::test]
+    async fn inspection_a_dead_relay_and_a_far_clock_each_get_their_finding() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = crate::testing::private_ca(dir.path());
+        let port = tls_relay(&files, relay_clock_far).await;
+        let clock = crate::testing::ManualClock::new();
+        let env = crate::testing::env(&clock, 7);
+        // The public service's name, answered by a certificate from a private CA this machine
+        // was told to trust: what a TLS-inspecting proxy looks like.
+        let targets = vec![ProbeTarget {
+            role: TunnelRole::Assigned,
+            url: "wss://cable.ua5v.com/cable/new/00112233445566778899AABBCCDDEEFF".to_owned(),
+        }];
+        let checks = network_checks(
+            targets,
+            &tunnel_trusting(&files),
+            &options(Some(port)),
+            &env.clock,
+            Arc::new(|_: &str, _| {}),
+        )
+        .await;
+        assert!(
+            matches!(&checks[0], Check { status: Status::Warn, finding: Finding::TunnelInspected { probe, .. }, .. }
+                if probe.certificate.as_ref().unwrap().issuer_name == "Passbridge test CA"),
+            "{checks:#?}"
+        );
+        assert!(matches!(
+            &checks[1],
+            Check {
+                status: Status::Fail,
+                finding: Finding::ClockSkew {
+                    skew_secs: -900,
+                    ..
+                },
+                ..
+            }
+        ));
+
+        let closed = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let targets = vec![
+            ProbeTarget {
+                role: TunnelRole::Relay,
+                url: format!("ws://127.0.0.1:{closed}/cable/new/00"),
+            },
+            ProbeTarget {
+                role: TunnelRole::Hashed,
+                url: format!("ws://127.0.0.1:{closed}/cable/new/01"),
+            },
+        ];
+        let checks = network_checks(
+            targets,
+            &TunnelConfig::default(),
+            &options(None),
+            &env.clock,
+            Arc::new(|_: &str, _| {}),
+        )
+        .await;
+        assert_eq!(checks.len(), 2, "no date, no clock check: {checks:#?}");
+        assert!(matches!(
+            &checks[0],
+            Check {
+                status: Status::Fail,
+                finding: Finding::TunnelUnreachable {
+                    role: TunnelRole::Relay,
+                    step: NetStep::Tcp,
+                    problem: NetProblem::NoConnection { .. },
+                    ..
+                },
+                ..
+            }
+        ));
+        assert_eq!(checks[1].status, Status::Warn, "a hashed domain only warns");
+        let json = serde_json::to_value(&checks[0]).unwrap();
+        assert_eq!(json["finding"], "tunnel-unreachable");
+        assert_eq!(json["step"], "tcp");
+        assert_eq!(json["problem"], "no-connection");
+    }
+
+    #[test]
+    fn the_default_targets_are_the_assigned_services_a_hashed_sample_and_the_relay() {
+        let mut rng = crate::testing::seeded_rng(1);
+        let targets = probe_targets(Some("wss://relay.example"), false, &mut rng);
+        let roles: Vec<TunnelRole> = targets.iter().map(|t| t.role).collect();
+        assert_eq!(
+            roles,
+            [
+                TunnelRole::Assigned,
+                TunnelRole::Assigned,
+                TunnelRole::Hashed,
+                TunnelRole::Hashed,
+                TunnelRole::Relay
+            ]
+        );
+        assert!(
+            targets[0]
+                .url
+                .starts_with("wss://cable.ua5v.com/cable/new/")
+        );
+        assert!(
+            targets[1]
+                .url
+                .starts_with("wss://cable.auth.com/cable/new/")
+        );
+        let hashed = hybrid::tunnel_url::decode_domain(HASHED_SAMPLE[1]).unwrap();
+        assert!(targets[3].url.starts_with(&format!("wss://{hashed}/")));
+        assert_ne!(targets[0].url, targets[1].url.replace("auth", "ua5v"));
+        assert!(is_public_tunnel_host(&hashed));
+        assert!(is_public_tunnel_host("CABLE.AUTH.COM."));
+        assert!(!is_public_tunnel_host("relay.example"));
+        assert!(!is_public_tunnel_host("cable.relay.corp.example.com"));
+        assert_eq!(url_host("wss://[::1]:9/x"), "[::1]");
+        assert_eq!(
+            url_host("wss://cable.auth.com/cable/new/00"),
+            "cable.auth.com"
+        );
     }
 
     #[test]

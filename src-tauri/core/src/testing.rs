@@ -62,8 +62,9 @@ pub fn credential(id: u8, rp: &str, user: &str) -> StoredCredential {
     }
 }
 
-/// PEM files for a TLS relay on loopback: a private CA, and a certificate for `localhost` and
-/// `127.0.0.1` it signed, with its key.
+/// PEM files for a TLS relay on loopback: a private CA, and a certificate for `localhost`,
+/// `127.0.0.1` and `cable.ua5v.com` (to stand in for a TLS-inspecting proxy) it signed, with
+/// its key.
 #[derive(Debug, Clone)]
 pub struct CaFiles {
     /// The CA certificate a client must trust.
@@ -93,10 +94,14 @@ pub fn private_ca(dir: &Path) -> CaFiles {
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
     let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
+    let cert = CertificateParams::new(vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "cable.ua5v.com".to_owned(),
+    ])
+    .unwrap()
+    .signed_by(&key, &issuer)
+    .unwrap();
     let files = CaFiles {
         ca: dir.join("ca.pem"),
         cert: dir.join("relay.pem"),

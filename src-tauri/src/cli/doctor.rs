@@ -1,17 +1,23 @@
-//! `passbridge doctor`: the machine's checks, each with pass / warn / fail, what was measured
-//! and one sentence of what to do; and the firewall list a phone sign-in needs. The checks
-//! are the core's (`passbridge_core::diagnostics`); their sentences are shared with the
-//! window's Diagnostics page (`crate::doctor_words`), so both say the same.
+//! `passbridge doctor`: the machine's checks and the network's (each tunnel service a phone
+//! may name, the relay, the clock), each with pass / warn / fail, what was measured and one
+//! sentence of what to do; and the firewall list a phone sign-in needs. The checks are the
+//! core's (`passbridge_core::diagnostics`); their sentences are shared with the window's
+//! Diagnostics page (`crate::doctor_words`), so both say the same.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use passbridge_core::diagnostics::{self, Check, MachineSetup, Status};
+use hybrid::io::probe::ProbeOptions;
+use hybrid::io::tunnel::TunnelConfig;
+use passbridge_core::diagnostics::{self, Check, MachineSetup, NetStep, Status};
+use passbridge_core::system::Env;
 use serde::Serialize;
 
-use super::{fail, print_json};
-use crate::doctor_words::{area_word, message, status_word};
+use super::{ctrl_c, fail, print_json, runtime};
+use crate::doctor_words::{area_word, message, status_word, step_word};
 
 /// `passbridge doctor`.
 #[derive(Debug, clap::Args)]
@@ -25,9 +31,19 @@ pub(super) struct DoctorArgs {
     /// Write every host name and port a phone sign-in may need to FILE, one per line.
     #[arg(long, value_name = "FILE")]
     firewall_list: Option<PathBuf>,
-    /// A relay to add to the firewall list (ws:// or wss:// URL).
-    #[arg(long, value_name = "URL")]
+    /// Also check this relay (wss://, or ws:// on this machine), and add it to the firewall
+    /// list.
+    #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL", value_parser = super::words::relay_url)]
     relay: Option<String>,
+    /// Check only the relay on the network, not the public tunnel services.
+    #[arg(long, requires = "relay")]
+    only_relay: bool,
+    /// Skip the network checks (the machine's checks only).
+    #[arg(long, conflicts_with = "only_relay")]
+    offline: bool,
+    /// The longest each network step (name lookup, connection, proxy, TLS, upgrade) may take.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    timeout: u64,
 }
 
 #[derive(Serialize)]
@@ -49,7 +65,14 @@ pub(super) fn run(args: &DoctorArgs) -> ExitCode {
         Ok(setup) => setup,
         Err(error) => return fail(&format!("{error}: set PASSBRIDGE_DATA_DIR or HOME")),
     };
-    let checks = diagnostics::machine_checks(&setup);
+    let mut checks = diagnostics::machine_checks(&setup);
+    if !args.offline {
+        match network_checks(args) {
+            Ok(Some(network)) => checks.extend(network),
+            Ok(None) => return fail("cancelled"),
+            Err(code) => return code,
+        }
+    }
     let status = diagnostics::worst(&checks);
     if let Some(path) = &args.firewall_list {
         let hosts = diagnostics::firewall_hosts(args.relay.as_deref());
@@ -100,6 +123,35 @@ pub(super) fn run(args: &DoctorArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The network checks, with a live line on stderr when it is a terminal; `None` when the
+/// person pressed Ctrl-C.
+fn network_checks(args: &DoctorArgs) -> Result<Option<Vec<Check>>, ExitCode> {
+    let runtime = runtime()?;
+    let mut env = Env::system();
+    let targets = diagnostics::probe_targets(args.relay.as_deref(), args.only_relay, &mut env.rng);
+    let options = ProbeOptions {
+        step_limit: Duration::from_secs(args.timeout),
+        connect_to: None,
+    };
+    let live = std::io::stderr().is_terminal();
+    let progress = Arc::new(move |host: &str, step: NetStep| {
+        if live {
+            eprint!("\r\x1b[2Kchecking {host}: {}…", step_word(step));
+        }
+    });
+    let tunnel = TunnelConfig::from_env();
+    let checks = runtime.block_on(async {
+        tokio::select! {
+            checks = diagnostics::network_checks(targets, &tunnel, &options, &env.clock, progress) => Some(checks),
+            () = ctrl_c() => None,
+        }
+    });
+    if live {
+        eprint!("\r\x1b[2K");
+    }
+    Ok(checks)
 }
 
 fn write_firewall_list(path: &std::path::Path, hosts: &[(String, u16)]) -> std::io::Result<()> {

@@ -337,35 +337,4 @@ pub(super) fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N
     }
 }
 
-/// `YYYY-MM-DD HH:MMZ` from Unix seconds (UTC), without a date library.
-pub(super) fn format_time(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days, on unsigned values (dates after 1970).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_dates() {
-        assert_eq!(format_time(0), "1970-01-01 00:00Z");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00Z");
-        assert_eq!(format_time(1_700_000_000), "2023-11-14 22:13Z");
-    }
-}
+pub(super) use crate::doctor_words::format_time;
