@@ -26,6 +26,8 @@ const COMMANDS: &[&str] = &[
     "request_current",
     "request_answer",
     "diagnostics_run",
+    "diagnostics_network",
+    "diagnostics_cancel",
 ];
 
 fn main() {

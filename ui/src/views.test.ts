@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import type { Channel } from "@tauri-apps/api/core";
 
-import type { PasskeyView, PhoneEvent, ProfileView, RequestView } from "./ipc/bindings";
+import type { NetStepView, PasskeyView, PhoneEvent, ProfileView, RequestView } from "./ipc/bindings";
 import { createStatus } from "./status";
 import { Store } from "./store";
 import { mountDiagnostics, summaryText } from "./views/diagnostics";
@@ -880,11 +880,23 @@ describe("diagnostics", () => {
     { area: "security-key", areaLabel: "security key", status: "warn", message: "/etc/udev/rules.d/70-passbridge.rules is missing" },
   ] as const;
 
+  const NETWORK = [
+    { area: "network", areaLabel: "network", status: "pass", message: "relay 127.0.0.1:8787: reachable (name lookup 0.1 ms, connection 0.2 ms, WebSocket upgrade 1.0 ms)" },
+  ] as const;
+
   it("runs the checks and shows each with its outcome and what to do", async () => {
     const calls: string[] = [];
-    mockIPC((cmd) => {
+    let step: ((s: NetStepView) => void) | undefined;
+    let finish: ((checks: unknown) => void) | undefined;
+    mockIPC((cmd, args) => {
       calls.push(cmd);
       if (cmd === "diagnostics_run") return CHECKS;
+      if (cmd === "diagnostics_network") {
+        const a = args as { onlyRelay: boolean; onStep: Channel<NetStepView> };
+        expect(a.onlyRelay).toBe(false);
+        step = (s) => a.onStep.onmessage(s);
+        return new Promise((resolve) => (finish = resolve));
+      }
       throw new Error(cmd);
     });
     const panel = document.createElement("section");
@@ -897,9 +909,50 @@ describe("diagnostics", () => {
     expect(keychain.dataset["status"]).toBe("fail");
     expect(keychain.querySelector(".badge")?.textContent).toBe("Fail");
     expect(keychain.textContent).toContain("run doctor again");
-    expect(byId("diagnostics-summary").textContent).toBe("1 passed, 1 to look at, 1 failed");
+    // The network checks run next, each step shown as it starts, with a way to stop them.
+    await vi.waitFor(() => expect(step).toBeDefined());
+    expect(byId("diagnostics-summary").textContent).toBe("Checking the network…");
+    expect(byId("diagnostics-cancel").hidden).toBe(false);
+    step!({ host: "cable.ua5v.com", step: "tls", label: "TLS" });
+    expect(byId("diagnostics-step").textContent).toBe("Checking cable.ua5v.com: TLS…");
+    finish!(NETWORK);
+    await vi.waitFor(() => expect(document.querySelectorAll("#diagnostics li.check")).toHaveLength(4));
+    expect(document.querySelector('li.check[data-area="network"]')?.textContent).toContain("reachable");
+    expect(byId("diagnostics-summary").textContent).toBe("2 passed, 1 to look at, 1 failed");
     expect(byId("diagnostics-summary").dataset["state"]).toBe("error");
+    expect(byId("diagnostics-cancel").hidden).toBe(true);
+    expect(byId("diagnostics-step").hidden).toBe(true);
     expect(summaryText([])).toBe("0 passed, 0 to look at, 0 failed");
+  });
+
+  it("stops the network checks when asked and says so", async () => {
+    const calls: string[] = [];
+    let finish: ((checks: unknown) => void) | undefined;
+    mockIPC((cmd, args) => {
+      calls.push(cmd);
+      if (cmd === "diagnostics_run") return CHECKS.slice(0, 1);
+      if (cmd === "diagnostics_network") {
+        expect((args as { onlyRelay: boolean }).onlyRelay).toBe(true);
+        return new Promise((resolve) => (finish = resolve));
+      }
+      if (cmd === "diagnostics_cancel") {
+        finish!(null);
+        return null;
+      }
+      throw new Error(cmd);
+    });
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    mountDiagnostics(panel);
+    byId<HTMLInputElement>("diagnostics-only-relay").checked = true;
+    byId("diagnostics-run").click();
+    await vi.waitFor(() => expect(finish).toBeDefined());
+    byId("diagnostics-cancel").click();
+    await vi.waitFor(() =>
+      expect(byId("diagnostics-summary").textContent).toBe("1 passed, 0 to look at, 0 failed. The network checks were stopped."),
+    );
+    expect(calls).toEqual(["diagnostics_run", "diagnostics_network", "diagnostics_cancel"]);
+    expect(byId<HTMLButtonElement>("diagnostics-run").disabled).toBe(false);
   });
 
   it("says why the checks could not run", async () => {

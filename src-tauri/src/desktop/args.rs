@@ -97,6 +97,17 @@ pub struct PhoneRunArgs {
     pub on_event: JavaScriptChannelId,
 }
 
+/// `diagnostics_network`.
+#[derive(Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticsNetworkArgs {
+    /// Check only the relay the settings name, not the public tunnel services.
+    pub only_relay: bool,
+    /// Where each step goes as it starts (a `Channel` the window made).
+    #[ts(type = "Channel<NetStepView>")]
+    pub on_step: JavaScriptChannelId,
+}
+
 /// `phone_cancel`.
 #[derive(Debug, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]

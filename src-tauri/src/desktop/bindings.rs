@@ -8,15 +8,16 @@ use passbridge_core::app::types::{
     PasskeyView, PhoneCeremony, PhoneOutcome, PhoneRequest, PhoneStep, PolicyView, ProfileView,
     RequestAnswer, RequestKind, RequestView, SettingsView, UserSettings,
 };
-use passbridge_core::diagnostics::{Area, Status};
+use passbridge_core::diagnostics::{Area, NetStep, Status};
 use passbridge_core::profile::{LockState, Protection};
 use ts_rs::{Config, TS};
 
 use super::args::{
-    PasskeyArgs, PasskeyRenameArgs, PhoneArgs, PhoneCancelArgs, PhoneRunArgs, ProfileArgs,
-    ProfileCreateArgs, ProfileUnlockArgs, RequestAnswerArgs, SettingsSaveArgs,
+    DiagnosticsNetworkArgs, PasskeyArgs, PasskeyRenameArgs, PhoneArgs, PhoneCancelArgs,
+    PhoneRunArgs, ProfileArgs, ProfileCreateArgs, ProfileUnlockArgs, RequestAnswerArgs,
+    SettingsSaveArgs,
 };
-use super::commands::diagnostics::CheckView;
+use super::commands::diagnostics::{CheckView, NetStepView};
 use super::error::{ErrorCode, IpcError};
 use super::events::{PHONE_EVENT, PROFILES_EVENT, PhoneEvent, REQUEST_EVENT};
 
@@ -105,6 +106,12 @@ pub fn commands(cfg: &Config) -> Vec<(&'static str, String, String)> {
             "null".into(),
         ),
         ("diagnostics_run", none(), list(name::<CheckView>(cfg))),
+        (
+            "diagnostics_network",
+            name::<DiagnosticsNetworkArgs>(cfg),
+            format!("{} | null", list(name::<CheckView>(cfg))),
+        ),
+        ("diagnostics_cancel", none(), "null".into()),
     ]
 }
 
@@ -139,6 +146,8 @@ pub fn generate() -> String {
         decl::<Status>(&cfg),
         decl::<Area>(&cfg),
         decl::<CheckView>(&cfg),
+        decl::<NetStep>(&cfg),
+        decl::<NetStepView>(&cfg),
         decl::<PhoneEvent>(&cfg),
         decl::<PhoneOutcome>(&cfg),
         decl::<CounterRegression>(&cfg),
@@ -156,6 +165,7 @@ pub fn generate() -> String {
         decl::<PhoneRunArgs>(&cfg),
         decl::<PhoneCancelArgs>(&cfg),
         decl::<RequestAnswerArgs>(&cfg),
+        decl::<DiagnosticsNetworkArgs>(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `./dev bindings` (src-tauri/src/desktop/bindings.rs).\n\

@@ -133,6 +133,8 @@ pub fn builder<R: tauri::Runtime>(
             commands::requests::request_current,
             commands::requests::request_answer,
             commands::diagnostics::diagnostics_run,
+            commands::diagnostics::diagnostics_network,
+            commands::diagnostics::diagnostics_cancel,
         ])
 }
 

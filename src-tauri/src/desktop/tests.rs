@@ -438,6 +438,59 @@ fn the_tray_menu_locks_switches_opens_and_quits() {
     assert_eq!(act(&core, "status"), TrayAction::None);
 }
 
+/// The Diagnostics page's network checks over IPC: the relay the settings name, each step
+/// sent over the window's channel as it starts, the result in the command line's words.
+#[test]
+fn diagnostics_check_the_relay_step_by_step_over_ipc() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let relay = runtime
+        .block_on(Relay::bind(
+            ([127, 0, 0, 1], 0).into(),
+            RelayConfig::default(),
+        ))
+        .unwrap();
+    let relay_url = format!("ws://{}", relay.local_addr().unwrap());
+    runtime.spawn(relay.run());
+    let (events, heard) = mpsc::channel();
+    let (_app, webview) = window_with(dir.path(), Some(events));
+    let mut settings = invoke(&webview, "settings_get", json!({})).unwrap()["settings"].clone();
+    settings["relay"] = json!(relay_url);
+    invoke(&webview, "settings_save", json!({"settings": settings})).unwrap();
+    let checks = invoke(
+        &webview,
+        "diagnostics_network",
+        json!({"onlyRelay": true, "onStep": "__CHANNEL__:78"}),
+    )
+    .unwrap();
+    let checks = checks.as_array().unwrap();
+    assert_eq!(checks[0]["area"], "network", "{checks:#?}");
+    assert_eq!(checks[0]["status"], "pass", "{checks:#?}");
+    let message = checks[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "relay {}: reachable (",
+            &relay_url["ws://".len()..]
+        )),
+        "{message}"
+    );
+    assert_eq!(checks[1]["area"], "clock", "the relay's Date: {checks:#?}");
+    let steps: Vec<String> = heard
+        .try_iter()
+        .map(|event| event["label"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        steps,
+        ["name lookup", "connection", "WebSocket upgrade"],
+        "plain ws:// has no TLS step"
+    );
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
 /// The Diagnostics page gets the machine's checks over IPC, in the command line's words.
 #[test]
 fn diagnostics_answer_with_the_doctors_checks_and_words() {

@@ -324,6 +324,28 @@ status: Status,
 message: string, };
 
 /**
+ * A step of reaching a tunnel service.
+ */
+export type NetStep = "dns" | "tcp" | "proxy" | "tls" | "upgrade";
+
+/**
+ * A network step starting, as the page shows it while the checks run.
+ */
+export type NetStepView = { 
+/**
+ * The host being checked.
+ */
+host: string, 
+/**
+ * The step.
+ */
+step: NetStep, 
+/**
+ * The step in words ("name lookup", "TLS" …).
+ */
+label: string, };
+
+/**
  * One step of a phone ceremony.
  */
 export type PhoneEvent = { 
@@ -612,6 +634,19 @@ export type RequestAnswerArgs = {
  */
 answer: RequestAnswer, };
 
+/**
+ * `diagnostics_network`.
+ */
+export type DiagnosticsNetworkArgs = { 
+/**
+ * Check only the relay the settings name, not the public tunnel services.
+ */
+onlyRelay: boolean, 
+/**
+ * Where each step goes as it starts (a `Channel` the window made).
+ */
+onStep: Channel<NetStepView>, };
+
 /** The event that opens (a RequestView) or closes (null) the request dialog. */
 export const REQUEST_EVENT = "request";
 
@@ -641,4 +676,6 @@ export interface Commands {
   request_current: { args: {}; result: RequestView | null };
   request_answer: { args: RequestAnswerArgs; result: null };
   diagnostics_run: { args: {}; result: CheckView[] };
+  diagnostics_network: { args: DiagnosticsNetworkArgs; result: CheckView[] | null };
+  diagnostics_cancel: { args: {}; result: null };
 }

@@ -13,6 +13,7 @@ import {
   type Commands,
   type ErrorCode,
   type LinkedPhoneView,
+  type NetStepView,
   type PasskeyView,
   type PhoneEvent,
   type PhoneOutcome,
@@ -143,6 +144,17 @@ export function removePhone(name: string): Promise<LinkedPhoneView[]> {
 /** `doctor`'s machine checks, with the command line's sentences. */
 export function runDiagnostics(): Promise<CheckView[]> {
   return call("diagnostics_run", {});
+}
+
+/** `doctor`'s network checks; `onStep` hears each step as it starts; `null` when cancelled. */
+export function runNetworkChecks(onlyRelay: boolean, onStep: (step: NetStepView) => void): Promise<CheckView[] | null> {
+  const channel = new Channel<NetStepView>();
+  channel.onmessage = onStep;
+  return call("diagnostics_network", { onlyRelay, onStep: channel });
+}
+
+export function cancelNetworkChecks(): Promise<null> {
+  return call("diagnostics_cancel", {});
 }
 
 export function getSettings(): Promise<SettingsView> {

@@ -1,8 +1,10 @@
-// The Diagnostics tab: `passbridge doctor`'s machine checks, the same checks in the same words,
-// for an administrator at the machine.
+// The Diagnostics tab: `passbridge doctor`'s checks, the same checks in the same words, for an
+// administrator at the machine: first this machine's (policy, keychain, profiles, security
+// key), then the network's (each tunnel service a phone may name, the relay, the clock), each
+// step shown as it starts and the whole run cancellable.
 import { errorText } from "../format";
-import { runDiagnostics, toAppError } from "../ipc/client";
-import type { CheckView, Status } from "../ipc/bindings";
+import { cancelNetworkChecks, runDiagnostics, runNetworkChecks, toAppError } from "../ipc/client";
+import type { CheckView, NetStepView, Status } from "../ipc/bindings";
 import { h, replace } from "../dom";
 
 export interface DiagnosticsView {
@@ -18,20 +20,36 @@ export function summaryText(checks: CheckView[]): string {
   return `${count("pass")} passed, ${count("warn")} to look at, ${count("fail")} failed`;
 }
 
+/** The live line while the network checks run: "Checking cable.ua5v.com: TLS…". */
+export function stepText(step: NetStepView): string {
+  return `Checking ${step.host}: ${step.label}…`;
+}
+
 export function mountDiagnostics(panel: HTMLElement): DiagnosticsView {
   const runBtn = h("button", { id: "diagnostics-run", type: "button", class: "primary" }, "Run the checks");
+  const cancelBtn = h("button", { id: "diagnostics-cancel", type: "button" }, "Stop");
+  const onlyRelay = h("input", { id: "diagnostics-only-relay", type: "checkbox" });
   const summary = h("p", { id: "diagnostics-summary", role: "status" });
+  const live = h("p", { id: "diagnostics-step", class: "muted", "aria-live": "polite" });
   const list = h("ul", { id: "diagnostics", class: "cards" });
   summary.hidden = true;
+  cancelBtn.hidden = true;
+  live.hidden = true;
   panel.append(
     h("h2", {}, "Diagnostics"),
     h(
       "p",
       { class: "muted" },
-      "What passkeys and the security key need on this computer, checked in order. The command line's `passbridge doctor` runs the same checks.",
+      "What passkeys, the security key and phone sign-ins need on this computer and its network, checked in order. The command line's `passbridge doctor` runs the same checks.",
     ),
-    h("p", {}, runBtn),
+    h("p", {}, runBtn, " ", cancelBtn),
+    h(
+      "p",
+      {},
+      h("label", {}, onlyRelay, " On the network, check only the relay set under Advanced (not the public tunnel services)"),
+    ),
     summary,
+    live,
     list,
   );
 
@@ -46,24 +64,48 @@ export function mountDiagnostics(panel: HTMLElement): DiagnosticsView {
     );
   }
 
+  function show(checks: CheckView[], note = ""): void {
+    summary.dataset["state"] = checks.some((c) => c.status === "fail") ? "error" : "ok";
+    summary.textContent = summaryText(checks) + note;
+  }
+
   async function run(): Promise<void> {
     runBtn.disabled = true;
     summary.hidden = false;
     summary.dataset["state"] = "running";
-    summary.textContent = "Checking…";
+    summary.textContent = "Checking this computer…";
+    replace(list);
     try {
       const checks = await runDiagnostics();
       replace(list, ...checks.map(item));
-      summary.dataset["state"] = checks.some((c) => c.status === "fail") ? "error" : "ok";
-      summary.textContent = summaryText(checks);
+      summary.textContent = "Checking the network…";
+      cancelBtn.hidden = false;
+      cancelBtn.disabled = false;
+      live.hidden = false;
+      live.textContent = "";
+      const network = await runNetworkChecks(onlyRelay.checked, (step) => {
+        live.textContent = stepText(step);
+      });
+      if (network === null) {
+        show(checks, ". The network checks were stopped.");
+      } else {
+        list.append(...network.map(item));
+        show([...checks, ...network]);
+      }
     } catch (e) {
       summary.dataset["state"] = "error";
       summary.textContent = errorText(toAppError(e));
     } finally {
       runBtn.disabled = false;
+      cancelBtn.hidden = true;
+      live.hidden = true;
     }
   }
 
   runBtn.addEventListener("click", () => void run());
+  cancelBtn.addEventListener("click", () => {
+    cancelBtn.disabled = true;
+    void cancelNetworkChecks();
+  });
   return { run };
 }

@@ -72,6 +72,8 @@ pub struct AppCore {
     next_id: AtomicU32,
     autostart: Option<Autostart>,
     watchers: Mutex<Vec<Watcher>>,
+    /// Wakes a running [`AppCore::network_checks`] to stop it.
+    network_cancel: tokio::sync::Notify,
 }
 
 /// Told when the profiles change (see [`AppCore::on_change`]).
@@ -155,6 +157,7 @@ impl AppCore {
             next_id: AtomicU32::new(1),
             autostart,
             watchers: Mutex::new(Vec::new()),
+            network_cancel: tokio::sync::Notify::new(),
         })
     }
 
@@ -216,6 +219,40 @@ impl AppCore {
                 .map(|p| p.name)
                 .collect(),
         })
+    }
+
+    /// `doctor`'s network checks for this app: the public tunnel services (unless
+    /// `only_relay`) and the relay its settings name, through its proxy setting (or the
+    /// environment's) and trust roots, each step bounded by `step_limit`. `None` when
+    /// [`Self::cancel_network_checks`] stopped it.
+    pub async fn network_checks(
+        &self,
+        step_limit: std::time::Duration,
+        only_relay: bool,
+        progress: crate::diagnostics::NetProgress,
+    ) -> Option<Vec<crate::diagnostics::Check>> {
+        let (relay, tunnel) = {
+            let state = self.state().ok()?;
+            (state.saved.settings.relay.clone(), state.tunnel.clone())
+        };
+        let mut rng = self.env.rng.clone();
+        let targets = crate::diagnostics::probe_targets(relay.as_deref(), only_relay, &mut rng);
+        let options = hybrid::io::probe::ProbeOptions {
+            step_limit,
+            connect_to: None,
+        };
+        let cancelled = self.network_cancel.notified();
+        tokio::select! {
+            checks = crate::diagnostics::network_checks(
+                targets, &tunnel, &options, &self.env.clock, progress,
+            ) => Some(checks),
+            () = cancelled => None,
+        }
+    }
+
+    /// Stops a running [`Self::network_checks`] (a no-op when none runs).
+    pub fn cancel_network_checks(&self) {
+        self.network_cancel.notify_waiters();
     }
 
     /// Calls `watcher` whenever a profile is created, deleted, switched to, unlocked or locked

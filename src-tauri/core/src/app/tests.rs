@@ -1158,3 +1158,47 @@ fn a_late_event_of_a_cancelled_forward_does_not_leave_the_window_busy() {
         "a finished forward still counts as running"
     );
 }
+
+/// The window's Stop: network checks waiting on a relay that never answers end at once when
+/// cancelled, well before their step limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_checks_stop_when_cancelled() {
+    let f = fixture();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts and says nothing: the upgrade waits.
+    let stall = tokio::spawn(async move {
+        let (_stream, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    });
+    let mut settings = f.core.user_settings().unwrap();
+    settings.relay = Some(format!("ws://{addr}"));
+    f.core.save_settings(settings).unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let core = Arc::clone(&f.core);
+    let run = tokio::spawn(async move {
+        core.network_checks(
+            Duration::from_secs(60),
+            true,
+            Arc::new(move |_: &str, step| {
+                let _ = started_tx.send(step);
+            }),
+        )
+        .await
+    });
+    // Wait for the upgrade step to start, then stop.
+    let waited = tokio::task::spawn_blocking(move || {
+        std::iter::from_fn(|| started_rx.recv_timeout(Duration::from_secs(10)).ok())
+            .any(|step| step == crate::diagnostics::NetStep::Upgrade)
+    })
+    .await
+    .unwrap();
+    assert!(waited, "the upgrade step never started");
+    f.core.cancel_network_checks();
+    let result = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("cancel did not stop the checks")
+        .unwrap();
+    assert_eq!(result, None);
+    stall.abort();
+}
