@@ -18,6 +18,7 @@ pub fn status_word(status: Status) -> &'static str {
 /// What a check is about, in a word or two.
 pub fn area_word(area: Area) -> &'static str {
     match area {
+        Area::Bluetooth => "bluetooth",
         Area::Policy => "policy",
         Area::Keychain => "keychain",
         Area::Profiles => "profiles",
@@ -84,6 +85,58 @@ pub fn message(finding: &Finding) -> String {
              passbridge setup-bridge`",
             path.display()
         ),
+        Finding::TestAir { air } => format!(
+            "phones are looked for on {air} (a loopback test air), not over Bluetooth; clear \
+             the air setting for real phones"
+        ),
+        Finding::BluetoothReady { adapter, adapters } => {
+            let others = adapters.len().saturating_sub(1);
+            let others = match others {
+                0 => String::new(),
+                n => format!(" ({n} other adapter(s) present)"),
+            };
+            format!("adapter {adapter} is on{others}")
+        }
+        Finding::BluetoothUnavailable { detail } => format!(
+            "the Bluetooth service cannot be reached ({detail}): phone sign-ins cannot work \
+             here; start bluetoothd (`systemctl start bluetooth`) or add a Bluetooth adapter"
+        ),
+        Finding::NoBluetoothAdapter { wanted: Some(name) } => format!(
+            "there is no Bluetooth adapter called {name}; fix the air setting (ble:ADAPTER) \
+             or plug the adapter in"
+        ),
+        Finding::NoBluetoothAdapter { wanted: None } => {
+            "this computer has no Bluetooth adapter: phone sign-ins need one to prove the \
+             phone is near; add a USB Bluetooth adapter, or use a security key instead"
+                .to_owned()
+        }
+        Finding::BluetoothOff { adapter } if adapter.is_empty() => {
+            "Bluetooth was turned off during the scan; turn it on and run doctor again".to_owned()
+        }
+        Finding::BluetoothOff { adapter } => format!(
+            "Bluetooth is off ({adapter}): phone sign-ins cannot work until it is on; turn it \
+             on in the system settings or with `bluetoothctl power on`"
+        ),
+        Finding::BluetoothNoPermission => "this program may not scan for Bluetooth devices: \
+             phone sign-ins cannot work; allow Passbridge to use Bluetooth (on Linux, run \
+             it in a session BlueZ's policy lets scan)"
+            .to_owned(),
+        Finding::BluetoothFailed { detail } => format!("Bluetooth failed: {detail}"),
+        Finding::AdvertsHeard { seconds, adverts } => format!(
+            "in {seconds} s this computer heard {}; adverts of 20 bytes and longer (newer \
+             phones may add a suffix) are matched, nothing was decrypted",
+            advert_list(adverts)
+        ),
+        Finding::AdvertsUnusable { seconds, adverts } => format!(
+            "in {seconds} s this computer heard {}, but none of 20 bytes or more: they are \
+             not caBLE v2 phone adverts this app can match; update the phone's system",
+            advert_list(adverts)
+        ),
+        Finding::NoAdverts { seconds } => format!(
+            "in {seconds} s no FIDO advert (0xFFF9, 0xFDE2) reached this computer: scan the QR \
+             code with the phone during the scan, keep it within a few metres, and check that \
+             the phone's Bluetooth is on"
+        ),
         Finding::TunnelReachable { role, probe } => {
             format!("{}: reachable ({})", service(*role, probe), timings(probe))
         }
@@ -122,6 +175,26 @@ pub fn message(finding: &Finding) -> String {
         Finding::ClockSkew { host, skew_secs } => clock_message(host, *skew_secs),
         _ => "a check this version cannot describe".to_owned(),
     }
+}
+
+fn advert_list(adverts: &[passbridge_core::diagnostics::AdvertView]) -> String {
+    adverts
+        .iter()
+        .map(|a| {
+            let lengths = a
+                .lengths
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("/");
+            let rssi = a.rssi.map_or_else(String::new, |r| format!(", {r} dBm"));
+            format!(
+                "{} report(s) of 0x{:04X} from {} ({lengths} bytes{rssi})",
+                a.count, a.uuid, a.device
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A network step, in words.

@@ -58,7 +58,7 @@ fn doctor_names_a_missing_keychain_and_a_broken_policy_and_fails() {
     let (code, out) = doctor(
         &dir.path().join("data"),
         &policy,
-        &["--json", "--offline"],
+        &["--json", "--offline", "--no-bluetooth"],
         &[NO_BUS],
     );
     assert_eq!(code, 1, "{out}");
@@ -90,7 +90,12 @@ fn doctor_names_a_missing_keychain_and_a_broken_policy_and_fails() {
     assert_eq!(finding(&report, "no-profiles")["status"], "warn");
 
     // The text says the same, a line per check, and counts.
-    let (code, text) = doctor(&dir.path().join("data"), &policy, &["--offline"], &[NO_BUS]);
+    let (code, text) = doctor(
+        &dir.path().join("data"),
+        &policy,
+        &["--offline", "--no-bluetooth"],
+        &[NO_BUS],
+    );
     assert_eq!(code, 1);
     assert!(
         text.lines().any(|l| l.starts_with("FAIL  keychain ")),
@@ -131,6 +136,7 @@ fn doctor_passes_a_ready_profile_and_writes_the_firewall_list() {
         &[
             "--json",
             "--offline",
+            "--no-bluetooth",
             "--firewall-list",
             list.to_str().unwrap(),
             "--relay",
@@ -218,7 +224,13 @@ fn doctor_checks_a_tls_relay_step_by_step_and_names_an_untrusted_ca() {
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, "").unwrap();
     let data = dir.path().join("data");
-    let args = ["--json", "--relay", relay.url.as_str(), "--only-relay"];
+    let args = [
+        "--json",
+        "--relay",
+        relay.url.as_str(),
+        "--only-relay",
+        "--no-bluetooth",
+    ];
 
     // Trusted through PASSBRIDGE_CA_FILE: every step passes, and the relay's Date checks the
     // clock (both clocks are this machine's).
@@ -283,7 +295,15 @@ fn doctor_names_a_relay_that_refuses_connections_as_the_failing_step() {
     let (code, text) = doctor(
         &dir.path().join("data"),
         &policy,
-        &["--relay", &relay, "--only-relay", "--timeout", "5"],
+        &[
+            "--relay",
+            &relay,
+            "--only-relay",
+            "--timeout",
+            "5",
+            "--air",
+            "udp://127.0.0.1:9",
+        ],
         &[],
     );
     assert_eq!(code, 1, "{text}");
@@ -298,4 +318,11 @@ fn doctor_names_a_relay_that_refuses_connections_as_the_failing_step() {
         "{line}"
     );
     assert!(line.contains("check that the relay runs"), "{line}");
+    // The radio first: a loopback test air is said as such, no Bluetooth is touched.
+    assert!(
+        text.lines().next().is_some_and(
+            |l| l.starts_with("PASS  bluetooth     phones are looked for on udp://127.0.0.1:9")
+        ),
+        "{text}"
+    );
 }

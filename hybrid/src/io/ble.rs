@@ -270,3 +270,136 @@ mod tests {
         );
     }
 }
+
+/// What a look at this machine's Bluetooth found, for `doctor`: the adapters, the one chosen,
+/// and (with a scan) every FIDO service-data advert heard, undecrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BleSurvey {
+    /// Every adapter's description.
+    pub adapters: Vec<String>,
+    /// The adapter looked at.
+    pub adapter: String,
+    /// The adverts heard during the scan (empty without one), by device and UUID.
+    pub adverts: Vec<AdvertSeen>,
+}
+
+/// One device's FIDO adverts under one UUID, as heard during a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvertSeen {
+    /// The device's address as BlueZ reports it (phones use random, changing addresses).
+    pub device: String,
+    /// The 16-bit service UUID: 0xFFF9 (FIDO) or 0xFDE2 (Google's older one).
+    pub uuid: u16,
+    /// Every service-data length heard, ascending.
+    pub lengths: Vec<usize>,
+    /// The strongest signal heard (dBm), if reported.
+    pub rssi: Option<i16>,
+    /// How many reports of it arrived.
+    pub count: u32,
+}
+
+/// Looks at the adapter `name` (or the first): present and powered, and, with `scan`, scans
+/// that long and reports every FIDO service-data advert heard.
+///
+/// # Errors
+/// The [`BluetoothProblem`] that stops phone sign-ins here: no Bluetooth service, no adapter,
+/// the adapter off, no permission to scan.
+pub async fn survey(
+    name: Option<&str>,
+    scan: Option<std::time::Duration>,
+) -> Result<BleSurvey, BluetoothProblem> {
+    let manager = Manager::new()
+        .await
+        .map_err(|e| BluetoothProblem::ServiceUnavailable(e.to_string()))?;
+    let found = manager
+        .adapters()
+        .await
+        .map_err(|e| BluetoothProblem::ServiceUnavailable(e.to_string()))?;
+    let mut adapters = Vec::new();
+    let mut chosen = None;
+    for adapter in found {
+        let info = adapter.adapter_info().await.unwrap_or_default();
+        if chosen.is_none() && name.is_none_or(|name| info.split_whitespace().next() == Some(name))
+        {
+            chosen = Some((adapter, info.clone()));
+        }
+        adapters.push(info);
+    }
+    let Some((adapter, info)) = chosen else {
+        return Err(BluetoothProblem::NoAdapter(name.map(str::to_owned)));
+    };
+    if let Ok(CentralState::PoweredOff) = adapter.adapter_state().await {
+        return Err(BluetoothProblem::PoweredOff { adapter: info });
+    }
+    let mut survey = BleSurvey {
+        adapters,
+        adapter: info,
+        adverts: Vec::new(),
+    };
+    let Some(scan) = scan else {
+        return Ok(survey);
+    };
+    let failed = |what: &'static str, e: btleplug::Error| match e {
+        btleplug::Error::PermissionDenied => BluetoothProblem::PermissionDenied,
+        other => BluetoothProblem::Failed {
+            what,
+            cause: other.to_string(),
+        },
+    };
+    let mut events = adapter
+        .events()
+        .await
+        .map_err(|e| failed("watching Bluetooth events", e))?;
+    adapter
+        .start_scan(btleplug::api::ScanFilter::default())
+        .await
+        .map_err(|e| failed("starting a Bluetooth scan", e))?;
+    let deadline = tokio::time::Instant::now() + scan;
+    let mut heard: HashMap<(PeripheralId, u16), AdvertSeen> = HashMap::new();
+    loop {
+        let event = match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(event)) => event,
+            Ok(None) | Err(_) => break,
+        };
+        let id = match event {
+            CentralEvent::ServiceDataAdvertisement { id, .. }
+            | CentralEvent::DeviceDiscovered(id)
+            | CentralEvent::DeviceUpdated(id) => id,
+            CentralEvent::StateUpdate(CentralState::PoweredOff) => {
+                return Err(BluetoothProblem::TurnedOff);
+            }
+            _ => continue,
+        };
+        let Ok(peripheral) = adapter.peripheral(&id).await else {
+            continue;
+        };
+        let Ok(Some(properties)) = peripheral.properties().await else {
+            continue;
+        };
+        for advert in cable_adverts(&properties.service_data) {
+            let seen = heard
+                .entry((id.clone(), advert.uuid))
+                .or_insert_with(|| AdvertSeen {
+                    device: properties.address.to_string(),
+                    uuid: advert.uuid,
+                    lengths: Vec::new(),
+                    rssi: None,
+                    count: 0,
+                });
+            seen.count = seen.count.saturating_add(1);
+            if !seen.lengths.contains(&advert.data.len()) {
+                seen.lengths.push(advert.data.len());
+                seen.lengths.sort_unstable();
+            }
+            if let Some(rssi) = properties.rssi {
+                seen.rssi = Some(seen.rssi.map_or(rssi, |best: i16| best.max(rssi)));
+            }
+        }
+    }
+    let _ = adapter.stop_scan().await;
+    survey.adverts = heard.into_values().collect();
+    survey
+        .adverts
+        .sort_by(|a, b| (a.uuid, &a.device).cmp(&(b.uuid, &b.device)));
+    Ok(survey)
+}

@@ -5,12 +5,19 @@
 //! lists every host a phone sign-in may need, for a firewall. It returns typed findings; each
 //! face says them in its own words.
 //!
-//! Not here yet: the Bluetooth checks and the cross-device test.
+//! The Bluetooth checks look at the adapter (present, powered) and, when asked, scan for FIDO
+//! adverts without decrypting any, so an administrator can tell "the phone advertises but we
+//! do not match" from "nothing reaches this machine".
+//!
+//! Not here yet: the cross-device test.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use hybrid::advert::{ADVERT_LEN, LengthPolicy};
+use hybrid::io::air::BluetoothProblem;
+use hybrid::io::ble::BleSurvey;
 use hybrid::io::probe::{Probe, ProbeFailure, ProbeOptions, Step, TlsFailure, UpgradeFailure};
 use hybrid::io::tunnel::TunnelConfig;
 use hybrid::proxy::ProxyProblem;
@@ -38,6 +45,8 @@ pub enum Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum Area {
+    /// Bluetooth, which a phone sign-in needs to prove the phone is near.
+    Bluetooth,
     /// The administrator's policy file.
     Policy,
     /// The OS keychain.
@@ -124,6 +133,59 @@ pub enum Finding {
         /// Where it belongs.
         path: PathBuf,
     },
+    /// Phones are looked for on a loopback test air, not Bluetooth (the air setting).
+    TestAir {
+        /// The setting.
+        air: String,
+    },
+    /// The Bluetooth adapter is there and on.
+    BluetoothReady {
+        /// The adapter looked at.
+        adapter: String,
+        /// Every adapter's description.
+        adapters: Vec<String>,
+    },
+    /// The system's Bluetooth service cannot be reached (no bluetoothd, no system bus).
+    BluetoothUnavailable {
+        /// Why, as the stack said it.
+        detail: String,
+    },
+    /// No Bluetooth adapter (or none by the name the air setting gives).
+    NoBluetoothAdapter {
+        /// The adapter asked for, if one was.
+        wanted: Option<String>,
+    },
+    /// The adapter is switched off.
+    BluetoothOff {
+        /// The adapter.
+        adapter: String,
+    },
+    /// This program may not scan.
+    BluetoothNoPermission,
+    /// Bluetooth failed otherwise.
+    BluetoothFailed {
+        /// What failed, as the stack said it.
+        detail: String,
+    },
+    /// A scan heard FIDO adverts (none decrypted).
+    AdvertsHeard {
+        /// How long it scanned.
+        seconds: u64,
+        /// What it heard.
+        adverts: Vec<AdvertView>,
+    },
+    /// A scan heard FIDO adverts, but none this app can match (shorter than 20 bytes).
+    AdvertsUnusable {
+        /// How long it scanned.
+        seconds: u64,
+        /// What it heard.
+        adverts: Vec<AdvertView>,
+    },
+    /// A scan heard no FIDO advert at all.
+    NoAdverts {
+        /// How long it scanned.
+        seconds: u64,
+    },
     /// A tunnel service (or the relay) can be reached: every step passed.
     TunnelReachable {
         /// Which service.
@@ -190,6 +252,130 @@ impl Check {
             finding,
         }
     }
+}
+
+/// One device's FIDO adverts heard by a scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdvertView {
+    /// The device's address (phones use random ones that change).
+    pub device: String,
+    /// The service UUID (0xFFF9 FIDO, 0xFDE2 Google's older one).
+    pub uuid: u16,
+    /// Every service-data length heard.
+    pub lengths: Vec<usize>,
+    /// The strongest signal heard, in dBm.
+    pub rssi: Option<i16>,
+    /// How many reports arrived.
+    pub count: u32,
+    /// Whether this app would try to match it: 20 bytes of service data or longer
+    /// ([`crate::phone::ceremony::ADVERT_LENGTH`]).
+    pub usable: bool,
+}
+
+/// The Bluetooth checks from a look at the adapter (`hybrid::io::ble::survey`); `scan_secs`
+/// when it scanned.
+pub fn bluetooth_checks(
+    survey: Result<BleSurvey, BluetoothProblem>,
+    scan_secs: Option<u64>,
+) -> Vec<Check> {
+    let survey = match survey {
+        Ok(survey) => survey,
+        Err(problem) => {
+            let (status, finding) = match problem {
+                BluetoothProblem::ServiceUnavailable(detail) => {
+                    (Status::Warn, Finding::BluetoothUnavailable { detail })
+                }
+                BluetoothProblem::NoAdapter(wanted) => {
+                    (Status::Warn, Finding::NoBluetoothAdapter { wanted })
+                }
+                BluetoothProblem::PoweredOff { adapter } => {
+                    (Status::Warn, Finding::BluetoothOff { adapter })
+                }
+                BluetoothProblem::TurnedOff => (
+                    Status::Warn,
+                    Finding::BluetoothOff {
+                        adapter: String::new(),
+                    },
+                ),
+                BluetoothProblem::PermissionDenied => {
+                    (Status::Fail, Finding::BluetoothNoPermission)
+                }
+                other => (
+                    Status::Warn,
+                    Finding::BluetoothFailed {
+                        detail: other.to_string(),
+                    },
+                ),
+            };
+            return vec![Check::new(Area::Bluetooth, status, finding)];
+        }
+    };
+    let mut checks = vec![Check::new(
+        Area::Bluetooth,
+        Status::Pass,
+        Finding::BluetoothReady {
+            adapter: survey.adapter,
+            adapters: survey.adapters,
+        },
+    )];
+    if let Some(seconds) = scan_secs {
+        let usable = |len: usize| match crate::phone::ceremony::ADVERT_LENGTH {
+            LengthPolicy::Exact => len == ADVERT_LEN,
+            _ => len >= ADVERT_LEN,
+        };
+        let adverts: Vec<AdvertView> = survey
+            .adverts
+            .into_iter()
+            .map(|seen| AdvertView {
+                usable: seen.lengths.iter().any(|&len| usable(len)),
+                device: seen.device,
+                uuid: seen.uuid,
+                lengths: seen.lengths,
+                rssi: seen.rssi,
+                count: seen.count,
+            })
+            .collect();
+        let (status, finding) = if adverts.is_empty() {
+            (Status::Warn, Finding::NoAdverts { seconds })
+        } else if adverts.iter().any(|a| a.usable) {
+            (Status::Pass, Finding::AdvertsHeard { seconds, adverts })
+        } else {
+            (Status::Warn, Finding::AdvertsUnusable { seconds, adverts })
+        };
+        checks.push(Check::new(Area::Bluetooth, status, finding));
+    }
+    checks
+}
+
+/// Looks at Bluetooth as the air setting `air` names it: the loopback test air is said as
+/// such; otherwise the adapter, and a scan of `scan` when given. Bounded by `limit`.
+pub async fn air_checks(
+    air: &crate::phone::Air,
+    scan: Option<Duration>,
+    limit: Duration,
+) -> Vec<Check> {
+    let adapter = match air {
+        crate::phone::Air::Udp(addr) => {
+            return vec![Check::new(
+                Area::Bluetooth,
+                Status::Pass,
+                Finding::TestAir {
+                    air: format!("udp://{addr}"),
+                },
+            )];
+        }
+        crate::phone::Air::Bluetooth(adapter) => adapter.clone(),
+    };
+    let bound = limit.saturating_add(scan.unwrap_or_default());
+    let survey = tokio::time::timeout(bound, hybrid::io::ble::survey(adapter.as_deref(), scan))
+        .await
+        .unwrap_or_else(|_| {
+            Err(BluetoothProblem::Failed {
+                what: "asking the Bluetooth service",
+                cause: format!("no answer within {} s", bound.as_secs()),
+            })
+        });
+    bluetooth_checks(survey, scan.map(|s| s.as_secs()))
 }
 
 /// Which tunnel service a network check is about.
@@ -1299,6 +1485,87 @@ mod tests {
         assert_eq!(
             url_host("wss://cable.auth.com/cable/new/00"),
             "cable.auth.com"
+        );
+    }
+
+    fn seen(uuid: u16, lengths: &[usize]) -> hybrid::io::ble::AdvertSeen {
+        hybrid::io::ble::AdvertSeen {
+            device: "4C:11:22:33:44:55".to_owned(),
+            uuid,
+            lengths: lengths.to_vec(),
+            rssi: Some(-61),
+            count: 9,
+        }
+    }
+
+    fn survey(adverts: Vec<hybrid::io::ble::AdvertSeen>) -> Result<BleSurvey, BluetoothProblem> {
+        Ok(BleSurvey {
+            adapters: vec!["hci0 (usb:v1D6B)".to_owned()],
+            adapter: "hci0 (usb:v1D6B)".to_owned(),
+            adverts,
+        })
+    }
+
+    #[test]
+    fn bluetooth_faults_and_scans_each_get_their_finding() {
+        let off = bluetooth_checks(
+            Err(BluetoothProblem::PoweredOff {
+                adapter: "hci0".to_owned(),
+            }),
+            Some(5),
+        );
+        assert!(matches!(
+            &off[..],
+            [Check { status: Status::Warn, finding: Finding::BluetoothOff { adapter }, .. }] if adapter == "hci0"
+        ));
+        let none = bluetooth_checks(Err(BluetoothProblem::NoAdapter(None)), None);
+        assert_eq!(
+            none[0].finding,
+            Finding::NoBluetoothAdapter { wanted: None }
+        );
+        let denied = bluetooth_checks(Err(BluetoothProblem::PermissionDenied), None);
+        assert_eq!(denied[0].status, Status::Fail);
+
+        // Without a scan: only the adapter.
+        let ready = bluetooth_checks(survey(vec![]), None);
+        assert_eq!(ready.len(), 1);
+        assert!(matches!(ready[0].finding, Finding::BluetoothReady { .. }));
+        // A scan that heard nothing: nothing reaches this machine.
+        let silent = bluetooth_checks(survey(vec![]), Some(10));
+        assert_eq!(silent[1].finding, Finding::NoAdverts { seconds: 10 });
+        assert_eq!(silent[1].status, Status::Warn);
+        // 20 bytes and longer (a CTAP 2.3 suffix) are matched; shorter ones are not caBLE v2.
+        let heard = bluetooth_checks(
+            survey(vec![seen(0xFFF9, &[20]), seen(0xFDE2, &[26])]),
+            Some(10),
+        );
+        let Finding::AdvertsHeard { adverts, .. } = &heard[1].finding else {
+            panic!("{heard:#?}");
+        };
+        assert!(adverts.iter().all(|a| a.usable), "{adverts:#?}");
+        let short = bluetooth_checks(survey(vec![seen(0xFFF9, &[17])]), Some(10));
+        assert!(
+            matches!(&short[1], Check { status: Status::Warn, finding: Finding::AdvertsUnusable { adverts, .. }, .. } if !adverts[0].usable),
+            "{short:#?}"
+        );
+        let json = serde_json::to_value(&heard[1]).unwrap();
+        assert_eq!(json["area"], "bluetooth");
+        assert_eq!(json["adverts"][0]["lengths"][0], 20);
+    }
+
+    #[tokio::test]
+    async fn the_loopback_air_is_said_as_such_without_touching_bluetooth() {
+        let air = crate::phone::Air::parse(Some("udp://127.0.0.1:9999")).unwrap();
+        let checks = air_checks(&air, Some(Duration::from_secs(30)), Duration::from_secs(1)).await;
+        assert_eq!(
+            checks,
+            [Check::new(
+                Area::Bluetooth,
+                Status::Pass,
+                Finding::TestAir {
+                    air: "udp://127.0.0.1:9999".to_owned()
+                }
+            )]
         );
     }
 

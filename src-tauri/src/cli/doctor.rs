@@ -13,6 +13,8 @@ use std::time::Duration;
 use hybrid::io::probe::ProbeOptions;
 use hybrid::io::tunnel::TunnelConfig;
 use passbridge_core::diagnostics::{self, Check, MachineSetup, NetStep, Status};
+use passbridge_core::phone::Air;
+use passbridge_core::phone::air::AIR_FORMS;
 use passbridge_core::system::Env;
 use serde::Serialize;
 
@@ -35,6 +37,18 @@ pub(super) struct DoctorArgs {
     /// list.
     #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL", value_parser = super::words::relay_url)]
     relay: Option<String>,
+    /// Where phones' adverts are looked for: `ble` (the first adapter, the default),
+    /// `ble:ADAPTER`, or a loopback test air `udp://127.0.0.1:PORT` (no Bluetooth check).
+    #[arg(long, value_name = "AIR")]
+    air: Option<String>,
+    /// Also scan this long for FIDO adverts (0xFFF9, 0xFDE2) and report each one heard, its
+    /// length and signal, without decrypting anything: scan the QR code with a phone
+    /// meanwhile.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=120))]
+    scan: Option<u64>,
+    /// Skip the Bluetooth checks.
+    #[arg(long, conflicts_with = "scan")]
+    no_bluetooth: bool,
     /// Check only the relay on the network, not the public tunnel services.
     #[arg(long, requires = "relay")]
     only_relay: bool,
@@ -65,14 +79,31 @@ pub(super) fn run(args: &DoctorArgs) -> ExitCode {
         Ok(setup) => setup,
         Err(error) => return fail(&format!("{error}: set PASSBRIDGE_DATA_DIR or HOME")),
     };
-    let mut checks = diagnostics::machine_checks(&setup);
-    if !args.offline {
-        match network_checks(args) {
-            Ok(Some(network)) => checks.extend(network),
-            Ok(None) => return fail("cancelled"),
+    let air = match Air::parse(args.air.as_deref()) {
+        Ok(air) => air,
+        Err(error) => return fail(&format!("--air: {error} ({AIR_FORMS})")),
+    };
+    // In the order a phone sign-in needs them: the radio, the network, then this machine.
+    let mut checks = Vec::new();
+    if !args.no_bluetooth || !args.offline {
+        let runtime = match runtime() {
+            Ok(runtime) => runtime,
             Err(code) => return code,
+        };
+        if !args.no_bluetooth {
+            match bluetooth_checks(args, &air, &runtime) {
+                Some(bluetooth) => checks.extend(bluetooth),
+                None => return fail("cancelled"),
+            }
+        }
+        if !args.offline {
+            match network_checks(args, &runtime) {
+                Some(network) => checks.extend(network),
+                None => return fail("cancelled"),
+            }
         }
     }
+    checks.extend(diagnostics::machine_checks(&setup));
     let status = diagnostics::worst(&checks);
     if let Some(path) = &args.firewall_list {
         let hosts = diagnostics::firewall_hosts(args.relay.as_deref());
@@ -125,10 +156,32 @@ pub(super) fn run(args: &DoctorArgs) -> ExitCode {
     }
 }
 
+/// The Bluetooth checks (and the scan, with a live line); `None` on Ctrl-C.
+fn bluetooth_checks(
+    args: &DoctorArgs,
+    air: &Air,
+    runtime: &tokio::runtime::Runtime,
+) -> Option<Vec<Check>> {
+    let scan = args.scan.map(Duration::from_secs);
+    let live = std::io::stderr().is_terminal();
+    if live && let Some(secs) = args.scan {
+        eprint!("scanning for phones' adverts for {secs} s (scan the QR code with a phone now)…");
+    }
+    let checks = runtime.block_on(async {
+        tokio::select! {
+            checks = diagnostics::air_checks(air, scan, Duration::from_secs(args.timeout)) => Some(checks),
+            () = ctrl_c() => None,
+        }
+    });
+    if live && args.scan.is_some() {
+        eprint!("\r\x1b[2K");
+    }
+    checks
+}
+
 /// The network checks, with a live line on stderr when it is a terminal; `None` when the
 /// person pressed Ctrl-C.
-fn network_checks(args: &DoctorArgs) -> Result<Option<Vec<Check>>, ExitCode> {
-    let runtime = runtime()?;
+fn network_checks(args: &DoctorArgs, runtime: &tokio::runtime::Runtime) -> Option<Vec<Check>> {
     let mut env = Env::system();
     let targets = diagnostics::probe_targets(args.relay.as_deref(), args.only_relay, &mut env.rng);
     let options = ProbeOptions {
@@ -151,7 +204,7 @@ fn network_checks(args: &DoctorArgs) -> Result<Option<Vec<Check>>, ExitCode> {
     if live {
         eprint!("\r\x1b[2K");
     }
-    Ok(checks)
+    checks
 }
 
 fn write_firewall_list(path: &std::path::Path, hosts: &[(String, u16)]) -> std::io::Result<()> {

@@ -460,6 +460,7 @@ fn diagnostics_check_the_relay_step_by_step_over_ipc() {
     let (_app, webview) = window_with(dir.path(), Some(events));
     let mut settings = invoke(&webview, "settings_get", json!({})).unwrap()["settings"].clone();
     settings["relay"] = json!(relay_url);
+    settings["air"] = json!("udp://127.0.0.1:9");
     invoke(&webview, "settings_save", json!({"settings": settings})).unwrap();
     let checks = invoke(
         &webview,
@@ -468,9 +469,17 @@ fn diagnostics_check_the_relay_step_by_step_over_ipc() {
     )
     .unwrap();
     let checks = checks.as_array().unwrap();
-    assert_eq!(checks[0]["area"], "network", "{checks:#?}");
-    assert_eq!(checks[0]["status"], "pass", "{checks:#?}");
-    let message = checks[0]["message"].as_str().unwrap();
+    assert_eq!(checks[0]["area"], "bluetooth", "{checks:#?}");
+    assert!(
+        checks[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("phones are looked for on udp://127.0.0.1:9 (a loopback test air)"),
+        "{checks:#?}"
+    );
+    assert_eq!(checks[1]["area"], "network", "{checks:#?}");
+    assert_eq!(checks[1]["status"], "pass", "{checks:#?}");
+    let message = checks[1]["message"].as_str().unwrap();
     assert!(
         message.starts_with(&format!(
             "relay {}: reachable (",
@@ -478,7 +487,7 @@ fn diagnostics_check_the_relay_step_by_step_over_ipc() {
         )),
         "{message}"
     );
-    assert_eq!(checks[1]["area"], "clock", "the relay's Date: {checks:#?}");
+    assert_eq!(checks[2]["area"], "clock", "the relay's Date: {checks:#?}");
     let steps: Vec<String> = heard
         .try_iter()
         .map(|event| event["label"].as_str().unwrap().to_owned())

@@ -300,7 +300,7 @@ export type Status = "pass" | "warn" | "fail";
 /**
  * What a check is about.
  */
-export type Area = "policy" | "keychain" | "profiles" | "security-key" | "network" | "clock";
+export type Area = "bluetooth" | "policy" | "keychain" | "profiles" | "security-key" | "network" | "clock";
 
 /**
  * One check as the page shows it.

@@ -221,31 +221,42 @@ impl AppCore {
         })
     }
 
-    /// `doctor`'s network checks for this app: the public tunnel services (unless
-    /// `only_relay`) and the relay its settings name, through its proxy setting (or the
-    /// environment's) and trust roots, each step bounded by `step_limit`. `None` when
-    /// [`Self::cancel_network_checks`] stopped it.
+    /// `doctor`'s Bluetooth and network checks for this app: the adapter its air setting
+    /// names (no scan), then the public tunnel services (unless `only_relay`) and the relay
+    /// its settings name, through its proxy setting (or the environment's) and trust roots,
+    /// each step bounded by `step_limit`. `None` when [`Self::cancel_network_checks`] stopped
+    /// it.
     pub async fn network_checks(
         &self,
         step_limit: std::time::Duration,
         only_relay: bool,
         progress: crate::diagnostics::NetProgress,
     ) -> Option<Vec<crate::diagnostics::Check>> {
-        let (relay, tunnel) = {
-            let state = self.state().ok()?;
-            (state.saved.settings.relay.clone(), state.tunnel.clone())
-        };
+        let options = self.ceremony_options();
+        let (relay, tunnel, air) = (options.relay, options.tunnel, options.air);
         let mut rng = self.env.rng.clone();
         let targets = crate::diagnostics::probe_targets(relay.as_deref(), only_relay, &mut rng);
-        let options = hybrid::io::probe::ProbeOptions {
+        let probe = hybrid::io::probe::ProbeOptions {
             step_limit,
             connect_to: None,
         };
         let cancelled = self.network_cancel.notified();
+        let checks = async {
+            let mut checks = crate::diagnostics::air_checks(&air, None, step_limit).await;
+            checks.extend(
+                crate::diagnostics::network_checks(
+                    targets,
+                    &tunnel,
+                    &probe,
+                    &self.env.clock,
+                    progress,
+                )
+                .await,
+            );
+            checks
+        };
         tokio::select! {
-            checks = crate::diagnostics::network_checks(
-                targets, &tunnel, &options, &self.env.clock, progress,
-            ) => Some(checks),
+            checks = checks => Some(checks),
             () = cancelled => None,
         }
     }

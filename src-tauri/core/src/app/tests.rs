@@ -1173,6 +1173,7 @@ async fn network_checks_stop_when_cancelled() {
     });
     let mut settings = f.core.user_settings().unwrap();
     settings.relay = Some(format!("ws://{addr}"));
+    settings.air = Some("udp://127.0.0.1:9".into());
     f.core.save_settings(settings).unwrap();
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let core = Arc::clone(&f.core);

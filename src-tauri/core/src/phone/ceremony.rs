@@ -17,6 +17,11 @@ use crate::profile::Vault;
 use crate::system::Env;
 use crate::webauthn::{self, Assertion, ClientData, Registration};
 
+/// Which phone adverts the desktop accepts: 20 bytes of service data and longer. CTAP 2.3's
+/// hybrid transport lets a phone append a suffix after the 20 bytes the tag covers; a client
+/// that insists on exactly 20 (as Chromium does) never matches such a phone.
+pub const ADVERT_LENGTH: hybrid::advert::LengthPolicy = hybrid::advert::LengthPolicy::AllowSuffix;
+
 /// After the reply, a phone that does not close promptly is not worth waiting for.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
@@ -104,7 +109,7 @@ pub async fn run(
             shutdown: SHUTDOWN_WAIT,
             ..Timeouts::default()
         },
-        ..ClientConfig::default()
+        advert_length: ADVERT_LENGTH,
     };
     let mut rng = env.rng.clone();
     let (session, linked_name) = match start {
