@@ -181,14 +181,38 @@ async fn a_qr_ceremony_runs_over_the_memory_relay_and_air() {
         .iter()
         .map(|step| match step {
             ClientStep::QrShown(_) => "qr",
+            ClientStep::AdvertHeard => "heard",
             ClientStep::AdvertMatched => "advert",
+            ClientStep::Connecting(_) => "connecting",
             ClientStep::TunnelOpen => "tunnel",
             ClientStep::HandshakeDone => "handshake",
+            ClientStep::PostHandshake => "post-handshake",
+            ClientStep::RequestSent => "request",
             ClientStep::PhoneAnswered => "answered",
             _ => "other",
         })
         .collect();
-    assert_eq!(kinds, ["qr", "advert", "tunnel", "handshake", "answered"]);
+    assert_eq!(
+        kinds,
+        [
+            "qr",
+            "heard",
+            "advert",
+            "connecting",
+            "tunnel",
+            "handshake",
+            "post-handshake",
+            "request",
+            "answered"
+        ]
+    );
+    // Only the relay's origin is shown: the path carries the tunnel's IDs.
+    let connecting = steps.iter().find_map(|step| match step {
+        ClientStep::Connecting(origin) => Some(origin.clone()),
+        _ => None,
+    });
+    let origin = connecting.unwrap();
+    assert!(!origin.contains("/cable"), "{origin}");
     assert_eq!(relay.requests(), ["new", "connect"]);
 }
 

@@ -28,14 +28,34 @@ pub enum ClientStep {
     QrShown(String),
     /// Waiting for the linked phone to answer the relay's contact (linked sessions only).
     ContactingPhone,
+    /// The first FIDO advert reached the scanner, before any was decrypted: something nearby
+    /// advertises (whether it is this session's phone is the next step).
+    AdvertHeard,
     /// A phone's advert decrypted under this session's key: the phone is nearby.
     AdvertMatched,
+    /// Opening the tunnel at this relay or tunnel service (`scheme://host[:port]`, no path:
+    /// the path carries the tunnel's IDs).
+    Connecting(String),
     /// The WebSocket to the tunnel relay is open.
     TunnelOpen,
     /// The Noise handshake completed: the channel is encrypted and authenticated.
     HandshakeDone,
+    /// The phone's post-handshake message (its getInfo, maybe linking info) arrived.
+    PostHandshake,
+    /// The CTAP request went to the phone; from here the phone's user decides.
+    RequestSent,
     /// The phone answered the CTAP request.
     PhoneAnswered,
+}
+
+/// `scheme://authority` of a tunnel URL: what may be shown and logged of it.
+fn url_origin(url: &str) -> String {
+    let authority_at = url.find("://").map_or(0, |at| at.saturating_add(3));
+    let end = url
+        .get(authority_at..)
+        .and_then(|rest| rest.find('/'))
+        .map_or(url.len(), |at| at.saturating_add(authority_at));
+    url.get(..end).unwrap_or(url).to_owned()
 }
 
 /// What a finished client ceremony produced.
@@ -155,6 +175,8 @@ pub async fn run_client<S: BleScanner, K: Connector, C: Clock>(
     let mut tunnel: Option<K::Conn> = None;
     let mut pending_connect: Option<Connecting<K::Conn>> = None;
     let mut scanning = false;
+    let mut heard = false;
+    let mut request_sent = false;
     let mut response = None;
     let mut links = Vec::new();
     let mut phase = session.phase();
@@ -175,9 +197,18 @@ pub async fn run_client<S: BleScanner, K: Connector, C: Clock>(
                         // A linked session connects before it scans.
                         on_step(ClientStep::ContactingPhone);
                     }
+                    on_step(ClientStep::Connecting(url_origin(&request.url)));
                     pending_connect = Some(connect(connector, request));
                 }
-                ClientAction::Send(data) => send(&mut tunnel, data).await?,
+                ClientAction::Send(data) => {
+                    send(&mut tunnel, data).await?;
+                    // The first message sent once the phone's post-handshake message is in is
+                    // the request (the session queues it at once).
+                    if phase == Some(Phase::Response) && !request_sent {
+                        request_sent = true;
+                        on_step(ClientStep::RequestSent);
+                    }
+                }
                 ClientAction::CtapResponse(reply) => {
                     on_step(ClientStep::PhoneAnswered);
                     response = Some(reply);
@@ -218,7 +249,13 @@ pub async fn run_client<S: BleScanner, K: Connector, C: Clock>(
         };
         let now = clock.now();
         let result = match event {
-            ClientEvent::Advert(data) => session.handle(now, ClientInput::Advert(&data)),
+            ClientEvent::Advert(data) => {
+                if !heard {
+                    heard = true;
+                    on_step(ClientStep::AdvertHeard);
+                }
+                session.handle(now, ClientInput::Advert(&data))
+            }
             ClientEvent::Connected(result) => {
                 pending_connect = None;
                 tunnel = Some(*result?);
@@ -254,6 +291,12 @@ pub async fn run_client<S: BleScanner, K: Connector, C: Clock>(
         phase = session.phase();
         if before == Some(Phase::Handshake) && phase != Some(Phase::Handshake) && result.is_ok() {
             on_step(ClientStep::HandshakeDone);
+        }
+        if before == Some(Phase::PostHandshake)
+            && phase != Some(Phase::PostHandshake)
+            && result.is_ok()
+        {
+            on_step(ClientStep::PostHandshake);
         }
         if let Err(error) = result {
             // Flush what the session queued on failure (close, shutdown) before reporting.
@@ -479,5 +522,23 @@ impl<T: TunnelConn + 'static> ContactListener<T> {
         };
         tunnel.close().await;
         done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_origin;
+
+    #[test]
+    fn a_tunnel_urls_origin_leaves_out_the_path() {
+        assert_eq!(
+            url_origin("wss://cable.ua5v.com/cable/connect/0102/0304"),
+            "wss://cable.ua5v.com"
+        );
+        assert_eq!(
+            url_origin("ws://127.0.0.1:8787/cable/new/ab"),
+            "ws://127.0.0.1:8787"
+        );
+        assert_eq!(url_origin("ws://127.0.0.1:8787"), "ws://127.0.0.1:8787");
     }
 }
