@@ -14,6 +14,9 @@ pub use ctap::types::flags;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod attestation;
+pub use attestation::{AttestationCertificate, AttestationProblem};
+
 /// Why a phone's answer was not accepted.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -39,6 +42,9 @@ pub enum VerifyError {
     /// The signature does not verify.
     #[error("the phone's signature does not verify")]
     BadSignature,
+    /// The attestation statement's certificate does not hold.
+    #[error("the phone's attestation is not valid: {0}")]
+    Attestation(AttestationProblem),
     /// Only ES256 (P-256) credentials are checked.
     #[error("unsupported credential algorithm {0}")]
     UnsupportedAlgorithm(i64),
@@ -60,12 +66,46 @@ pub struct Registration {
     pub authenticator_data: Vec<u8>,
     /// Attestation format ("none", "packed").
     pub attestation_format: String,
-    /// Whether an attestation signature was present and verified (packed self-attestation).
+    /// Whether an attestation signature was present and verified (packed: self-attestation,
+    /// or under an attestation certificate that meets the FIDO requirements).
     pub attestation_signature_verified: bool,
+    /// What the attestation established (older saved passkeys have the default).
+    #[serde(default)]
+    pub attestation: AttestationFacts,
     /// Flags byte.
     pub flags: u8,
     /// Signature counter.
     pub sign_count: u32,
+}
+
+/// What kind of attestation a registration carried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttestationKind {
+    /// Format "none": nothing attested (what phones send unless asked).
+    #[default]
+    None,
+    /// Packed, signed with the new credential's own key.
+    SelfAttestation,
+    /// Packed, signed by an attestation certificate (`x5c`).
+    Certificate,
+    /// A format this client does not check.
+    Unchecked,
+}
+
+/// A registration's attestation, as checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AttestationFacts {
+    /// Its kind.
+    pub kind: AttestationKind,
+    /// The authenticator model's AAGUID, from the authenticator data.
+    #[serde(with = "hex_bytes")]
+    pub aaguid: Vec<u8>,
+    /// The attestation certificates, leaf first (kind `Certificate`).
+    pub chain: Vec<AttestationCertificate>,
+    /// Whether the leaf carried the FIDO AAGUID extension (it then matched `aaguid`).
+    pub aaguid_in_certificate: bool,
 }
 
 /// A verified sign-in.
@@ -356,22 +396,63 @@ pub fn verify_registration(
         Some(Value::Map(m)) => m.as_slice(),
         _ => return Err(VerifyError::Malformed("no attestation statement (key 3)")),
     };
-    let attestation_signature_verified = match format.as_str() {
+    let aaguid = auth.rest.get(..16).unwrap_or_default().to_vec();
+    let signed = [auth_bytes, client_data_hash.as_slice()].concat();
+    let mut attestation = AttestationFacts {
+        aaguid,
+        ..AttestationFacts::default()
+    };
+    match format.as_str() {
         "packed" => {
-            if map_get_text(statement, "x5c").is_some() {
-                // A certificate chain would need a trust store; phones send "none" anyway.
-                false
-            } else {
-                let Some(Value::Bytes(sig)) = map_get_text(statement, "sig") else {
-                    return Err(VerifyError::Malformed("packed statement without sig"));
-                };
-                let signed = [auth_bytes, client_data_hash.as_slice()].concat();
-                verify_es256(&public_key, &signed, sig)?;
-                true
+            let Some(Value::Bytes(sig)) = map_get_text(statement, "sig") else {
+                return Err(VerifyError::Malformed("packed statement without sig"));
+            };
+            let alg = match map_get_text(statement, "alg") {
+                Some(Value::Integer(alg)) => i64::try_from(i128::from(*alg)).map_err(|_| {
+                    VerifyError::Malformed("packed statement's alg is out of range")
+                })?,
+                _ => return Err(VerifyError::Malformed("packed statement without alg")),
+            };
+            match map_get_text(statement, "x5c") {
+                Some(Value::Array(chain)) => {
+                    let der = chain
+                        .iter()
+                        .map(|entry| match entry {
+                            Value::Bytes(der) => Ok(der.as_slice()),
+                            _ => Err(VerifyError::Malformed("an x5c entry is not a byte string")),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let checked =
+                        attestation::check_chain(&der, alg, sig, &signed, &attestation.aaguid)
+                            .map_err(VerifyError::Attestation)?;
+                    attestation.kind = AttestationKind::Certificate;
+                    attestation.chain = checked.certificates;
+                    attestation.aaguid_in_certificate = checked.aaguid_in_certificate;
+                }
+                Some(_) => {
+                    return Err(VerifyError::Malformed(
+                        "packed statement's x5c is not an array",
+                    ));
+                }
+                None => {
+                    // Self attestation: the statement's alg is the credential's (§8.2 step 3).
+                    if alg != ES256 {
+                        return Err(VerifyError::Malformed(
+                            "self attestation with another algorithm than the credential's",
+                        ));
+                    }
+                    verify_es256(&public_key, &signed, sig)?;
+                    attestation.kind = AttestationKind::SelfAttestation;
+                }
             }
         }
-        _ => false,
-    };
+        "none" => {}
+        _ => attestation.kind = AttestationKind::Unchecked,
+    }
+    let attestation_signature_verified = matches!(
+        attestation.kind,
+        AttestationKind::SelfAttestation | AttestationKind::Certificate
+    );
     Ok(Registration {
         rp_id: rp_id.to_owned(),
         credential_id,
@@ -379,6 +460,7 @@ pub fn verify_registration(
         authenticator_data: auth_bytes.to_vec(),
         attestation_format: format,
         attestation_signature_verified,
+        attestation,
         flags: auth.flags,
         sign_count: auth.sign_count,
     })

@@ -517,6 +517,7 @@ mod tests {
     use crate::profile::keychain::MemoryKeychain;
     use crate::profile::{NewProtection, ProfileManager};
     use crate::testing;
+    use crate::webauthn::AttestationFacts;
 
     fn passkey(sign_count: u32) -> PhonePasskey {
         PhonePasskey {
@@ -527,6 +528,7 @@ mod tests {
                 authenticator_data: Vec::new(),
                 attestation_format: "none".into(),
                 attestation_signature_verified: false,
+                attestation: AttestationFacts::default(),
                 flags: 0x45,
                 sign_count,
             },
