@@ -4,7 +4,9 @@
 use passbridge_core::diagnostics::{
     Area, Finding, NetProblem, NetStep, ProbeFacts, SKEW_FAIL_SECS, Status, TunnelRole,
 };
+use passbridge_core::phone::cross_device::{CeremonyKind, TestPhase};
 use passbridge_core::profile::{LockState, Protection};
+use passbridge_core::webauthn::{AttestationFacts, AttestationKind};
 
 /// "PASS", "WARN" or "FAIL".
 pub fn status_word(status: Status) -> &'static str {
@@ -392,6 +394,76 @@ pub fn format_time(secs: u64) -> String {
         rem / 3600,
         (rem % 3600) / 60
     )
+}
+
+/// A phase of the cross-device test, as both faces and the report name it.
+pub fn phase_word(phase: TestPhase) -> &'static str {
+    match phase {
+        TestPhase::QrShown => "QR code shown",
+        TestPhase::AdvertHeard => "first advert heard",
+        TestPhase::AdvertDecrypted => "advert decrypted (the phone is nearby)",
+        TestPhase::TunnelConnected => "tunnel connected",
+        TestPhase::HandshakeDone => "handshake done",
+        TestPhase::PostHandshake => "post-handshake message (the phone's getInfo)",
+        TestPhase::RequestSent => "request sent",
+        TestPhase::PhoneAnswered => "phone answered",
+        TestPhase::Verified => "verified",
+    }
+}
+
+/// A ceremony of the cross-device test.
+pub fn ceremony_word(kind: CeremonyKind) -> &'static str {
+    match kind {
+        CeremonyKind::Registration => "registration",
+        CeremonyKind::SignIn => "sign-in",
+    }
+}
+
+/// What the phone side of Chromium logs at `phase`: its status on reaching it and the errors
+/// it reports when the ceremony breaks on the way there.
+pub fn chromium_words(phase: TestPhase) -> String {
+    let names = phase.chromium();
+    let errors = names.errors.join(", ");
+    match (names.status, errors.is_empty()) {
+        (Some(status), false) => format!("phone status {status}; phone errors {errors}"),
+        (Some(status), true) => format!("phone status {status}"),
+        (None, false) => format!("phone errors {errors}"),
+        (None, true) => String::new(),
+    }
+}
+
+/// What a registration's attestation established, in a few words.
+pub fn attestation_words(format: &str, facts: &AttestationFacts) -> String {
+    match facts.kind {
+        AttestationKind::None => {
+            format!("\"{format}\": the phone attests nothing (phones' usual answer)")
+        }
+        AttestationKind::SelfAttestation => {
+            "packed self-attestation: signature verified with the new passkey's own key".to_owned()
+        }
+        AttestationKind::Certificate => {
+            let leaf = facts
+                .chain
+                .first()
+                .map_or_else(String::new, |cert| cert.subject.clone());
+            let issuer = facts
+                .chain
+                .last()
+                .map_or_else(String::new, |cert| cert.issuer.clone());
+            format!(
+                "packed with a certificate chain of {}: signature verified under {leaf}, FIDO \
+                 certificate requirements met, AAGUID {}; chain issued by {issuer} (not checked \
+                 against the FIDO Metadata Service)",
+                facts.chain.len(),
+                if facts.aaguid_in_certificate {
+                    "in the certificate matches"
+                } else {
+                    "not in the certificate"
+                }
+            )
+        }
+        _ => format!("\"{format}\": a format Passbridge does not check"),
+    }
 }
 
 #[cfg(test)]

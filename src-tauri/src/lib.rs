@@ -13,3 +13,4 @@ pub mod cli;
 #[cfg(feature = "desktop")]
 pub mod desktop;
 pub mod doctor_words;
+pub mod report;

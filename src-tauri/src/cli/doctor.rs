@@ -30,6 +30,9 @@ pub(super) struct DoctorArgs {
     /// Print the report as JSON (the same checks, with each sentence).
     #[arg(long)]
     json: bool,
+    /// Write report.json and report.html (one self-contained page to share) into DIR.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
     /// Write every host name and port a phone sign-in may need to FILE, one per line.
     #[arg(long, value_name = "FILE")]
     firewall_list: Option<PathBuf>,
@@ -116,6 +119,36 @@ pub(super) fn run(args: &DoctorArgs) -> ExitCode {
                 hosts.len(),
                 path.display()
             );
+        }
+    }
+    if let Some(dir) = &args.report {
+        let input = crate::report::ReportInput {
+            generated_unix: Env::system().unix_time(),
+            app: passbridge_core::about::app_info(cfg!(feature = "desktop")),
+            machine: passbridge_core::about::machine_facts(),
+            checks: &checks,
+            test: None,
+        };
+        let firewall = dir.join("firewall.txt");
+        let written = crate::report::write(dir, &input).and_then(|html| {
+            write_firewall_list(
+                &firewall,
+                &diagnostics::firewall_hosts(args.relay.as_deref()),
+            )
+            .map(|()| html)
+        });
+        match written {
+            Ok(html) => eprintln!(
+                "report written: {} (and {}, the firewall list)",
+                html.display(),
+                firewall.display()
+            ),
+            Err(error) => {
+                return fail(&format!(
+                    "cannot write the report to {}: {error}",
+                    dir.display()
+                ));
+            }
         }
     }
     if args.json {

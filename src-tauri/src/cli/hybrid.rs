@@ -102,6 +102,10 @@ enum HybridCommand {
         #[command(flatten)]
         opts: ClientOpts,
     },
+    /// Test phone sign-in on this machine: a registration and a sign-in at a built-in test
+    /// site, with your phone (scan two QR codes) or --virtual-phone, every phase timed; with
+    /// --report DIR, a report to share.
+    Test(super::cross_device::TestArgs),
     /// List the phones linked to a profile (no secrets are shown).
     Phones {
         /// Profile whose linked phones to list.
@@ -184,6 +188,7 @@ fn vault_and_runtime(
 /// Runs `passbridge hybrid …`.
 pub(super) fn run(args: HybridArgs) -> ExitCode {
     let result = match args.command {
+        HybridCommand::Test(test) => return super::cross_device::run(&test),
         HybridCommand::Phones {
             profile,
             profile_opts,

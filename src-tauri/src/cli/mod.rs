@@ -3,6 +3,7 @@
 
 mod authenticator;
 mod bridge;
+mod cross_device;
 mod demo;
 mod doctor;
 mod hybrid;

@@ -147,6 +147,8 @@ pub struct Verified<T> {
     pub result: T,
     /// Linking info the phone sent and the session verified ("remember this phone").
     pub links: Vec<StoredLink>,
+    /// The phone's authenticatorGetInfo (CBOR, from its post-handshake message).
+    pub get_info: Option<Vec<u8>>,
 }
 
 /// Creates a discoverable passkey on the phone for `user` at `rp_id` (origin
@@ -163,15 +165,32 @@ pub async fn register(
     on_step: &mut (dyn FnMut(ClientStep) + Send),
     cancel: impl Future<Output = ()>,
 ) -> Result<Verified<Registration>, PhoneFailure> {
+    let user_id = env.rng.clone().bytes::<16>();
+    register_account(opts, env, start, rp_id, (user, &user_id), on_step, cancel).await
+}
+
+/// [`register`] for the account `(name, user handle)`: a phone keeps one passkey per site
+/// and user handle, so registering the same handle again replaces the earlier passkey.
+///
+/// # Errors
+/// [`PhoneFailure`].
+pub async fn register_account(
+    opts: &CeremonyOptions,
+    env: &Env,
+    start: Start,
+    rp_id: &str,
+    (user, user_id): (&str, &[u8]),
+    on_step: &mut (dyn FnMut(ClientStep) + Send),
+    cancel: impl Future<Output = ()>,
+) -> Result<Verified<Registration>, PhoneFailure> {
     let mut rng = env.rng.clone();
     let client_data = ClientData::new(
         "webauthn.create",
         &rng.bytes::<32>(),
         &format!("https://{rp_id}"),
     );
-    let request =
-        webauthn::make_credential_request(&client_data.hash, rp_id, &rng.bytes::<16>(), user)
-            .map_err(|e| PhoneFailure::Internal(e.to_string()))?;
+    let request = webauthn::make_credential_request(&client_data.hash, rp_id, user_id, user)
+        .map_err(|e| PhoneFailure::Internal(e.to_string()))?;
     let outcome = run(
         opts,
         env,
@@ -190,6 +209,7 @@ pub async fn register(
     Ok(Verified {
         result,
         links: outcome.links,
+        get_info: outcome.get_info,
     })
 }
 
@@ -236,6 +256,7 @@ pub async fn sign_in(
     Ok(Verified {
         result,
         links: outcome.links,
+        get_info: outcome.get_info,
     })
 }
 
