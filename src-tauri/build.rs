@@ -28,6 +28,9 @@ const COMMANDS: &[&str] = &[
     "diagnostics_run",
     "diagnostics_network",
     "diagnostics_cancel",
+    "diagnostics_test",
+    "diagnostics_export",
+    "diagnostics_open_report",
 ];
 
 fn main() {

@@ -182,8 +182,10 @@ fn tick_step(total: f64) -> f64 {
         .unwrap_or(rough)
 }
 
-const CHART_LEFT: f64 = 250.0;
-const CHART_WIDTH: f64 = 620.0;
+const CHART_LEFT: f64 = 330.0;
+const CHART_WIDTH: f64 = 560.0;
+/// Room right of the axis for the last tick's label and the last mark's time.
+const CHART_RIGHT: f64 = 80.0;
 const ROW: f64 = 20.0;
 
 /// The timeline: one row per phase of each ceremony, a bar from the previous phase to this
@@ -211,7 +213,7 @@ fn timeline_svg(run: &CrossDeviceRun) -> String {
     let _ = write!(
         svg,
         r#"<svg class="timeline" role="img" aria-label="Timeline of the cross-device test" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" viewBox="0 0 {w} {height}">"#,
-        w = CHART_LEFT + CHART_WIDTH + 20.0
+        w = CHART_LEFT + CHART_WIDTH + CHART_RIGHT
     );
     // The axis, with ticks.
     let axis_y = height - 22.0;

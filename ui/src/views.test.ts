@@ -3,10 +3,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import type { Channel } from "@tauri-apps/api/core";
 
-import type { NetStepView, PasskeyView, PhoneEvent, ProfileView, RequestView } from "./ipc/bindings";
+import type { NetStepView, PasskeyView, PhoneEvent, ProfileView, RequestView, TestPhaseView } from "./ipc/bindings";
 import { createStatus } from "./status";
 import { Store } from "./store";
-import { mountDiagnostics, summaryText } from "./views/diagnostics";
+import { mountDiagnostics, phaseText, summaryText } from "./views/diagnostics";
 import { mountPasskeys } from "./views/passkeys";
 import { mountPhone, outcomeText } from "./views/phone";
 import { mountProfiles } from "./views/profiles";
@@ -953,6 +953,71 @@ describe("diagnostics", () => {
     );
     expect(calls).toEqual(["diagnostics_run", "diagnostics_network", "diagnostics_cancel"]);
     expect(byId<HTMLButtonElement>("diagnostics-run").disabled).toBe(false);
+  });
+
+  it("runs the cross-device test, showing each phase and the QR code, then the verdict", async () => {
+    let phase: ((p: TestPhaseView) => void) | undefined;
+    let finish: ((r: unknown) => void) | undefined;
+    const calls: string[] = [];
+    mockIPC((cmd, args) => {
+      calls.push(cmd);
+      if (cmd === "diagnostics_test") {
+        const a = args as { virtualPhone: boolean; onPhase: Channel<TestPhaseView> };
+        expect(a.virtualPhone).toBe(false);
+        phase = (p) => a.onPhase.onmessage(p);
+        return new Promise((resolve) => (finish = resolve));
+      }
+      throw new Error(cmd);
+    });
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    mountDiagnostics(panel);
+    byId("diagnostics-test").click();
+    await vi.waitFor(() => expect(phase).toBeDefined());
+    expect(byId<HTMLButtonElement>("diagnostics-test").disabled).toBe(true);
+    const base = { ceremony: "registration", ceremonyLabel: "registration", atMs: 1.4 } as const;
+    phase!({ ...base, phase: "qr-shown", label: "QR code shown", qrSvg: "<svg/>" });
+    expect(byId("diagnostics-test-qr").hidden).toBe(false);
+    expect(byId("diagnostics-test-qr").querySelector("img")?.getAttribute("src")).toContain("data:image/svg+xml");
+    phase!({ ...base, phase: "tunnel-connected", label: "tunnel connected", atMs: 912.6, qrSvg: null });
+    expect(byId("diagnostics-test-qr").hidden).toBe(true);
+    expect(byId("diagnostics-test-step").textContent).toBe("Registration: tunnel connected (913 ms)");
+    finish!({
+      passed: false,
+      summary: "Failed: the registration stopped before \u201chandshake done\u201d.",
+      fix: "The phone hung up during the secure handshake.",
+      facts: [["On an Android phone, look for", "phone status HANDSHAKE_COMPLETE; phone errors HANDSHAKE_FAILED"]],
+    });
+    await vi.waitFor(() => expect(byId("diagnostics-test-result").hidden).toBe(false));
+    const result = byId("diagnostics-test-result");
+    expect(result.dataset["state"]).toBe("error");
+    expect(result.querySelector(".verdict")?.textContent).toContain("stopped before");
+    expect(result.querySelector(".fix")?.textContent).toContain("hung up");
+    expect(result.querySelector("dd")?.textContent).toContain("HANDSHAKE_FAILED");
+    expect(byId<HTMLButtonElement>("diagnostics-test").disabled).toBe(false);
+    expect(byId("diagnostics-test-step").hidden).toBe(true);
+    expect(calls).toEqual(["diagnostics_test"]);
+  });
+
+  it("exports the report and offers to open it", async () => {
+    const calls: Array<[string, unknown]> = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args]);
+      if (cmd === "diagnostics_export") return "/home/ana/Downloads/passbridge-report-x/report.html";
+      if (cmd === "diagnostics_open_report") return null;
+      throw new Error(cmd);
+    });
+    const panel = document.createElement("section");
+    document.body.append(panel);
+    mountDiagnostics(panel);
+    byId("diagnostics-export").click();
+    await vi.waitFor(() => expect(byId("diagnostics-report-path").textContent).toContain("report.html"));
+    byId("diagnostics-open-report").click();
+    await vi.waitFor(() => expect(calls).toHaveLength(2));
+    expect(calls[1]).toEqual(["diagnostics_open_report", { path: "/home/ana/Downloads/passbridge-report-x/report.html" }]);
+    expect(phaseText({ ceremony: "sign-in", ceremonyLabel: "sign-in", phase: "verified", label: "verified", atMs: 4.4, qrSvg: null })).toBe(
+      "Sign-in: verified (4 ms)",
+    );
   });
 
   it("says why the checks could not run", async () => {

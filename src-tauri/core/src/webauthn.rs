@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod attestation;
-pub use attestation::{AttestationCertificate, AttestationProblem};
+pub use attestation::{AttestationCertificate, AttestationProblem, CheckedChain, check_chain};
 
 /// Why a phone's answer was not accepted.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -422,9 +422,8 @@ pub fn verify_registration(
                             _ => Err(VerifyError::Malformed("an x5c entry is not a byte string")),
                         })
                         .collect::<Result<Vec<_>, _>>()?;
-                    let checked =
-                        attestation::check_chain(&der, alg, sig, &signed, &attestation.aaguid)
-                            .map_err(VerifyError::Attestation)?;
+                    let checked = check_chain(&der, alg, sig, &signed, &attestation.aaguid)
+                        .map_err(VerifyError::Attestation)?;
                     attestation.kind = AttestationKind::Certificate;
                     attestation.chain = checked.certificates;
                     attestation.aaguid_in_certificate = checked.aaguid_in_certificate;

@@ -108,6 +108,25 @@ pub struct DiagnosticsNetworkArgs {
     pub on_step: JavaScriptChannelId,
 }
 
+/// `diagnostics_test`.
+#[derive(Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosticsTestArgs {
+    /// Play the phone with the virtual phone (no phone needed).
+    pub virtual_phone: bool,
+    /// Where each phase goes as it is reached (a `Channel` the window made).
+    #[ts(type = "Channel<TestPhaseView>")]
+    pub on_phase: JavaScriptChannelId,
+}
+
+/// `diagnostics_open_report`.
+#[derive(Debug, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportArgs {
+    /// The report's page, as `diagnostics_export` returned it.
+    pub path: String,
+}
+
 /// `phone_cancel`.
 #[derive(Debug, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]

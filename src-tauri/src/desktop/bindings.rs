@@ -9,15 +9,16 @@ use passbridge_core::app::types::{
     RequestAnswer, RequestKind, RequestView, SettingsView, UserSettings,
 };
 use passbridge_core::diagnostics::{Area, NetStep, Status};
+use passbridge_core::phone::cross_device::{CeremonyKind, TestPhase};
 use passbridge_core::profile::{LockState, Protection};
 use ts_rs::{Config, TS};
 
 use super::args::{
-    DiagnosticsNetworkArgs, PasskeyArgs, PasskeyRenameArgs, PhoneArgs, PhoneCancelArgs,
-    PhoneRunArgs, ProfileArgs, ProfileCreateArgs, ProfileUnlockArgs, RequestAnswerArgs,
-    SettingsSaveArgs,
+    DiagnosticsNetworkArgs, DiagnosticsTestArgs, PasskeyArgs, PasskeyRenameArgs, PhoneArgs,
+    PhoneCancelArgs, PhoneRunArgs, ProfileArgs, ProfileCreateArgs, ProfileUnlockArgs, ReportArgs,
+    RequestAnswerArgs, SettingsSaveArgs,
 };
-use super::commands::diagnostics::{CheckView, NetStepView};
+use super::commands::diagnostics::{CheckView, NetStepView, TestPhaseView, TestResultView};
 use super::error::{ErrorCode, IpcError};
 use super::events::{PHONE_EVENT, PROFILES_EVENT, PhoneEvent, REQUEST_EVENT};
 
@@ -112,6 +113,17 @@ pub fn commands(cfg: &Config) -> Vec<(&'static str, String, String)> {
             format!("{} | null", list(name::<CheckView>(cfg))),
         ),
         ("diagnostics_cancel", none(), "null".into()),
+        (
+            "diagnostics_test",
+            name::<DiagnosticsTestArgs>(cfg),
+            name::<TestResultView>(cfg),
+        ),
+        ("diagnostics_export", none(), "string".into()),
+        (
+            "diagnostics_open_report",
+            name::<ReportArgs>(cfg),
+            "null".into(),
+        ),
     ]
 }
 
@@ -148,6 +160,10 @@ pub fn generate() -> String {
         decl::<CheckView>(&cfg),
         decl::<NetStep>(&cfg),
         decl::<NetStepView>(&cfg),
+        decl::<CeremonyKind>(&cfg),
+        decl::<TestPhase>(&cfg),
+        decl::<TestPhaseView>(&cfg),
+        decl::<TestResultView>(&cfg),
         decl::<PhoneEvent>(&cfg),
         decl::<PhoneOutcome>(&cfg),
         decl::<CounterRegression>(&cfg),
@@ -166,6 +182,8 @@ pub fn generate() -> String {
         decl::<PhoneCancelArgs>(&cfg),
         decl::<RequestAnswerArgs>(&cfg),
         decl::<DiagnosticsNetworkArgs>(&cfg),
+        decl::<DiagnosticsTestArgs>(&cfg),
+        decl::<ReportArgs>(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `./dev bindings` (src-tauri/src/desktop/bindings.rs).\n\

@@ -99,6 +99,14 @@ impl IpcError {
         }
     }
 
+    /// A file that could not be written or opened: its path and the system's reason.
+    pub fn io(path: &std::path::Path, error: &std::io::Error) -> Self {
+        Self::new(
+            ErrorCode::Storage,
+            format!("Passbridge could not use {}: {error}.", path.display()),
+        )
+    }
+
     /// The internal-fault error: the detail goes to the log, the person gets a sentence.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");

@@ -135,6 +135,9 @@ pub fn builder<R: tauri::Runtime>(
             commands::diagnostics::diagnostics_run,
             commands::diagnostics::diagnostics_network,
             commands::diagnostics::diagnostics_cancel,
+            commands::diagnostics::diagnostics_test,
+            commands::diagnostics::diagnostics_export,
+            commands::diagnostics::diagnostics_open_report,
         ])
 }
 

@@ -500,6 +500,74 @@ fn diagnostics_check_the_relay_step_by_step_over_ipc() {
     runtime.shutdown_timeout(Duration::from_secs(1));
 }
 
+/// The cross-device test over IPC with the virtual phone (a loopback relay and air of its
+/// own): every phase of both ceremonies over the window's channel as it is reached, the
+/// verdict in the window's words; then "Export report" writes the page's findings, the test
+/// included, and "Open it" refuses any file that is not such a report.
+#[test]
+fn the_cross_device_test_runs_over_ipc_and_the_report_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, heard) = mpsc::channel();
+    let (_app, webview) = window_with(dir.path(), Some(events));
+    invoke(&webview, "diagnostics_run", json!({})).unwrap();
+    let result = invoke(
+        &webview,
+        "diagnostics_test",
+        json!({"virtualPhone": true, "onPhase": "__CHANNEL__:79"}),
+    )
+    .unwrap();
+    assert_eq!(result["passed"], true, "{result:#}");
+    assert!(
+        result["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Passed: a registration and a sign-in with the virtual phone"),
+        "{result:#}"
+    );
+    let phases: Vec<(String, String)> = heard
+        .try_iter()
+        .map(|e| {
+            (
+                e["ceremony"].as_str().unwrap().to_owned(),
+                e["phase"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(phases.len(), 18, "{phases:?}");
+    assert_eq!(
+        phases[0],
+        ("registration".to_owned(), "qr-shown".to_owned())
+    );
+    assert_eq!(phases[17], ("sign-in".to_owned(), "verified".to_owned()));
+
+    let path = invoke(&webview, "diagnostics_export", json!({})).unwrap();
+    let html = std::path::PathBuf::from(path.as_str().unwrap());
+    assert!(html.starts_with(dir.path().join("reports")), "{html:?}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(html.with_file_name("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["cross_device_test"]["passed"], true);
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["area"] == "keychain"),
+        "the machine's checks of the page's last run"
+    );
+    let elsewhere = dir.path().join("report.html");
+    std::fs::write(&elsewhere, "<p>x</p>").unwrap();
+    assert!(
+        invoke(
+            &webview,
+            "diagnostics_open_report",
+            json!({"path": elsewhere.display().to_string()})
+        )
+        .is_err(),
+        "only a report the page wrote is opened"
+    );
+}
+
 /// The Diagnostics page gets the machine's checks over IPC, in the command line's words.
 #[test]
 fn diagnostics_answer_with_the_doctors_checks_and_words() {

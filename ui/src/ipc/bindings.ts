@@ -346,6 +346,66 @@ step: NetStep,
 label: string, };
 
 /**
+ * The two ceremonies of the test.
+ */
+export type CeremonyKind = "registration" | "sign-in";
+
+/**
+ * A point a ceremony with a phone passes, in order.
+ */
+export type TestPhase = "qr-shown" | "advert-heard" | "advert-decrypted" | "tunnel-connected" | "handshake-done" | "post-handshake" | "request-sent" | "phone-answered" | "verified";
+
+/**
+ * A phase of the cross-device test reached, as the page shows it while the test runs.
+ */
+export type TestPhaseView = { 
+/**
+ * The ceremony.
+ */
+ceremony: CeremonyKind, 
+/**
+ * "registration", "sign-in".
+ */
+ceremonyLabel: string, 
+/**
+ * The phase.
+ */
+phase: TestPhase, 
+/**
+ * The phase in words.
+ */
+label: string, 
+/**
+ * Milliseconds since the ceremony began.
+ */
+atMs: number, 
+/**
+ * With a real phone's `qr-shown`: the QR code to scan, as SVG.
+ */
+qrSvg: string | null, };
+
+/**
+ * The cross-device test's outcome, as the page shows it.
+ */
+export type TestResultView = { 
+/**
+ * Whether both ceremonies verified.
+ */
+passed: boolean, 
+/**
+ * The verdict in a sentence (where it stopped, and why).
+ */
+summary: string, 
+/**
+ * What to do, when it failed.
+ */
+fix: string | null, 
+/**
+ * Facts to show: name and value (tunnel, phone, attestation, Chromium's names).
+ */
+facts: Array<[string, string]>, };
+
+/**
  * One step of a phone ceremony.
  */
 export type PhoneEvent = { 
@@ -647,6 +707,28 @@ onlyRelay: boolean,
  */
 onStep: Channel<NetStepView>, };
 
+/**
+ * `diagnostics_test`.
+ */
+export type DiagnosticsTestArgs = { 
+/**
+ * Play the phone with the virtual phone (no phone needed).
+ */
+virtualPhone: boolean, 
+/**
+ * Where each phase goes as it is reached (a `Channel` the window made).
+ */
+onPhase: Channel<TestPhaseView>, };
+
+/**
+ * `diagnostics_open_report`.
+ */
+export type ReportArgs = { 
+/**
+ * The report's page, as `diagnostics_export` returned it.
+ */
+path: string, };
+
 /** The event that opens (a RequestView) or closes (null) the request dialog. */
 export const REQUEST_EVENT = "request";
 
@@ -678,4 +760,7 @@ export interface Commands {
   diagnostics_run: { args: {}; result: CheckView[] };
   diagnostics_network: { args: DiagnosticsNetworkArgs; result: CheckView[] | null };
   diagnostics_cancel: { args: {}; result: null };
+  diagnostics_test: { args: DiagnosticsTestArgs; result: TestResultView };
+  diagnostics_export: { args: {}; result: string };
+  diagnostics_open_report: { args: ReportArgs; result: null };
 }

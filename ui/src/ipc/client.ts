@@ -22,6 +22,8 @@ import {
   type RequestAnswer,
   type RequestView,
   type SettingsView,
+  type TestPhaseView,
+  type TestResultView,
   type UserSettings,
 } from "./bindings";
 
@@ -155,6 +157,23 @@ export function runNetworkChecks(onlyRelay: boolean, onStep: (step: NetStepView)
 
 export function cancelNetworkChecks(): Promise<null> {
   return call("diagnostics_cancel", {});
+}
+
+/** The cross-device test; `onPhase` hears each phase as it is reached. Stopped by `cancelNetworkChecks`. */
+export function runCrossDeviceTest(virtualPhone: boolean, onPhase: (phase: TestPhaseView) => void): Promise<TestResultView> {
+  const channel = new Channel<TestPhaseView>();
+  channel.onmessage = onPhase;
+  return call("diagnostics_test", { virtualPhone, onPhase: channel });
+}
+
+/** Writes the report of the page's last checks and test; the path of its `report.html`. */
+export function exportReport(): Promise<string> {
+  return call("diagnostics_export", {});
+}
+
+/** Opens a report `exportReport` wrote in the system's browser. */
+export function openReport(path: string): Promise<null> {
+  return call("diagnostics_open_report", { path });
 }
 
 export function getSettings(): Promise<SettingsView> {

@@ -1,11 +1,22 @@
 // The Diagnostics tab: `passbridge doctor`'s checks, the same checks in the same words, for an
 // administrator at the machine: first this machine's (policy, keychain, profiles, security
 // key), then the network's (each tunnel service a phone may name, the relay, the clock), each
-// step shown as it starts and the whole run cancellable.
+// step shown as it starts and the whole run cancellable; the cross-device test (a phone, or the
+// virtual phone, through a registration and a sign-in, each phase shown as it is reached); and
+// a report of what the page found, to share.
 import { errorText } from "../format";
-import { cancelNetworkChecks, runDiagnostics, runNetworkChecks, toAppError } from "../ipc/client";
-import type { CheckView, NetStepView, Status } from "../ipc/bindings";
+import {
+  cancelNetworkChecks,
+  exportReport,
+  openReport,
+  runCrossDeviceTest,
+  runDiagnostics,
+  runNetworkChecks,
+  toAppError,
+} from "../ipc/client";
+import type { CheckView, NetStepView, Status, TestPhaseView, TestResultView } from "../ipc/bindings";
 import { h, replace } from "../dom";
+import { svgDataUrl } from "./phone";
 
 export interface DiagnosticsView {
   /** Runs the checks and shows them. */
@@ -23,6 +34,12 @@ export function summaryText(checks: CheckView[]): string {
 /** The live line while the network checks run: "Checking cable.ua5v.com: TLS…". */
 export function stepText(step: NetStepView): string {
   return `Checking ${step.host}: ${step.label}…`;
+}
+
+/** The live line while the test runs: "Registration: tunnel connected (12 ms)". */
+export function phaseText(p: TestPhaseView): string {
+  const ceremony = p.ceremonyLabel.charAt(0).toUpperCase() + p.ceremonyLabel.slice(1);
+  return `${ceremony}: ${p.label} (${Math.round(p.atMs)} ms)`;
 }
 
 export function mountDiagnostics(panel: HTMLElement): DiagnosticsView {
@@ -52,6 +69,111 @@ export function mountDiagnostics(panel: HTMLElement): DiagnosticsView {
     live,
     list,
   );
+
+  // The cross-device test.
+  const testBtn = h("button", { id: "diagnostics-test", type: "button" }, "Test with a phone");
+  const testStop = h("button", { id: "diagnostics-test-cancel", type: "button" }, "Stop");
+  const virtualPhone = h("input", { id: "diagnostics-virtual-phone", type: "checkbox" });
+  const testLive = h("p", { id: "diagnostics-test-step", class: "muted", "aria-live": "polite" });
+  const testQr = h("div", { id: "diagnostics-test-qr", class: "qr" });
+  const testResult = h("div", { id: "diagnostics-test-result", role: "status" });
+  testStop.hidden = true;
+  testLive.hidden = true;
+  testQr.hidden = true;
+  testResult.hidden = true;
+  // The report.
+  const exportBtn = h("button", { id: "diagnostics-export", type: "button" }, "Export report");
+  const exported = h("p", { id: "diagnostics-exported", role: "status" });
+  exported.hidden = true;
+  panel.append(
+    h("h3", {}, "Cross-device test"),
+    h(
+      "p",
+      { class: "muted" },
+      "A registration and a sign-in at a test site (cross-device-test.invalid) with your phone: scan each QR code. Every phase is timed, so a failure names the step where it stopped. The phone keeps a test passkey, replaced by the next test.",
+    ),
+    h("p", {}, testBtn, " ", testStop),
+    h("p", {}, h("label", {}, virtualPhone, " Use the virtual phone (no phone needed: tests this computer's side)")),
+    testLive,
+    testQr,
+    testResult,
+    h("h3", {}, "Report"),
+    h("p", { class: "muted" }, "The checks and the test above in one page to send to whoever helps you: no keys, QR codes or passkey IDs."),
+    h("p", {}, exportBtn),
+    exported,
+  );
+
+  function showResult(r: TestResultView): void {
+    testResult.hidden = false;
+    testResult.dataset["state"] = r.passed ? "ok" : "error";
+    const facts = h("dl", { class: "facts" });
+    for (const [name, value] of r.facts) facts.append(h("dt", {}, name), h("dd", {}, value));
+    replace(
+      testResult,
+      h("p", { class: "verdict" }, r.summary),
+      r.fix === null ? null : h("p", { class: "fix" }, r.fix),
+      facts,
+    );
+  }
+
+  async function runTest(): Promise<void> {
+    testBtn.disabled = true;
+    testStop.hidden = false;
+    testStop.disabled = false;
+    testLive.hidden = false;
+    testLive.textContent = "Starting…";
+    testResult.hidden = true;
+    try {
+      const result = await runCrossDeviceTest(virtualPhone.checked, (p) => {
+        testLive.textContent = phaseText(p);
+        if (p.qrSvg !== null) {
+          testQr.hidden = false;
+          replace(testQr, h("img", { src: svgDataUrl(p.qrSvg), alt: "QR code: scan it with your phone", class: "qr-image" }));
+        } else if (p.phase !== "qr-shown") {
+          testQr.hidden = true;
+        }
+      });
+      showResult(result);
+    } catch (e) {
+      testResult.hidden = false;
+      testResult.dataset["state"] = "error";
+      testResult.textContent = errorText(toAppError(e));
+    } finally {
+      testBtn.disabled = false;
+      testStop.hidden = true;
+      testLive.hidden = true;
+      testQr.hidden = true;
+    }
+  }
+
+  async function runExport(): Promise<void> {
+    exportBtn.disabled = true;
+    exported.hidden = false;
+    try {
+      const path = await exportReport();
+      exported.dataset["state"] = "ok";
+      const open = h("button", { id: "diagnostics-open-report", type: "button" }, "Open it");
+      open.addEventListener("click", () => {
+        openReport(path).catch((e: unknown) => {
+          exported.dataset["state"] = "error";
+          exported.textContent = errorText(toAppError(e));
+        });
+      });
+      replace(exported, "Report saved: ", h("code", { id: "diagnostics-report-path", class: "wrap" }, path), " ", open);
+    } catch (e) {
+      exported.dataset["state"] = "error";
+      exported.textContent = errorText(toAppError(e));
+    } finally {
+      exportBtn.disabled = false;
+    }
+  }
+
+  testBtn.addEventListener("click", () => void runTest());
+  testStop.addEventListener("click", () => {
+    testStop.disabled = true;
+    void cancelNetworkChecks();
+  });
+  exportBtn.addEventListener("click", () => void runExport());
 
   function item(c: CheckView): HTMLLIElement {
     return h(

@@ -5,6 +5,7 @@
 //! display.
 
 pub mod broker;
+pub mod diagnostics;
 pub mod error;
 pub mod key;
 pub mod passkeys;
@@ -72,8 +73,10 @@ pub struct AppCore {
     next_id: AtomicU32,
     autostart: Option<Autostart>,
     watchers: Mutex<Vec<Watcher>>,
-    /// Wakes a running [`AppCore::network_checks`] to stop it.
+    /// Wakes a running [`AppCore::network_checks`] (or cross-device test) to stop it.
     network_cancel: tokio::sync::Notify,
+    /// What the Diagnostics page last found, for its report.
+    last_diagnostics: Mutex<diagnostics::LastDiagnostics>,
 }
 
 /// Told when the profiles change (see [`AppCore::on_change`]).
@@ -158,6 +161,7 @@ impl AppCore {
             autostart,
             watchers: Mutex::new(Vec::new()),
             network_cancel: tokio::sync::Notify::new(),
+            last_diagnostics: Mutex::default(),
         })
     }
 
@@ -206,7 +210,7 @@ impl AppCore {
     /// `doctor`'s machine checks for this app: its policy (loaded, or the app would not run),
     /// its keychain and data directory, and this system's security-key parts.
     pub fn machine_checks(&self) -> Vec<crate::diagnostics::Check> {
-        crate::diagnostics::machine_checks(&crate::diagnostics::MachineSetup {
+        let checks = crate::diagnostics::machine_checks(&crate::diagnostics::MachineSetup {
             data_dir: self.root.clone(),
             keychain: Arc::clone(&self.keychain),
             policy: Ok((self.admin.clone(), self.policy_source.clone())),
@@ -218,7 +222,9 @@ impl AppCore {
                 .filter(|p| p.state == crate::profile::LockState::Unlocked)
                 .map(|p| p.name)
                 .collect(),
-        })
+        });
+        self.remember_checks(&checks, false);
+        checks
     }
 
     /// `doctor`'s Bluetooth and network checks for this app: the adapter its air setting
@@ -255,10 +261,14 @@ impl AppCore {
             );
             checks
         };
-        tokio::select! {
+        let checks = tokio::select! {
             checks = checks => Some(checks),
             () = cancelled => None,
+        };
+        if let Some(checks) = &checks {
+            self.remember_checks(checks, true);
         }
+        checks
     }
 
     /// Stops a running [`Self::network_checks`] (a no-op when none runs).
@@ -366,6 +376,11 @@ impl AppCore {
     /// Time and randomness, as the core uses them.
     pub fn env(&self) -> &Env {
         &self.env
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.root
     }
 
     /// The wall clock the core uses.

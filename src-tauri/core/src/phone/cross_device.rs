@@ -35,7 +35,7 @@ pub const TEST_USER: &str = "passbridge-test";
 pub const TEST_USER_ID: &[u8; 16] = b"passbridge-test1";
 
 /// The two ceremonies of the test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum CeremonyKind {
     /// makeCredential.
@@ -45,7 +45,7 @@ pub enum CeremonyKind {
 }
 
 /// A point a ceremony with a phone passes, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum TestPhase {
     /// The QR code is on the screen.
@@ -605,10 +605,21 @@ fn start_round(
     (Some(round), Some(qr))
 }
 
-/// Waits for the virtual phone's half to end and keeps its engine (and passkeys).
+/// How long the virtual phone may take to wind down after the desktop's ceremony ended (it
+/// may still be waiting at the relay for a desktop that gave up).
+const PHONE_WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits for the virtual phone's half to end and keeps its engine (and passkeys); a phone
+/// still busy after [`PHONE_WIND_DOWN`] is stopped, and no further ceremony gets one.
 async fn end_round(round: Option<PhoneRound>, setup: Option<&mut VirtualSetup>) {
     if let (Some(round), Some(setup)) = (round, setup) {
-        setup.phone = round.finish().await;
+        let abort = round.task.abort_handle();
+        setup.phone = tokio::time::timeout(PHONE_WIND_DOWN, round.finish())
+            .await
+            .unwrap_or_else(|_| {
+                abort.abort();
+                None
+            });
     }
 }
 

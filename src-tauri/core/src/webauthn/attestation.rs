@@ -73,9 +73,9 @@ pub struct AttestationCertificate {
 
 /// What a checked certificate attestation established.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct CheckedChain {
+pub struct CheckedChain {
     /// The chain, leaf first.
-    pub(super) certificates: Vec<AttestationCertificate>,
+    pub certificates: Vec<AttestationCertificate>,
     /// Whether the leaf carried the AAGUID extension (it then matched).
     pub aaguid_in_certificate: bool,
 }
@@ -190,7 +190,7 @@ fn check_leaf(leaf: &X509Certificate<'_>, aaguid: &[u8]) -> Result<bool, Attesta
 ///
 /// # Errors
 /// [`AttestationProblem`].
-pub(super) fn check_chain(
+pub fn check_chain(
     x5c: &[&[u8]],
     alg: i64,
     sig: &[u8],
