@@ -504,6 +504,22 @@ def main() -> int:
         assert f"relay 127.0.0.1:{relay_port}: reachable (name lookup" in network, network
         assert d.attr('li.check[data-area="network"]', "data-status") == "pass", network
         assert "passed" in d.text("#diagnostics-summary"), d.text("#diagnostics-summary")
+        # 8c. The cross-device test with the virtual phone, through the relay the settings
+        # name, then "Export report": the page's checks and the test in one file.
+        d.click("#diagnostics-virtual-phone")
+        d.click("#diagnostics-test")
+        d.wait(lambda: d.visible("#diagnostics-test-result"), "the cross-device test's verdict", timeout=60)
+        verdict = d.text("#diagnostics-test-result")
+        assert d.attr("#diagnostics-test-result", "data-state") == "ok", verdict
+        assert "Passed: a registration and a sign-in with the virtual phone" in verdict, verdict
+        assert f"ws://127.0.0.1:{relay_port}" in verdict, verdict
+        d.click("#diagnostics-export")
+        d.wait(lambda: d.text("#diagnostics-report-path"), "the exported report's path")
+        report_html = Path(d.text("#diagnostics-report-path"))
+        report_data = json.loads(report_html.with_name("report.json").read_text())
+        assert report_data["cross_device_test"]["passed"] is True, report_data
+        assert any(c["area"] == "network" for c in report_data["checks"]), report_data["checks"]
+        d.script("document.getElementById('diagnostics-exported').scrollIntoView({block: 'end'});")
         d.screenshot(out / "14-diagnostics.png")
         d.click("#tab-passkeys")
 
@@ -520,6 +536,15 @@ def main() -> int:
         for secret in ("ana@example", "example.org", "example.com"):
             assert secret not in text, f"the locked window shows {secret!r}"
         d.screenshot(out / "12-locked.png")
+
+        # 9b. The exported report in this WebKit webview, opened as the file it is (offline,
+        # nothing to fetch): its timeline and checks. Last, since it leaves the app's page.
+        d._call("POST", d.s("/url"), {"url": report_html.as_uri()})
+        d.wait(lambda: "Cross-device test" in d.page_text(), "the report page in the webview")
+        assert "verified" in d.page_text(), d.page_text()
+        assert d.find_all("svg.timeline"), "no timeline chart in the report"
+        d.script("window.scrollTo(0, 0);")
+        d.screenshot(out / "15-report.png")
 
         # 10. Quit from the tray: the app ends, window and all.
         probe("click", "Quit Passbridge")
