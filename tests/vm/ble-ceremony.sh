@@ -73,6 +73,17 @@ grep -q 'phone nearby (its Bluetooth advert matched)' "$work/client.err" \
 grep -q '"ok": true' "$work/client.json" || { echo "ble-ceremony.sh: result not ok" >&2; exit 1; }
 grep -q '"attestation_signature_verified": true' "$work/client.json" \
     || { echo "ble-ceremony.sh: attestation not verified" >&2; exit 1; }
+# The cross-device test over the same stack, after the ceremony (so hci0's BlueZ already knows
+# hci1, as it knows a phone on its second sign-in): the virtual phone in passbridge's process
+# advertises on hci1, the desktop scans hci0; a registration and a sign-in, each phase timed.
+"$bin" hybrid test --virtual-phone --air ble:hci0 --phone-air ble:hci1 --relay "$relay" \
+    --timeout 60 --json --report "$work/report" >"$work/test.json" 2>"$work/test.err" \
+    || { cat "$work/test.err" "$work/test.json" >&2; echo "ble-ceremony.sh: hybrid test failed" >&2; exit 1; }
+grep -q '"passed": true' "$work/test.json" || { cat "$work/test.json" >&2; echo "ble-ceremony.sh: hybrid test did not pass" >&2; exit 1; }
+[ "$(grep -c '"phase": "advert-decrypted"' "$work/test.json")" -eq 2 ] \
+    || { cat "$work/test.json" >&2; echo "ble-ceremony.sh: hybrid test: an advert was not decrypted in each ceremony" >&2; exit 1; }
+grep -q '<svg class="timeline"' "$work/report/report.html" || { echo "ble-ceremony.sh: no timeline in the report" >&2; exit 1; }
+echo "ble-ceremony.sh: ok: hybrid test over BlueZ: $(grep -E '^  \[.*(advert decrypted|verified)' "$work/test.err" | tr -s ' ' | paste -sd ';' -)"
 # After the ceremony (a power cycle under emulation can leave the adapter slow to scan again,
 # and the ceremony is what matters most): the failures a user meets first, named in words.
 expect_failure() {  # expect_failure TEXT ARGS...: the client must fail and print TEXT
@@ -94,4 +105,4 @@ missing=$("$bin" doctor --offline --air ble:hci7 --json | doctor_says) || true
 [[ $missing == "no-bluetooth-adapter warn"* ]] || { echo "ble-ceremony.sh: doctor with no hci7: $missing" >&2; exit 1; }
 echo "ble-ceremony.sh: ok: doctor says $off; and for hci7, $missing"
 
-echo "ble-ceremony.sh: PASS: btleplug on hci0 matched the phone's BlueZ advert from hci1; registration verified"
+echo "ble-ceremony.sh: PASS: btleplug on hci0 matched the phone's BlueZ advert from hci1; registration verified; hybrid test passed"
