@@ -43,6 +43,11 @@ pub fn message(finding: &Finding) -> String {
             format!("{problem}; Passbridge will not start until the file is fixed or removed")
         }
         Finding::KeychainReady { backend } => format!("the OS keychain ({backend}) answers"),
+        Finding::KeychainLocked { backend } => format!(
+            "the OS keychain ({backend}) answers but is locked: profiles kept in it cannot open; \
+             unlock it (log in to the desktop session, or unlock the \"Login\" keyring in \
+             Passwords and Keys) and run doctor again"
+        ),
         Finding::KeychainUnavailable { backend, detail } => format!(
             "the OS keychain ({backend}) cannot be used: {detail}; log in to a desktop \
              session (or start gnome-keyring and unlock it) and run doctor again"

@@ -326,3 +326,68 @@ fn doctor_names_a_relay_that_refuses_connections_as_the_failing_step() {
         "{text}"
     );
 }
+
+/// A keychain that answers but is locked (the Login keyring after a screen lock, or a login
+/// without the keyring's password): doctor names it as locked, with what to do, instead of
+/// calling it ready, and the profile kept in it fails. In a D-Bus session and gnome-keyring of
+/// its own, since locking the shared test keyring would lock it for every other test.
+#[test]
+fn doctor_names_a_locked_keychain() {
+    let tools = ["dbus-run-session", "gnome-keyring-daemon", "gdbus"];
+    if let Some(missing) = tools.iter().find(|tool| {
+        !Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }) {
+        assert!(
+            std::env::var_os(REQUIRE_ENV).is_none_or(|v| v != "1"),
+            "{REQUIRE_ENV}=1 but {missing} is missing"
+        );
+        eprintln!("skipping: no {missing}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "").unwrap();
+    let script = r#"
+set -e
+printf "passbridge-test" | gnome-keyring-daemon --foreground --components=secrets --unlock >/dev/null 2>&1 &
+for _ in $(seq 100); do
+  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+    --method org.freedesktop.DBus.ListNames | grep -q org.freedesktop.secrets && break
+  sleep 0.1
+done
+"$PASSBRIDGE" profile create Ana >/dev/null
+gdbus call --session --dest org.freedesktop.secrets --object-path /org/freedesktop/secrets \
+  --method org.freedesktop.Secret.Service.Lock "['/org/freedesktop/secrets/aliases/default']" >/dev/null
+"$PASSBRIDGE" doctor --json --offline --no-bluetooth || true
+"#;
+    let output = Command::new("timeout")
+        .args(["60", "dbus-run-session", "--", "sh", "-c", script])
+        .env("PASSBRIDGE", env!("CARGO_BIN_EXE_passbridge"))
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path().join("share"))
+        .env("PASSBRIDGE_DATA_DIR", dir.path().join("data"))
+        .env("PASSBRIDGE_POLICY", &policy)
+        .env("RUST_LOG", "warn")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    let report: serde_json::Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("{e}: {out}\n{}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(report["status"], "fail");
+    let locked = finding(&report, "keychain-locked");
+    assert_eq!(locked["status"], "fail", "{locked}");
+    assert!(
+        locked["message"].as_str().unwrap().contains("is locked"),
+        "{locked}"
+    );
+    let ana = finding(&report, "profile");
+    assert_eq!(ana["state"], "keychain-unavailable", "{ana}");
+}

@@ -83,6 +83,11 @@ pub enum Finding {
         /// Which keychain.
         backend: String,
     },
+    /// The keychain answers but is locked: nothing in it can be read until it is unlocked.
+    KeychainLocked {
+        /// Which keychain.
+        backend: String,
+    },
     /// The keychain cannot be used.
     KeychainUnavailable {
         /// Which keychain.
@@ -908,6 +913,14 @@ pub fn machine_checks(setup: &MachineSetup) -> Vec<Check> {
     };
     let backend = setup.keychain.backend_name().to_owned();
     let keychain_ok = match setup.keychain.probe() {
+        Ok(()) if setup.keychain.is_locked() == Some(true) => {
+            checks.push(Check::new(
+                Area::Keychain,
+                Status::Fail,
+                Finding::KeychainLocked { backend },
+            ));
+            false
+        }
         Ok(()) => {
             checks.push(Check::new(
                 Area::Keychain,

@@ -74,6 +74,12 @@ pub trait KeyStore: Send + Sync {
         self.get("probe").map(|_| ())
     }
 
+    /// Whether the keychain answers but is locked (reading an entry would need the person to
+    /// unlock it first); `None` when the backend cannot tell.
+    fn is_locked(&self) -> Option<bool> {
+        None
+    }
+
     /// Human name for messages ("Secret Service", "test memory keychain").
     fn backend_name(&self) -> &'static str;
 }
@@ -226,6 +232,22 @@ impl KeyStore for OsKeychain {
 
     fn backend_name(&self) -> &'static str {
         Self::backend()
+    }
+
+    /// The Secret Service's default collection's `Locked` property (Secret Service API,
+    /// org.freedesktop.Secret.Collection): entries are filed there. Looking up a missing entry
+    /// works while it is locked, so the probe alone would call a locked keychain ready.
+    #[cfg(target_os = "linux")]
+    fn is_locked(&self) -> Option<bool> {
+        let bus = zbus::blocking::Connection::session().ok()?;
+        let collection = zbus::blocking::Proxy::new(
+            &bus,
+            "org.freedesktop.secrets",
+            "/org/freedesktop/secrets/aliases/default",
+            "org.freedesktop.Secret.Collection",
+        )
+        .ok()?;
+        collection.get_property::<bool>("Locked").ok()
     }
 }
 
