@@ -168,25 +168,32 @@ fn summary(run: &CrossDeviceRun) -> String {
     lines.join("\n")
 }
 
-/// The machine's checks for the report (no network, no Bluetooth: the test itself is those).
-fn machine_checks(args: &TestArgs) -> Vec<diagnostics::Check> {
+/// The checks for the report: the adapter the desktop used (no scan: the test was the
+/// scan), then the machine's; the network's are the test itself.
+fn report_checks(
+    args: &TestArgs,
+    air: &Air,
+    runtime: &tokio::runtime::Runtime,
+) -> Vec<diagnostics::Check> {
+    let mut checks = runtime.block_on(diagnostics::air_checks(air, None, Duration::from_secs(5)));
     match MachineSetup::system(args.data_dir.as_deref()) {
-        Ok(setup) => diagnostics::machine_checks(&setup),
-        Err(error) => {
-            eprintln!("warning: the report leaves out the machine's checks: {error}");
-            Vec::new()
-        }
+        Ok(setup) => checks.extend(diagnostics::machine_checks(&setup)),
+        Err(error) => eprintln!("warning: the report leaves out the machine's checks: {error}"),
     }
+    checks
 }
 
-fn write_report(dir: &Path, run: &CrossDeviceRun, args: &TestArgs) -> Result<PathBuf, String> {
+fn write_report(
+    dir: &Path,
+    run: &CrossDeviceRun,
+    checks: &[diagnostics::Check],
+) -> Result<PathBuf, String> {
     let failure = run.failure.as_ref().map(words::phone_failure);
-    let checks = machine_checks(args);
     let input = ReportInput {
         generated_unix: Env::system().unix_time(),
         app: passbridge_core::about::app_info(cfg!(feature = "desktop")),
         machine: passbridge_core::about::machine_facts(),
-        checks: &checks,
+        checks,
         test: Some(TestSection {
             run,
             failure: failure.as_deref(),
@@ -216,10 +223,12 @@ pub(super) fn run(args: &TestArgs) -> ExitCode {
         },
         format_time(env.unix_time())
     );
+    let desktop_air = options.ceremony.air.clone();
     let mut on_progress = |progress: TestProgress| show(&progress);
     let run = runtime.block_on(cross_device::run(options, &env, &mut on_progress, ctrl_c()));
     if let Some(dir) = &args.report {
-        match write_report(dir, &run, args) {
+        let checks = report_checks(args, &desktop_air, &runtime);
+        match write_report(dir, &run, &checks) {
             Ok(html) => eprintln!("report written: {}", html.display()),
             Err(message) => return fail(&message),
         }
