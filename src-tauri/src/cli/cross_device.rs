@@ -154,12 +154,9 @@ fn summary(run: &CrossDeviceRun) -> String {
             attestation_words(format, facts)
         ));
     }
-    if run
-        .ceremonies
-        .iter()
-        .any(|c| c.kind == CeremonyKind::Registration)
-        && !run.virtual_phone
-    {
+    // The attestation is known only once the registration verified: from then on the phone
+    // keeps the passkey.
+    if run.attestation_format.is_some() && !run.virtual_phone {
         lines.push(format!(
             "  The phone keeps a test passkey for {TEST_RP_ID}; the next test replaces it, or \
              delete it in the phone's password manager."
