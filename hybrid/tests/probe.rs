@@ -10,7 +10,7 @@
 )]
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use hybrid::io::probe::{ProbeFailure, ProbeOptions, Step, TlsFailure, UpgradeFailure, probe};
@@ -18,9 +18,12 @@ use hybrid::io::relay::{Relay, RelayConfig};
 use hybrid::io::tls::ClientTls;
 use hybrid::io::tunnel::TunnelConfig;
 use hybrid::proxy::ProxyProblem;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+#[path = "support/pki.rs"]
+mod support;
+use support::Pki;
 
 /// The relay's wall clock in these tests: 2023-11-14T22:13:20Z.
 fn fixed_clock() -> SystemTime {
@@ -30,40 +33,10 @@ fn fixed_clock() -> SystemTime {
 const ROUTING_ID: [u8; 3] = [0x0A, 0x0B, 0x0C];
 const TUNNEL: &str = "00112233445566778899AABBCCDDEEFF";
 
-struct Pki {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
 /// A private CA ("Probe Test Org") and a certificate for `localhost` from it, valid from
 /// `not_before` to `not_after` (years).
 fn pki(dir: &Path, not_before: i32, not_after: i32) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::OrganizationName, "Probe Test Org");
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Probe Test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.not_before = rcgen::date_time_ymd(not_before, 1, 1);
-    params.not_after = rcgen::date_time_ymd(not_after, 1, 1);
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let pki = Pki {
-        ca: dir.join("ca.pem"),
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
-    };
-    std::fs::write(&pki.ca, ca.pem()).unwrap();
-    std::fs::write(&pki.cert, cert.pem()).unwrap();
-    std::fs::write(&pki.key, key.serialize_pem()).unwrap();
-    pki
+    support::pki(dir, "Probe Test", Some((not_before, not_after)))
 }
 
 /// A TLS relay on loopback with `pki`'s certificate.

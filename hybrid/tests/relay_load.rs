@@ -17,6 +17,8 @@
     reason = "load harness: failing loudly is the point"
 )]
 
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/relay_load.rs"]
 mod relay_load;
 
@@ -108,30 +110,9 @@ async fn under_load(tls: bool) {
 
 /// A private CA, the relay's certificate from it, and a client configuration trusting it.
 fn tls_pair(dir: &std::path::Path) -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "relay load CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let (ca_path, cert_path, key_path) = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&ca_path, ca.pem()).unwrap();
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    let server = hybrid::io::tls::server_config(&cert_path, &key_path).unwrap();
-    let client = hybrid::io::tls::ClientTls::new(Some(ca_path))
+    let pki = pki::pki(dir, "relay load", None);
+    let server = hybrid::io::tls::server_config(&pki.cert, &pki.key).unwrap();
+    let client = hybrid::io::tls::ClientTls::new(Some(pki.ca))
         .config()
         .unwrap();
     (server, client)
