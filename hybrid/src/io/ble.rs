@@ -60,6 +60,46 @@ impl Drop for BtleScanner {
     }
 }
 
+/// The adapter a scan uses, and every adapter's description.
+struct Chosen {
+    adapter: Adapter,
+    info: String,
+    all: Vec<String>,
+}
+
+/// The adapter whose description starts with `name` (for example "hci0"), or the first one;
+/// it must be powered. One choice for the ceremony's scanner and doctor's survey, so doctor
+/// checks the adapter a sign-in would use.
+async fn choose_adapter(name: Option<&str>) -> Result<Chosen, BluetoothProblem> {
+    let manager = Manager::new()
+        .await
+        .map_err(|e| BluetoothProblem::ServiceUnavailable(e.to_string()))?;
+    let found = manager
+        .adapters()
+        .await
+        .map_err(|e| BluetoothProblem::Failed {
+            what: "listing the Bluetooth adapters",
+            cause: e.to_string(),
+        })?;
+    let mut all = Vec::new();
+    let mut chosen = None;
+    for adapter in found {
+        let info = adapter.adapter_info().await.unwrap_or_default();
+        if chosen.is_none() && name.is_none_or(|name| info.split_whitespace().next() == Some(name))
+        {
+            chosen = Some((adapter, info.clone()));
+        }
+        all.push(info);
+    }
+    let Some((adapter, info)) = chosen else {
+        return Err(BluetoothProblem::NoAdapter(name.map(str::to_owned)));
+    };
+    if let Ok(CentralState::PoweredOff) = adapter.adapter_state().await {
+        return Err(BluetoothProblem::PoweredOff { adapter: info });
+    }
+    Ok(Chosen { adapter, info, all })
+}
+
 impl BtleScanner {
     /// Opens the adapter whose description contains `name` (for example "hci0"), or the first
     /// one, and starts scanning.
@@ -68,30 +108,11 @@ impl BtleScanner {
     /// [`AirError::Bluetooth`] naming the problem: no adapter, adapter off, no permission, the
     /// Bluetooth service not running.
     pub async fn open(name: Option<&str>) -> Result<Self, AirError> {
-        let manager = Manager::new()
-            .await
-            .map_err(|e| BluetoothProblem::ServiceUnavailable(e.to_string()))?;
-        let adapters = manager
-            .adapters()
-            .await
-            .map_err(|e| ble_error("listing the Bluetooth adapters", e))?;
-        let mut chosen = None;
-        for adapter in adapters {
-            let info = adapter.adapter_info().await.unwrap_or_default();
-            if name.is_none_or(|name| info.split_whitespace().next() == Some(name)) {
-                chosen = Some((adapter, info));
-                break;
-            }
-        }
-        let Some((adapter, adapter_info)) = chosen else {
-            return Err(BluetoothProblem::NoAdapter(name.map(str::to_owned)).into());
-        };
-        if let Ok(CentralState::PoweredOff) = adapter.adapter_state().await {
-            return Err(BluetoothProblem::PoweredOff {
-                adapter: adapter_info,
-            }
-            .into());
-        }
+        let Chosen {
+            adapter,
+            info: adapter_info,
+            ..
+        } = choose_adapter(name).await?;
         let events = adapter
             .events()
             .await
@@ -308,29 +329,11 @@ pub async fn survey(
     name: Option<&str>,
     scan: Option<std::time::Duration>,
 ) -> Result<BleSurvey, BluetoothProblem> {
-    let manager = Manager::new()
-        .await
-        .map_err(|e| BluetoothProblem::ServiceUnavailable(e.to_string()))?;
-    let found = manager
-        .adapters()
-        .await
-        .map_err(|e| BluetoothProblem::ServiceUnavailable(e.to_string()))?;
-    let mut adapters = Vec::new();
-    let mut chosen = None;
-    for adapter in found {
-        let info = adapter.adapter_info().await.unwrap_or_default();
-        if chosen.is_none() && name.is_none_or(|name| info.split_whitespace().next() == Some(name))
-        {
-            chosen = Some((adapter, info.clone()));
-        }
-        adapters.push(info);
-    }
-    let Some((adapter, info)) = chosen else {
-        return Err(BluetoothProblem::NoAdapter(name.map(str::to_owned)));
-    };
-    if let Ok(CentralState::PoweredOff) = adapter.adapter_state().await {
-        return Err(BluetoothProblem::PoweredOff { adapter: info });
-    }
+    let Chosen {
+        adapter,
+        info,
+        all: adapters,
+    } = choose_adapter(name).await?;
     let mut survey = BleSurvey {
         adapters,
         adapter: info,
