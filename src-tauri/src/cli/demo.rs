@@ -4,13 +4,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use hybrid::io::driver::ClientStep;
-use hybrid::io::phone::{Behaviour, CtapPhone};
+use hybrid::io::phone::Behaviour;
 use hybrid::io::relay::{Relay, RelayConfig};
 use hybrid::io::tunnel::TunnelConfig;
 use passbridge_core::phone::Air;
 use passbridge_core::phone::ceremony::{self, CeremonyOptions, Start};
-use passbridge_core::phone::virtual_phone::{self, PhoneOptions, PhoneStart};
-use passbridge_core::system::{Env, SharedClock, SharedRng};
+use passbridge_core::phone::virtual_phone::{self, MemoryPhone, PhoneOptions, QrRound};
+use passbridge_core::system::Env;
 use passbridge_core::webauthn;
 
 use super::steps::Steps;
@@ -42,8 +42,6 @@ pub(super) fn run(args: &DemoArgs) -> ExitCode {
     }
 }
 
-type DemoPhone = CtapPhone<ctap::MemoryStore, SharedClock, SharedRng>;
-
 async fn demo(args: &DemoArgs) -> Result<(), String> {
     let env = Env::system();
     let relay = Relay::bind(([127, 0, 0, 1], 0).into(), RelayConfig::default())
@@ -59,14 +57,7 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
     println!("Passbridge demo: relay on {relay_url}, loopback air on udp://{air_addr}");
     println!("A virtual phone (the ctap engine, in memory) plays the phone's part.\n");
 
-    let engine = ctap::Authenticator::new(
-        ctap::MemoryStore::new(),
-        env.clock.clone(),
-        env.rng.clone(),
-        virtual_phone::engine_config(),
-    )
-    .map_err(|e| e.to_string())?;
-    let phone = CtapPhone::new(engine, Behaviour::Answer);
+    let phone = virtual_phone::memory_phone(&env, Behaviour::Answer).map_err(|e| e.to_string())?;
     // Loopback only: no proxy, whatever the environment says.
     let tunnel = TunnelConfig::default();
     let opts = CeremonyOptions {
@@ -141,37 +132,20 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The phone's half of one ceremony: a task that waits for the QR code the client shows (the
-/// demo's "camera"), then plays the phone.
+/// The phone's half of one ceremony ([`QrRound`]), with the QR code the client shows handed
+/// to it instead of drawn.
 struct PhoneRound {
     qr: Option<tokio::sync::oneshot::Sender<String>>,
-    task: tokio::task::JoinHandle<(DemoPhone, Result<(), String>)>,
+    round: QrRound,
 }
 
 impl PhoneRound {
-    fn start(phone: DemoPhone, opts: &PhoneOptions, env: &Env) -> Self {
-        let (qr, qr_rx) = tokio::sync::oneshot::channel::<String>();
-        let opts = opts.clone();
-        let env = env.clone();
-        let task = tokio::spawn(async move {
-            let mut phone = phone;
-            let result = match qr_rx.await {
-                Ok(qr) => virtual_phone::run(
-                    &mut phone,
-                    &env,
-                    PhoneStart::Qr(&qr),
-                    None,
-                    &opts,
-                    &mut |_| {},
-                    std::future::pending(),
-                )
-                .await
-                .map_err(|e| format!("the virtual phone failed: {e}")),
-                Err(_) => Err("the desktop never showed a QR code".to_owned()),
-            };
-            (phone, result)
-        });
-        Self { qr: Some(qr), task }
+    fn start(phone: MemoryPhone, opts: &PhoneOptions, env: &Env) -> Self {
+        let (round, qr) = QrRound::start(phone, opts, env);
+        Self {
+            qr: Some(qr),
+            round,
+        }
     }
 
     /// Prints the client's step; the QR code goes to the phone instead of being drawn.
@@ -186,12 +160,14 @@ impl PhoneRound {
     }
 
     /// Waits for the phone to finish; its engine (and passkeys) for the next round.
-    async fn finish(self) -> Result<DemoPhone, String> {
+    async fn finish(self) -> Result<MemoryPhone, String> {
+        drop(self.qr);
         let (phone, result) = self
-            .task
+            .round
+            .finish()
             .await
             .map_err(|e| format!("the virtual phone crashed: {e}"))?;
-        result?;
+        result.map_err(|e| format!("the virtual phone failed: {e}"))?;
         Ok(phone)
     }
 }

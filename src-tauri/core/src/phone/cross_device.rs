@@ -13,7 +13,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use hybrid::io::driver::ClientStep;
-use hybrid::io::phone::{Behaviour, CtapPhone};
+use hybrid::io::phone::Behaviour;
 use hybrid::io::relay::{Relay, RelayConfig};
 use serde::Serialize;
 
@@ -21,8 +21,8 @@ use super::Air;
 use super::ceremony::{self, CeremonyOptions, Start};
 use super::failure::PhoneFailure;
 use super::info::PhoneInfo;
-use super::virtual_phone::{self, PhoneError, PhoneOptions, PhoneStart};
-use crate::system::{Env, SharedClock, SharedRng};
+use super::virtual_phone::{self, MemoryPhone, PhoneOptions, QrRound};
+use crate::system::{Env, SharedClock};
 use crate::webauthn::{AttestationFacts, Registration};
 
 /// The test's relying party: a name under `.invalid` (RFC 6761), which no real site can
@@ -262,73 +262,15 @@ impl CrossDeviceRun {
     }
 }
 
-type VirtualPhone = CtapPhone<ctap::MemoryStore, SharedClock, SharedRng>;
-
 /// Milliseconds from `from` to `to`, to a tenth.
 fn millis(from: Instant, to: Instant) -> f64 {
     (to.saturating_duration_since(from).as_secs_f64() * 10_000.0).round() / 10.0
 }
 
-/// The virtual phone's half of one ceremony: waits for the QR code (its "camera"), then
-/// plays the phone; hands back its engine for the next ceremony.
-struct PhoneRound {
-    task: tokio::task::JoinHandle<(VirtualPhone, Result<(), PhoneError>)>,
-}
-
-impl PhoneRound {
-    /// The round, and where to send it the QR code.
-    fn start(
-        phone: VirtualPhone,
-        opts: &PhoneOptions,
-        env: &Env,
-    ) -> (Self, tokio::sync::oneshot::Sender<String>) {
-        let (qr, qr_rx) = tokio::sync::oneshot::channel::<String>();
-        let opts = opts.clone();
-        let env = env.clone();
-        let task = tokio::spawn(async move {
-            let mut phone = phone;
-            let result = match qr_rx.await {
-                Ok(qr) => {
-                    virtual_phone::run(
-                        &mut phone,
-                        &env,
-                        PhoneStart::Qr(&qr),
-                        None,
-                        &opts,
-                        &mut |_| {},
-                        std::future::pending(),
-                    )
-                    .await
-                }
-                Err(_) => Ok(()),
-            };
-            (phone, result)
-        });
-        (Self { task }, qr)
-    }
-
-    /// The phone's engine back; its own failure is only logged: the desktop's failure says
-    /// more than the phone's consequence of it.
-    async fn finish(self) -> Option<VirtualPhone> {
-        match self.task.await {
-            Ok((phone, result)) => {
-                if let Err(error) = result {
-                    tracing::debug!(%error, "the virtual phone's side of the test failed");
-                }
-                Some(phone)
-            }
-            Err(error) => {
-                tracing::warn!(%error, "the virtual phone's task ended abnormally");
-                None
-            }
-        }
-    }
-}
-
 /// The virtual phone's setup: its engine, and where it meets the desktop.
 struct VirtualSetup {
     /// Its engine, between ceremonies (a ceremony's task holds it meanwhile).
-    phone: Option<VirtualPhone>,
+    phone: Option<MemoryPhone>,
     opts: PhoneOptions,
     /// The loopback relay started for it, stopped when the test ends.
     relay_task: Option<tokio::task::JoinHandle<()>>,
@@ -365,15 +307,10 @@ async fn virtual_setup(
             (url, Some(task))
         }
     };
-    let engine = ctap::Authenticator::new(
-        ctap::MemoryStore::new(),
-        env.clock.clone(),
-        env.rng.clone(),
-        virtual_phone::engine_config(),
-    )
-    .map_err(|e| PhoneFailure::Internal(e.to_string()))?;
+    let phone = virtual_phone::memory_phone(env, behaviour)
+        .map_err(|e| PhoneFailure::Internal(e.to_string()))?;
     Ok(VirtualSetup {
-        phone: Some(CtapPhone::new(engine, behaviour)),
+        phone: Some(phone),
         opts: PhoneOptions {
             relay,
             air,
@@ -395,7 +332,27 @@ struct Recorder<'a> {
     progress: &'a mut (dyn FnMut(TestProgress) + Send),
 }
 
-impl Recorder<'_> {
+impl<'a> Recorder<'a> {
+    /// Starts recording a ceremony `kind` now; `phone` is where the QR code goes (the virtual
+    /// phone's round) and whether a real phone is to be shown it instead.
+    fn begin(
+        kind: CeremonyKind,
+        env: &Env,
+        test_started: Instant,
+        (qr_to_phone, real_phone): (Option<tokio::sync::oneshot::Sender<String>>, bool),
+        progress: &'a mut (dyn FnMut(TestProgress) + Send),
+    ) -> Self {
+        let started = env.now();
+        Self {
+            clock: env.clock.clone(),
+            started,
+            run: CeremonyRun::new(kind, millis(test_started, started)),
+            qr_to_phone,
+            real_phone,
+            progress,
+        }
+    }
+
     fn on_step(&mut self, step: ClientStep) {
         if let ClientStep::Connecting(origin) = &step {
             self.run.tunnel = Some(origin.clone());
@@ -427,9 +384,14 @@ impl Recorder<'_> {
         });
     }
 
-    fn finish(mut self, failed: bool) -> CeremonyRun {
+    /// The ceremony's run: a verified one reaches its last phase; any other is told the
+    /// first phase it did not reach.
+    fn end(mut self, verified: bool) -> CeremonyRun {
+        if verified {
+            self.mark(TestPhase::Verified, None);
+        }
         self.run.total_ms = millis(self.started, self.clock.now());
-        if failed {
+        if !verified {
             self.run.failed_at = Some(self.run.first_missing());
         }
         self.run
@@ -506,14 +468,13 @@ async fn run_test(
 
     // 1. The registration.
     let (round, qr_to_phone) = start_round(setup.as_mut(), env);
-    let mut recorder = Recorder {
-        clock: env.clock.clone(),
-        started: env.now(),
-        run: CeremonyRun::new(CeremonyKind::Registration, millis(test_started, env.now())),
-        qr_to_phone,
-        real_phone: setup.is_none(),
-        progress: &mut *progress,
-    };
+    let mut recorder = Recorder::begin(
+        CeremonyKind::Registration,
+        env,
+        test_started,
+        (qr_to_phone, setup.is_none()),
+        &mut *progress,
+    );
     let registered = {
         let mut on_step = |step: ClientStep| recorder.on_step(step);
         ceremony::register_account(
@@ -527,10 +488,7 @@ async fn run_test(
         )
         .await
     };
-    if registered.is_ok() {
-        recorder.mark(TestPhase::Verified, None);
-    }
-    report.ceremonies.push(recorder.finish(registered.is_err()));
+    report.ceremonies.push(recorder.end(registered.is_ok()));
     end_round(round, setup.as_mut()).await;
     let registration: Registration = match registered {
         Ok(verified) => {
@@ -552,14 +510,13 @@ async fn run_test(
 
     // 2. The sign-in with the passkey just made.
     let (round, qr_to_phone) = start_round(setup.as_mut(), env);
-    let mut recorder = Recorder {
-        clock: env.clock.clone(),
-        started: env.now(),
-        run: CeremonyRun::new(CeremonyKind::SignIn, millis(test_started, env.now())),
-        qr_to_phone,
-        real_phone: setup.is_none(),
-        progress: &mut *progress,
-    };
+    let mut recorder = Recorder::begin(
+        CeremonyKind::SignIn,
+        env,
+        test_started,
+        (qr_to_phone, setup.is_none()),
+        &mut *progress,
+    );
     let known = [registration];
     let signed_in = {
         let mut on_step = |step: ClientStep| recorder.on_step(step);
@@ -574,10 +531,7 @@ async fn run_test(
         )
         .await
     };
-    if signed_in.is_ok() {
-        recorder.mark(TestPhase::Verified, None);
-    }
-    report.ceremonies.push(recorder.finish(signed_in.is_err()));
+    report.ceremonies.push(recorder.end(signed_in.is_ok()));
     end_round(round, setup.as_mut()).await;
     match signed_in {
         Ok(verified) => report.flags.push(verified.result.flags),
@@ -592,7 +546,7 @@ fn start_round(
     setup: Option<&mut VirtualSetup>,
     env: &Env,
 ) -> (
-    Option<PhoneRound>,
+    Option<QrRound>,
     Option<tokio::sync::oneshot::Sender<String>>,
 ) {
     let Some(setup) = setup else {
@@ -601,7 +555,7 @@ fn start_round(
     let Some(phone) = setup.phone.take() else {
         return (None, None);
     };
-    let (round, qr) = PhoneRound::start(phone, &setup.opts, env);
+    let (round, qr) = QrRound::start(phone, &setup.opts, env);
     (Some(round), Some(qr))
 }
 
@@ -611,16 +565,28 @@ const PHONE_WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Waits for the virtual phone's half to end and keeps its engine (and passkeys); a phone
 /// still busy after [`PHONE_WIND_DOWN`] is stopped, and no further ceremony gets one.
-async fn end_round(round: Option<PhoneRound>, setup: Option<&mut VirtualSetup>) {
-    if let (Some(round), Some(setup)) = (round, setup) {
-        let abort = round.task.abort_handle();
-        setup.phone = tokio::time::timeout(PHONE_WIND_DOWN, round.finish())
-            .await
-            .unwrap_or_else(|_| {
-                abort.abort();
-                None
-            });
-    }
+async fn end_round(round: Option<QrRound>, setup: Option<&mut VirtualSetup>) {
+    let (Some(round), Some(setup)) = (round, setup) else {
+        return;
+    };
+    let abort = round.abort_handle();
+    setup.phone = match tokio::time::timeout(PHONE_WIND_DOWN, round.finish()).await {
+        Ok(Ok((phone, result))) => {
+            // Only logged: the desktop's failure says more than the phone's consequence of it.
+            if let Err(error) = result {
+                tracing::debug!(%error, "the virtual phone's side of the test failed");
+            }
+            Some(phone)
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "the virtual phone's task ended abnormally");
+            None
+        }
+        Err(_) => {
+            abort.abort();
+            None
+        }
+    };
 }
 
 #[cfg(test)]

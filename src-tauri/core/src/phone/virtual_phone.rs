@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hybrid::io::driver::{ContactListener, Io, run_phone};
-use hybrid::io::phone::CtapPhone;
+use hybrid::io::phone::{Behaviour, CtapPhone};
 use hybrid::io::tunnel::{TunnelConfig, WsConnector};
 use hybrid::qr::QrPayload;
 use hybrid::session::{PhoneConfig, PhoneLinking, PhoneSession, Timeouts};
@@ -12,7 +12,7 @@ use hybrid::tunnel_url::TunnelBase;
 
 use super::air::Air;
 use super::failure::PhoneFailure;
-use crate::system::Env;
+use crate::system::{Env, SharedClock, SharedRng};
 
 /// The engine settings of a phone: it verifies its user (biometric) and self-attests, so the
 /// desktop can check the registration signature too.
@@ -21,6 +21,86 @@ pub fn engine_config() -> ctap::Config {
         built_in_uv: true,
         attestation: ctap::Attestation::PackedSelf,
         ..ctap::Config::default()
+    }
+}
+
+/// The virtual phone with its passkeys in memory, as the demo and the cross-device test run it.
+pub type MemoryPhone = CtapPhone<ctap::MemoryStore, SharedClock, SharedRng>;
+
+/// A [`MemoryPhone`] with no passkeys yet, answering as `behaviour` says.
+///
+/// # Errors
+/// The engine's, setting up its (in-memory) store.
+pub fn memory_phone(env: &Env, behaviour: Behaviour) -> Result<MemoryPhone, ctap::StoreError> {
+    let engine = ctap::Authenticator::new(
+        ctap::MemoryStore::new(),
+        env.clock.clone(),
+        env.rng.clone(),
+        engine_config(),
+    )?;
+    Ok(CtapPhone::new(engine, behaviour))
+}
+
+/// The virtual phone's half of one QR ceremony, on a task of its own: it waits for the QR code
+/// the desktop shows (its "camera"), then plays the phone, and hands its engine (and passkeys)
+/// back for the next ceremony. A round that never gets a QR code ends without a ceremony.
+pub struct QrRound {
+    task: tokio::task::JoinHandle<(MemoryPhone, Result<(), PhoneError>)>,
+}
+
+impl std::fmt::Debug for QrRound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QrRound")
+            .field("finished", &self.task.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+impl QrRound {
+    /// Starts the round; the QR code's `FIDO:/…` text goes into the sender.
+    pub fn start(
+        phone: MemoryPhone,
+        opts: &PhoneOptions,
+        env: &Env,
+    ) -> (Self, tokio::sync::oneshot::Sender<String>) {
+        let (qr, qr_rx) = tokio::sync::oneshot::channel::<String>();
+        let opts = opts.clone();
+        let env = env.clone();
+        let task = tokio::spawn(async move {
+            let mut phone = phone;
+            let result = match qr_rx.await {
+                Ok(qr) => {
+                    run(
+                        &mut phone,
+                        &env,
+                        PhoneStart::Qr(&qr),
+                        None,
+                        &opts,
+                        &mut |_| {},
+                        std::future::pending(),
+                    )
+                    .await
+                }
+                Err(_) => Ok(()),
+            };
+            (phone, result)
+        });
+        (Self { task }, qr)
+    }
+
+    /// Stops the round where it is (its engine is lost).
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.task.abort_handle()
+    }
+
+    /// Waits for the round to end: the engine and the phone's own outcome.
+    ///
+    /// # Errors
+    /// The task's, if it panicked or was aborted.
+    pub async fn finish(
+        self,
+    ) -> Result<(MemoryPhone, Result<(), PhoneError>), tokio::task::JoinError> {
+        self.task.await
     }
 }
 
