@@ -37,20 +37,8 @@ pub(super) struct TestArgs {
     /// Write report.json and report.html (one self-contained page) into DIR.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
-    /// The relay to use (self-hosted or local), e.g. wss://relay.example.org. Default: the
-    /// tunnel service the phone names.
-    #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL", value_parser = super::words::relay_url)]
-    relay: Option<String>,
-    /// Where to listen for the phone's advert: `ble` (the default), `ble:hci0`, or a loopback
-    /// air `udp://127.0.0.1:PORT`.
-    #[arg(long, value_name = "AIR")]
-    air: Option<String>,
-    /// Seconds to wait at each step for the phone (its advert, its answer).
-    #[arg(long, default_value_t = 120, value_name = "SECS")]
-    timeout: u64,
-    /// Print the result as JSON on stdout (the phases still go to stderr).
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    reach: super::hybrid::ReachOpts,
     /// Data directory, for the machine's checks in the report (default:
     /// $XDG_DATA_HOME/passbridge or ~/.local/share/passbridge).
     #[arg(long, env = "PASSBRIDGE_DATA_DIR", value_name = "DIR")]
@@ -61,7 +49,7 @@ pub(super) struct TestArgs {
 fn options(args: &TestArgs) -> Result<TestOptions, String> {
     let air_error =
         |error| words::phone_failure(&passbridge_core::phone::PhoneFailure::from_air(error));
-    let air = match (&args.air, args.virtual_phone) {
+    let air = match (&args.reach.air, args.virtual_phone) {
         (Some(text), _) => Air::parse(Some(text)).map_err(air_error)?,
         // The virtual phone and the desktop meet on a loopback air of their own.
         (None, true) => {
@@ -86,9 +74,9 @@ fn options(args: &TestArgs) -> Result<TestOptions, String> {
     };
     Ok(TestOptions {
         ceremony: CeremonyOptions {
-            relay: args.relay.clone(),
+            relay: args.reach.relay.clone(),
             air,
-            timeout: Duration::from_secs(args.timeout),
+            timeout: Duration::from_secs(args.reach.timeout),
             tunnel: TunnelConfig::from_env(),
         },
         phone,
@@ -231,7 +219,7 @@ pub(super) fn run(args: &TestArgs) -> ExitCode {
         }
     }
     let failure_words = run.failure.as_ref().map(words::phone_failure);
-    if args.json {
+    if args.reach.json {
         let mut value = report::to_json(&ReportInput {
             generated_unix: env.unix_time(),
             app: passbridge_core::about::app_info(cfg!(feature = "desktop")),

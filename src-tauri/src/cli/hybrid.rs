@@ -21,25 +21,33 @@ use super::profile::{CommonOpts, open_vault};
 use super::steps::Steps;
 use super::{ctrl_c, fail, print_json, runtime, words};
 
-/// How the client reaches the phone.
+/// How the desktop reaches the phone, and how it reports: every command that runs a ceremony
+/// with a phone takes these (`register`, `sign-in`, `test`).
 #[derive(Debug, Clone, clap::Args)]
-struct ClientOpts {
+pub(super) struct ReachOpts {
     /// Send every tunnel to this relay (self-hosted or local), e.g. ws://127.0.0.1:8787.
     /// Default: the tunnel service the phone names in its advert. Plain ws:// only to this
     /// machine; anything else needs wss:// (a private CA: PASSBRIDGE_CA_FILE).
     #[arg(long, env = "PASSBRIDGE_RELAY", value_name = "URL", value_parser = super::words::relay_url)]
-    relay: Option<String>,
+    pub(super) relay: Option<String>,
     /// Where to listen for the phone's advert: Bluetooth (the default: `ble`, or `ble:hci0` for
     /// one adapter), or the loopback air `udp://127.0.0.1:PORT` for tests and demos.
     #[arg(long, value_name = "AIR")]
-    air: Option<String>,
+    pub(super) air: Option<String>,
     /// Seconds to wait for the phone: for its advert after the QR code is shown, and for its
     /// answer once connected.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
-    timeout: u64,
+    pub(super) timeout: u64,
     /// Print the result as JSON on stdout (steps still go to stderr).
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
+}
+
+/// How the client reaches the phone, and the profile it remembers phones in.
+#[derive(Debug, Clone, clap::Args)]
+struct ClientOpts {
+    #[command(flatten)]
+    reach: ReachOpts,
     /// Profile to remember a linked phone in (a phone that offers linking is stored there,
     /// so the next sign-in needs no QR code), and whose linked phones `--phone` picks from.
     #[arg(long, env = "PASSBRIDGE_PROFILE", value_name = "NAME")]
@@ -51,13 +59,13 @@ struct ClientOpts {
 impl ClientOpts {
     /// The core's options: the air parsed, the environment's proxy and CA file.
     fn ceremony(&self) -> Result<CeremonyOptions, String> {
-        let air = Air::parse(self.air.as_deref()).map_err(|error| {
+        let air = Air::parse(self.reach.air.as_deref()).map_err(|error| {
             words::phone_failure(&passbridge_core::phone::PhoneFailure::from_air(error))
         })?;
         Ok(CeremonyOptions {
-            relay: self.relay.clone(),
+            relay: self.reach.relay.clone(),
             air,
-            timeout: Duration::from_secs(self.timeout),
+            timeout: Duration::from_secs(self.reach.timeout),
             tunnel: TunnelConfig::from_env(),
         })
     }
@@ -148,7 +156,7 @@ fn report<T: Serialize>(
     json: &JsonResult<'_, T>,
     text: impl FnOnce() -> String,
 ) -> Result<(), String> {
-    if opts.json {
+    if opts.reach.json {
         print_json(json)
     } else {
         println!("{}", text());
